@@ -1,0 +1,3 @@
+from iclab.cli import main
+
+raise SystemExit(main())

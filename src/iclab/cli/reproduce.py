@@ -1,0 +1,36 @@
+"""``iclab reproduce ID``: run one paper figure through the sweep engine and write PNG + CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from iclab.cli.apps import app
+
+
+@app.command("reproduce")
+def reproduce(
+    figure: str = typer.Argument(..., help="figure id, e.g. lu2024-fig1 (see `iclab reproduce list`)"),
+    scale: str = typer.Option(None, help="quick (default, a 2-core laptop) or paper"),
+    theory_only: bool = typer.Option(False, "--theory-only", help="closed-form curves only, no simulation"),
+    out: Path = typer.Option(Path("iclab-out"), help="output folder; files go to OUT/FIGURE/"),
+    store: Path = typer.Option(Path("iclab-results.sqlite"), help="results store (SQLite)"),
+    executor: str = typer.Option("local", help="local | process | dask | dask-local"),
+    workers: int = typer.Option(None, help="worker processes (default: all cores)"),
+    scheduler: str = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Reproduce a figure: `iclab reproduce list` lists the ids."""
+    from iclab.experiments import available, run_experiment
+
+    console = Console()
+    if figure == "list":
+        for exp_id in available():
+            console.print(exp_id)
+        return
+    files = run_experiment(figure, scale=scale, theory_only=theory_only, out_dir=out, store=store,
+                           executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    for f in files:
+        console.print(f"wrote {f}")

@@ -1,0 +1,91 @@
+"""Named, reproducible experiments: one module per paper figure.
+
+An experiment is three pure pieces (see :class:`Experiment`):
+
+- ``points(scale, theory_only)`` lists the sweep points: JSON-serialisable configs, each with a seed count;
+- ``compute(config, seed)`` computes one (point, seed) and returns a dict of JSON-serialisable metrics;
+  it is a module-level function so that process pools and Dask workers can import it;
+- ``plot(df, out_dir)`` turns the results table (one row per point and seed) into PNG and CSV files.
+
+The sweep engine (:mod:`iclab.sweep`) runs the points, caches each finished one, and hands the table to ``plot``.
+The registry below maps figure ids to the module that defines ``EXPERIMENT``; modules are imported lazily so that
+``iclab --help`` stays fast and a figure's heavy dependencies (JAX) load only when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGISTRY: dict[str, str] = {
+    "lu2024-fig1": "iclab.experiments.lu2024_fig1",
+    "lu2024-fig2": "iclab.experiments.lu2024_fig2",
+    "lu2024-fig3": "iclab.experiments.lu2024_fig3",
+    "lu2024-fig4": "iclab.experiments.lu2024_fig4",
+    "lu2024-fig5": "iclab.experiments.lu2024_fig5",
+    "lu2024-fig6": "iclab.experiments.lu2024_fig6",
+    "mahankali2023-isotropic": "iclab.experiments.mahankali2023_isotropic",
+    "mahankali2023-preconditioned": "iclab.experiments.mahankali2023_preconditioned",
+    "mahankali2023-nonlinear": "iclab.experiments.mahankali2023_nonlinear",
+    "yang2024-fig2": "iclab.experiments.yang2024_fig2",
+    "yang2024-fig3": "iclab.experiments.yang2024_fig3",
+    "yang2024-fig4": "iclab.experiments.yang2024_fig4",
+    "yang2024-fig5": "iclab.experiments.yang2024_fig5",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sweep point: a config (everything ``compute`` needs) run for seeds ``0 .. seeds-1``."""
+
+    config: dict[str, Any]
+    seeds: int = 1
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    title: str
+    points: Callable[[str, bool], list[Point]]
+    compute: Callable[[dict[str, Any], int], dict[str, Any]]
+    plot: Callable[[Any, Path], list[Path]]
+    scales: tuple[str, ...] = ("quick", "paper")
+    default_scale: str = "quick"
+    supports_theory_only: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def available() -> list[str]:
+    """Ids of all registered experiments whose module exists."""
+    return [k for k, mod in REGISTRY.items() if importlib.util.find_spec(mod) is not None]
+
+
+def get_experiment(exp_id: str) -> Experiment:
+    """Import and return the experiment ``exp_id``; ``ValueError`` for an unknown id."""
+    ids = available()
+    if exp_id not in ids:
+        raise ValueError(f"experiment must be one of {', '.join(ids)} (got {exp_id!r})")
+    return importlib.import_module(REGISTRY[exp_id]).EXPERIMENT
+
+
+def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool = False,
+                   out_dir: Path | str = "iclab-out", **sweep_options) -> list[Path]:
+    """Run (or re-plot from the store) one figure; returns the files written.
+
+    ``sweep_options`` go to :func:`iclab.sweep.run` (store path, executor, workers, progress).
+    """
+    from iclab import sweep
+    from iclab.validation import check_choice
+
+    exp = get_experiment(exp_id)
+    scale = check_choice("scale", scale or exp.default_scale, exp.scales)
+    if theory_only and not exp.supports_theory_only:
+        raise ValueError(f"--theory-only is not available for {exp_id} (it has no closed-form-only variant)")
+    points = exp.points(scale, theory_only)
+    df = sweep.run(exp.compute, points, name=exp.id, **sweep_options)
+    out = Path(out_dir) / exp.id
+    out.mkdir(parents=True, exist_ok=True)
+    return exp.plot(df, out)
