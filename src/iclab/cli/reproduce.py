@@ -10,11 +10,25 @@ from rich.console import Console
 from iclab.cli.apps import app
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["N=40", "basis=fourier"]`` -> ``{"N": 40, "basis": "fourier"}`` (values read as YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set must look like KEY=VALUE (got {item!r})")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 @app.command("reproduce")
 def reproduce(
     figure: str = typer.Argument(..., help="figure id, e.g. lu2024-fig1 (see `iclab reproduce list`)"),
     scale: str = typer.Option(None, help="quick (default, a 2-core laptop) or paper"),
     theory_only: bool = typer.Option(False, "--theory-only", help="closed-form curves only, no simulation"),
+    set_: list[str] = typer.Option([], "--set", help="override a figure parameter: --set KEY=VALUE (repeatable)"),
     out: Path = typer.Option(Path("iclab-out"), help="output folder; files go to OUT/FIGURE/"),
     store: Path = typer.Option(Path("iclab-results.sqlite"), help="results store (SQLite)"),
     executor: str = typer.Option("local", help="local | process | dask | dask-local"),
@@ -30,7 +44,7 @@ def reproduce(
         for exp_id in available():
             console.print(exp_id)
         return
-    files = run_experiment(figure, scale=scale, theory_only=theory_only, out_dir=out, store=store,
+    files = run_experiment(figure, scale=scale, theory_only=theory_only, overrides=parse_overrides(set_), out_dir=out, store=store,
                            executor=executor, workers=workers, scheduler=scheduler, progress=progress)
     for f in files:
         console.print(f"wrote {f}")

@@ -2,7 +2,9 @@
 
 An experiment is three pure pieces (see :class:`Experiment`):
 
-- ``points(scale, theory_only)`` lists the sweep points: JSON-serialisable configs, each with a seed count;
+- ``points(scale, theory_only, overrides)`` lists the sweep points: JSON-serialisable configs, each with a seed
+  count. ``overrides`` holds the user's ``--set KEY=VALUE`` changes to the figure's parameters (an unknown key
+  raises ``ValueError``);
 - ``compute(config, seed)`` computes one (point, seed) and returns a dict of JSON-serialisable metrics;
   it is a module-level function so that process pools and Dask workers can import it;
 - ``plot(df, out_dir)`` turns the results table (one row per point and seed) into PNG and CSV files.
@@ -49,7 +51,7 @@ class Point:
 class Experiment:
     id: str
     title: str
-    points: Callable[[str, bool], list[Point]]
+    points: Callable[[str, bool, dict[str, Any]], list[Point]]
     compute: Callable[[dict[str, Any], int], dict[str, Any]]
     plot: Callable[[Any, Path], list[Path]]
     scales: tuple[str, ...] = ("quick", "paper")
@@ -72,7 +74,8 @@ def get_experiment(exp_id: str) -> Experiment:
 
 
 def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool = False,
-                   out_dir: Path | str = "iclab-out", **sweep_options) -> list[Path]:
+                   overrides: dict[str, Any] | None = None, out_dir: Path | str = "iclab-out",
+                   **sweep_options) -> list[Path]:
     """Run (or re-plot from the store) one figure; returns the files written.
 
     ``sweep_options`` go to :func:`iclab.sweep.run` (store path, executor, workers, progress).
@@ -84,7 +87,7 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
     scale = check_choice("scale", scale or exp.default_scale, exp.scales)
     if theory_only and not exp.supports_theory_only:
         raise ValueError(f"--theory-only is not available for {exp_id} (it has no closed-form-only variant)")
-    points = exp.points(scale, theory_only)
+    points = exp.points(scale, theory_only, dict(overrides or {}))
     df = sweep.run(exp.compute, points, name=exp.id, **sweep_options)
     out = Path(out_dir) / exp.id
     out.mkdir(parents=True, exist_ok=True)
