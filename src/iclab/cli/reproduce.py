@@ -44,7 +44,8 @@ def reproduce(
         for exp_id in available():
             console.print(exp_id)
         return
-    files = run_experiment(figure, scale=scale, theory_only=theory_only, overrides=parse_overrides(set_), out_dir=out, store=store,
-                           executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    files = run_experiment(figure, scale=scale, theory_only=theory_only, overrides=parse_overrides(set_),
+                           out_dir=out, store=store, executor=executor, workers=workers, scheduler=scheduler,
+                           progress=progress)
     for f in files:
         console.print(f"wrote {f}")
