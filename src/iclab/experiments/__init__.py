@@ -7,7 +7,9 @@ An experiment is three pure pieces (see :class:`Experiment`):
   raises ``ValueError``);
 - ``compute(config, seed)`` computes one (point, seed) and returns a dict of JSON-serialisable metrics;
   it is a module-level function so that process pools and Dask workers can import it;
-- ``plot(df, out_dir)`` turns the results table (one row per point and seed) into PNG and CSV files.
+- ``plot(df, out_dir)`` turns the results table (one row per point and seed) into PNG and CSV files;
+- optionally ``agreement(df)`` returns a DataFrame comparing simulation with theory, one row per compared
+  quantity, columns ``quantity, sim_mean, sim_sem, theory, z`` (for ``iclab report``).
 
 The sweep engine (:mod:`iclab.sweep`) runs the points, caches each finished one, and hands the table to ``plot``.
 The registry below maps figure ids to the module that defines ``EXPERIMENT``; modules are imported lazily so that
@@ -57,6 +59,7 @@ class Experiment:
     scales: tuple[str, ...] = ("quick", "paper")
     default_scale: str = "quick"
     supports_theory_only: bool = False
+    agreement: Callable[[Any], Any] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
 
