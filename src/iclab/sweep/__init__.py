@@ -1,28 +1,16 @@
-"""The sweep engine: run ``compute(config, seed)`` over points, cache results, return a table.
+"""The sweep engine: run ``compute(config, seed)`` over points, cache every result, return a table.
 
-Minimal sequential version; the full engine (SQLite store, resumable process pool, Dask) replaces the body of
-:func:`run` while keeping its signature.
+- :func:`run` (in :mod:`.engine`): the entry point used by ``iclab reproduce`` and ``iclab sweep``;
+- :mod:`.config`: point identity (canonical config JSON and its hash);
+- :mod:`.store`: the SQLite results store;
+- :mod:`.executors`: local, process-pool and Dask executors;
+- :mod:`.spec`: sweep specs (YAML) and grid expansion;
+- :mod:`.report`: the HTML reproduction report;
+- :mod:`.demo`: cheap compute functions for tests and benchmarks.
 """
 
-from __future__ import annotations
+from iclab.sweep.config import SCHEMA_VERSION, point_hash
+from iclab.sweep.engine import run
+from iclab.sweep.store import Store
 
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
-
-import pandas as pd
-
-from iclab.experiments import Point
-
-
-def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequence[Point], *,
-        name: str, store=None, executor: str = "local", workers: int | None = None,
-        scheduler: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """Run every (point, seed); returns one row per (point, seed): config columns, ``seed``, metrics."""
-    rows = []
-    for p in points:
-        for seed in range(p.seeds):
-            t0 = time.perf_counter()
-            metrics = compute(dict(p.config), seed)
-            rows.append({**p.config, "seed": seed, **metrics, "wall_time": time.perf_counter() - t0})
-    return pd.DataFrame(rows)
+__all__ = ["SCHEMA_VERSION", "Store", "point_hash", "run"]

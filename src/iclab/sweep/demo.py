@@ -1,0 +1,48 @@
+"""Cheap compute functions for tests, benchmarks and trying the engine (``experiment: iclab.sweep.demo:noisy_mean``).
+
+They live in the package, not in tests, so that spawned worker processes and Dask workers can import them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+
+def noisy_mean(config: dict, seed: int) -> dict:
+    """Mean of ``n`` draws of N(mu, 1) with generator ``(seed, round(1e6 * mu))``: deterministic per (point, seed)."""
+    mu, n = float(config["mu"]), int(config.get("n", 100))
+    rng = np.random.default_rng([seed, int(round(1e6 * mu)) % 2**32])
+    draws = rng.normal(mu, 1.0, size=n)
+    return {"mean": float(draws.mean()), "sem": float(draws.std(ddof=1) / np.sqrt(n)), "first": draws[:3]}
+
+
+def logged_sleep(config: dict, seed: int) -> dict:
+    """Sleep ``sleep`` seconds, then append ``"<x> <seed>"`` to the file ``log`` (if given): counts real calls."""
+    time.sleep(float(config.get("sleep", 0.01)))
+    if config.get("log"):
+        fd = os.open(config["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{config['x']} {seed}\n".encode())  # one write with O_APPEND: lines never interleave
+        finally:
+            os.close(fd)
+    return {"y": float(config["x"]) ** 2 + seed}
+
+
+def cpu_bound(config: dict, seed: int) -> dict:
+    """A pure-Python loop of ``n`` steps (holds the GIL: only processes run it in parallel)."""
+    n, a = int(config.get("n", 200_000)), int(config.get("a", 1))
+    x, acc = (seed * 2654435761 + a) % 2**32, 0
+    for _ in range(n):
+        x = (1664525 * x + 1013904223) % 2**32
+        acc += x >> 16
+    return {"mean": acc / n}
+
+
+def fails_on(config: dict, seed: int) -> dict:
+    """Raise for points whose ``x`` is listed in ``fail`` (to test failure handling); else ``{"y": x}``."""
+    if config["x"] in config.get("fail", []):
+        raise RuntimeError(f"planned failure at x={config['x']}")
+    return {"y": float(config["x"])}

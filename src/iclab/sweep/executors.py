@@ -1,0 +1,123 @@
+"""Executors: run ``compute(config, seed)`` tasks and yield each result as soon as it finishes.
+
+Every executor yields ``(task_index, outcome)`` in completion order, where ``outcome`` is the value of
+:func:`call`: ``("ok", metrics, wall_time)`` or ``("failed", error_text, wall_time)``. Exceptions in ``compute``
+become failed outcomes, so one bad point never stops a sweep. Only the caller (the client) writes to the store.
+
+- ``local``: sequential, in this process;
+- ``process``: a process pool with the ``forkserver`` (or ``spawn``) start method, because JAX is not fork-safe;
+- ``dask``: a running Dask scheduler at ``tcp://HOST:PORT``; ``dask-local``: a ``LocalCluster`` on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import pickle
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from iclab.sweep.config import to_jsonable
+
+EXECUTORS = ("local", "process", "dask", "dask-local")
+Task = tuple[dict[str, Any], int]  # (config, seed)
+Outcome = tuple[str, Any, float]  # (status, metrics or error text, wall time in seconds)
+
+
+def call(compute: Callable[[dict, int], dict], config: dict[str, Any], seed: int) -> Outcome:
+    """Run one task, timing it; any exception becomes ``("failed", "Type: message\\n<traceback>", t)``."""
+    t0 = time.perf_counter()
+    try:
+        metrics = compute(dict(config), seed)
+        if not isinstance(metrics, dict):
+            raise TypeError(f"compute must return a dict of metrics (got {type(metrics).__name__})")
+        return "ok", to_jsonable(metrics, "metrics"), time.perf_counter() - t0
+    except Exception as e:
+        text = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
+        return "failed", f"{text}\n{traceback.format_exc()[-4000:]}", time.perf_counter() - t0
+
+
+def _lost(e: BaseException) -> Outcome:
+    """Outcome of a task whose worker died or could not be reached (recorded as failed, retried next run)."""
+    return "failed", f"{type(e).__name__}: {e}".splitlines()[0], math.nan
+
+
+def run_local(compute, tasks: Sequence[Task]) -> Iterator[tuple[int, Outcome]]:
+    for i, (config, seed) in enumerate(tasks):
+        yield i, call(compute, config, seed)
+
+
+def _check_picklable(compute, executor: str) -> None:
+    try:
+        pickle.dumps(compute)
+    except Exception:
+        what = getattr(compute, "__qualname__", compute)
+        raise ValueError(f"compute must be a module-level function for executor {executor!r} "
+                         f"(got {what!r}, which cannot be sent to workers)") from None
+
+
+def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[int, Outcome]]:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _check_picklable(compute, "process")
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context(method))
+    try:
+        futures = {pool.submit(call, compute, config, seed): i for i, (config, seed) in enumerate(tasks)}
+        for f in as_completed(futures):
+            try:
+                outcome = f.result()
+            except Exception as e:  # a worker died (killed, out of memory): record, keep going
+                outcome = _lost(e)
+            yield futures[f], outcome
+    finally:  # also on KeyboardInterrupt or when the consumer stops early
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: int,
+             local: bool) -> Iterator[tuple[int, Outcome]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ValueError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
+    cluster = None
+    if local:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        scheduler = cluster.scheduler_address
+    elif not scheduler or "://" not in scheduler:
+        raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as e:
+        if cluster is not None:
+            cluster.close()
+        raise ValueError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
+    try:
+        futures = [client.submit(call, compute, config, seed, pure=False) for config, seed in tasks]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for f in as_completed(futures):
+            try:
+                outcome = f.result()
+            except Exception as e:  # worker lost, or compute could not be unpickled there
+                outcome = _lost(e)
+            yield index[f.key], outcome
+            f.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(executor: str, compute, tasks: Sequence[Task], *, workers: int,
+            scheduler: str | None = None) -> Iterator[tuple[int, Outcome]]:
+    """Dispatch to the executor named ``executor`` (one of :data:`EXECUTORS`)."""
+    if not tasks:
+        return iter(())
+    if executor == "local":
+        return run_local(compute, tasks)
+    if executor == "process":
+        return run_process(compute, tasks, workers)
+    return run_dask(compute, tasks, scheduler=scheduler, workers=workers, local=executor == "dask-local")

@@ -1,0 +1,274 @@
+"""The results store: one SQLite file per project, one row per (experiment, point, seed).
+
+Why SQLite in WAL mode: every result is one atomic ``INSERT`` (a crash, even ``SIGKILL``, leaves either the whole
+row or nothing), readers (``iclab results ls``, the report) never block the writer, and the file is a standard
+format users can open elsewhere. ``synchronous=NORMAL`` makes a committed row survive a process crash; only an
+OS crash or power loss may drop the last few rows, never corrupt the file.
+
+Tables: ``iclab_meta`` (application name and schema version), ``results`` (the rows), ``sweeps`` (one row per
+call of :func:`iclab.sweep.run`: which points it covered and how long it took, used by the report).
+
+A file that is not an iclab store, or has a newer schema, raises ``ValueError`` before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from iclab import __version__
+from iclab.sweep.config import SCHEMA_VERSION
+
+DEFAULT_PATH = Path("iclab-results.sqlite")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS iclab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    point_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    metrics TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error TEXT,
+    iclab_version TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    wall_time REAL,
+    UNIQUE (experiment, point_hash, seed)
+);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    elapsed REAL,
+    executor TEXT,
+    n_tasks INTEGER,
+    n_computed INTEGER,
+    n_failed INTEGER,
+    points TEXT NOT NULL
+);
+"""
+
+_UPSERT = """
+INSERT INTO results (experiment, point_hash, seed, config, metrics, status, error, iclab_version, timestamp, wall_time)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (experiment, point_hash, seed) DO UPDATE SET
+    config = excluded.config, metrics = excluded.metrics, status = excluded.status, error = excluded.error,
+    iclab_version = excluded.iclab_version, timestamp = excluded.timestamp, wall_time = excluded.wall_time
+WHERE results.status != 'ok'
+"""
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _ro_uri(path: Path) -> str:
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def check_store_file(path: Path) -> None:
+    """Raise ``ValueError`` unless ``path`` is an iclab store this version can read; never writes to it."""
+    if path.is_dir():
+        raise ValueError(f"store must be a file (got directory {path})")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head != _SQLITE_MAGIC:
+        raise ValueError(f"store {path} is not an SQLite file, so not an iclab results store")
+    try:
+        con = sqlite3.connect(_ro_uri(path), uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            meta = dict(con.execute("SELECT key, value FROM iclab_meta")) if "iclab_meta" in tables else {}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        raise ValueError(f"store {path} is not a readable SQLite database ({e})") from None
+    if meta.get("application") != "iclab" or "results" not in tables:
+        raise ValueError(f"store {path} is an SQLite file but not an iclab results store")
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"store {path} has schema version {version}, newer than this iclab "
+                         f"({__version__} reads <= {SCHEMA_VERSION}); upgrade iclab")
+
+
+class Store:
+    """An open results store.
+
+    ``Store(path)`` opens or creates ``path``; ``Store(":memory:")`` keeps results for this process only;
+    ``readonly=True`` opens an existing store without writing (``ValueError`` if it does not exist).
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, readonly: bool = False):
+        self.readonly = readonly
+        if str(path) == ":memory:":
+            self.path = None
+            self._con = sqlite3.connect(":memory:", isolation_level=None)
+            self._init_schema()
+            return
+        self.path = Path(path)
+        exists = self.path.exists() and (self.path.is_dir() or self.path.stat().st_size > 0)
+        if exists:
+            check_store_file(self.path)
+        elif readonly:
+            raise ValueError(f"store {self.path} does not exist (run a sweep first, or pass --store PATH)")
+        if readonly:
+            self._con = sqlite3.connect(_ro_uri(self.path), uri=True, isolation_level=None, timeout=30)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        self._con.execute("PRAGMA journal_mode = WAL")
+        self._con.execute("PRAGMA synchronous = NORMAL")
+        if not exists:
+            self._init_schema()
+
+    def _init_schema(self) -> None:
+        with self._transaction():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._con.execute(stmt)
+            self._con.executemany("INSERT OR IGNORE INTO iclab_meta VALUES (?, ?)",
+                                  [("application", "iclab"), ("schema_version", str(SCHEMA_VERSION)),
+                                   ("created", _now())])
+
+    def _transaction(self):
+        con = self._con
+
+        class _Tx:
+            def __enter__(self):
+                con.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, *_):
+                con.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def put(self, experiment: str, point_hash: str, seed: int, config: dict[str, Any], *,
+            metrics: dict[str, Any] | None = None, error: str | None = None, wall_time: float | None = None) -> bool:
+        """Record one result atomically: ``metrics`` (status ok) or ``error`` (status failed).
+
+        A failed row is replaced by the next attempt; an ok row is never replaced (returns False then).
+        """
+        status = "failed" if error is not None else "ok"
+        cur = self._con.execute(_UPSERT, (
+            experiment, point_hash, int(seed), json.dumps(config, sort_keys=True),
+            None if metrics is None else json.dumps(metrics), status, error, __version__, _now(), wall_time))
+        return cur.rowcount > 0
+
+    def begin_sweep(self, experiment: str, points: list[tuple[str, int]], executor: str, n_tasks: int) -> int:
+        cur = self._con.execute(
+            "INSERT INTO sweeps (experiment, started, executor, n_tasks, points) VALUES (?, ?, ?, ?, ?)",
+            (experiment, _now(), executor, n_tasks, json.dumps(points)))
+        return cur.lastrowid
+
+    def end_sweep(self, sweep_id: int, *, elapsed: float, n_computed: int, n_failed: int) -> None:
+        self._con.execute("UPDATE sweeps SET finished = ?, elapsed = ?, n_computed = ?, n_failed = ? WHERE id = ?",
+                          (_now(), elapsed, n_computed, n_failed, sweep_id))
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def status(self, experiment: str) -> dict[tuple[str, int], str]:
+        """``{(point_hash, seed): 'ok' | 'failed'}`` for every stored row of ``experiment``."""
+        rows = self._con.execute("SELECT point_hash, seed, status FROM results WHERE experiment = ?", (experiment,))
+        return {(h, s): st for h, s, st in rows}
+
+    def rows(self, experiment: str | None = None, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Stored rows as dicts with parsed ``config`` and ``metrics``, in insertion order."""
+        sql, args = "SELECT * FROM results", []
+        where = []
+        if experiment is not None:
+            where.append("experiment = ?")
+            args.append(experiment)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cur = self._con.execute(sql + " ORDER BY id", args)
+        names = [c[0] for c in cur.description]
+        out = []
+        for r in cur:
+            row = dict(zip(names, r, strict=True))
+            row["config"] = json.loads(row["config"])
+            row["metrics"] = json.loads(row["metrics"]) if row["metrics"] is not None else None
+            out.append(row)
+        return out
+
+    def count(self, experiment: str | None = None) -> int:
+        if experiment is None:
+            return self._con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        return self._con.execute("SELECT COUNT(*) FROM results WHERE experiment = ?", (experiment,)).fetchone()[0]
+
+    def experiments(self) -> list[str]:
+        return [r[0] for r in self._con.execute("SELECT DISTINCT experiment FROM results ORDER BY experiment")]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per experiment: points, ok and failed rows, total compute time, last write."""
+        cur = self._con.execute(
+            "SELECT experiment, COUNT(DISTINCT point_hash), SUM(status = 'ok'), SUM(status = 'failed'), "
+            "SUM(wall_time), MAX(timestamp) FROM results GROUP BY experiment ORDER BY experiment")
+        return pd.DataFrame(cur.fetchall(), columns=["experiment", "points", "ok", "failed", "compute_s", "last"])
+
+    def mean_wall_time(self, experiment: str) -> float | None:
+        """Mean wall time of the successful rows of ``experiment`` (None when there are none)."""
+        return self._con.execute("SELECT AVG(wall_time) FROM results WHERE experiment = ? AND status = 'ok'",
+                                 (experiment,)).fetchone()[0]
+
+    def last_sweep(self, experiment: str) -> dict[str, Any] | None:
+        """The latest sweep of ``experiment`` (prefer finished ones), with ``points`` as ``[(hash, seeds)]``."""
+        cur = self._con.execute("SELECT * FROM sweeps WHERE experiment = ? ORDER BY finished IS NULL, id DESC "
+                                "LIMIT 1", (experiment,))
+        r = cur.fetchone()
+        if r is None:
+            return None
+        row = dict(zip([c[0] for c in cur.description], r, strict=True))
+        row["points"] = [tuple(p) for p in json.loads(row["points"])]
+        return row
+
+    def to_frame(self, experiment: str | None = None, *, status: str | None = None) -> pd.DataFrame:
+        """Flat table: experiment, point_hash, seed, config columns, metric columns, wall_time, status, ..."""
+        records = []
+        for r in self.rows(experiment, status=status):
+            records.append({"experiment": r["experiment"], "point_hash": r["point_hash"], "seed": r["seed"],
+                            **r["config"], **(r["metrics"] or {}), "wall_time": r["wall_time"],
+                            "status": r["status"], "error": r["error"], "iclab_version": r["iclab_version"],
+                            "timestamp": r["timestamp"]})
+        return pd.DataFrame.from_records(records)
+
+    def export(self, out: str | Path, fmt: str, experiment: str | None = None) -> Path:
+        """Write :meth:`to_frame` to ``out`` as ``csv`` or ``parquet``; returns the path."""
+        from iclab.validation import check_choice
+
+        check_choice("format", fmt, ("csv", "parquet"))
+        df = self.to_frame(experiment)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            df.to_csv(out, index=False)
+        else:
+            # list-valued metrics stay lists; a column mixing lists with missing values gets None, not NaN
+            for c in df.columns:
+                if df[c].map(lambda v: isinstance(v, list)).any():
+                    df[c] = df[c].map(lambda v: v if isinstance(v, list) else None)
+            df.to_parquet(out, index=False)
+        return out
