@@ -1,0 +1,134 @@
+"""K/Q/V linear attention, softmax blocks and the pre-LN transformer against naive numpy formulas and invariances."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from iclab.models import MODELS, LinearAttention, SoftmaxAttentionModel, Transformer, build_model, tokens
+from iclab.models.layers import MLP
+from iclab.models.softmax import MultiHeadAttention
+from iclab.tasks import LinearRegression
+
+D, ELL, B = 4, 5, 3
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return LinearRegression.lu2024(D, ELL, 0.1, prior="gaussian").sample(jax.random.PRNGKey(0), B)
+
+
+def test_tokens_layout(batch):
+    z = np.asarray(tokens(batch.xs, batch.ys, batch.xq))
+    assert z.shape == (B, ELL + 1, D + 1)
+    np.testing.assert_array_equal(z[:, :ELL, :D], batch.xs)
+    np.testing.assert_array_equal(z[:, :ELL, D], batch.ys)
+    np.testing.assert_array_equal(z[:, ELL, :D], batch.xq)
+    assert np.all(z[:, ELL, D] == 0)  # query label slot 0
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_linear_attention_matches_full_matrix_formula(batch, mask):
+    """Dense_1((1/sqrt h)(ZW_Q+b_Q)(ZW_K+b_K)^T(ZW_V+b_V))[last row]  (lu2024.md §8.2 model_type 1)."""
+    m = LinearAttention(D, key=jax.random.PRNGKey(1), width=3, mask_query=mask)
+    m = jax.tree_util.tree_map(lambda x: x + 0.1 if x.ndim == 1 else x, m)  # nonzero biases
+    z = np.asarray(tokens(batch.xs, batch.ys, batch.xq))
+    p = lambda layer: (np.asarray(layer.weight), np.asarray(layer.bias))
+    (wq, bq), (wk, bk), (wv, bv), (wr, br) = p(m.q), p(m.k), p(m.v), p(m.readout)
+    want = []
+    for zb in z:
+        a = (zb @ wq + bq) @ (zb @ wk + bk).T / np.sqrt(3)
+        if mask:
+            a[:, -1] = 0.0
+        want.append(((a @ (zb @ wv + bv)) @ wr + br)[-1, 0])
+    np.testing.assert_allclose(m(batch.xs, batch.ys, batch.xq), want, rtol=2e-5, atol=1e-6)
+    assert m.n_params == 3 * (5 * 3 + 3) + 3 + 1
+
+
+def naive_mha(x, wq, wk, wv, heads, causal):
+    t, n = x.shape
+    e = n // heads
+    out = np.zeros((t, n))
+    for h in range(heads):
+        sl = slice(h * e, (h + 1) * e)
+        q, k, v = x @ wq[:, sl], x @ wk[:, sl], x @ wv[:, sl]
+        s = q @ k.T / np.sqrt(e)
+        if causal:
+            s = np.where(np.tril(np.ones((t, t))) > 0, s, -np.inf)
+        a = np.exp(s - s.max(1, keepdims=True))
+        out[:, sl] = (a / a.sum(1, keepdims=True)) @ v
+    return out
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_attention_matches_naive(causal):
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 5, 6))
+    m = MultiHeadAttention(6, key=jax.random.PRNGKey(3), heads=3, causal=causal)
+    want = [naive_mha(np.asarray(xb), np.asarray(m.q.weight), np.asarray(m.k.weight), np.asarray(m.v.weight), 3,
+                      causal) for xb in x]
+    np.testing.assert_allclose(m(x), np.stack(want), rtol=1e-4, atol=1e-5)
+
+
+def test_causal_mask_hides_the_future():
+    """With a causal mask, a token's output does not depend on later tokens."""
+    m = MultiHeadAttention(4, key=jax.random.PRNGKey(4), heads=2, causal=True)
+    x = jax.random.normal(jax.random.PRNGKey(5), (1, 6, 4))
+    y = x.at[0, 4:].set(7.0)
+    np.testing.assert_allclose(m(x)[0, :4], m(y)[0, :4], rtol=1e-6)
+    assert not np.allclose(m(x)[0, 4:], m(y)[0, 4:])
+
+
+@pytest.mark.parametrize("name,kw", [("softmax", {"causal": False}), ("transformer", {"d_model": 8, "d_ff": 16,
+                                                                                      "heads": 2})])
+def test_non_causal_models_ignore_context_order(batch, name, kw):
+    m = build_model(name, D, key=jax.random.PRNGKey(6), **kw)
+    perm = jnp.array([3, 0, 4, 1, 2])
+    np.testing.assert_allclose(m(batch.xs, batch.ys, batch.xq), m(batch.xs[:, perm], batch.ys[:, perm], batch.xq),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_causal_two_block_model_sees_context_order(batch):
+    m = build_model("softmax_2block_mlp", D, key=jax.random.PRNGKey(7))
+    perm = jnp.array([3, 0, 4, 1, 2])
+    assert not np.allclose(m(batch.xs, batch.ys, batch.xq), m(batch.xs[:, perm], batch.ys[:, perm], batch.xq))
+
+
+def test_authors_mlp_is_affine_gelu_is_not():
+    x, y = jax.random.normal(jax.random.PRNGKey(8), (2, 6))
+    lin = MLP(6, key=jax.random.PRNGKey(9), kind="linear")
+    gelu = MLP(6, key=jax.random.PRNGKey(9), kind="gelu")
+    zero = jnp.zeros(6)
+    np.testing.assert_allclose(lin(x + y) - lin(y), lin(x) - lin(zero), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(gelu(x + y) - gelu(y), gelu(x) - gelu(zero), atol=1e-3)
+
+
+def test_parameter_counts():
+    h = D  # width = d (lu2024.md §8.2)
+    m2 = build_model("softmax_1block", D, key=jax.random.PRNGKey(0))
+    # embed (d+1)h + h; attention 3h^2; two LayerNorms 4h; readout h + 1
+    assert m2.n_params == (D + 1) * h + h + 3 * h * h + 4 * h + h + 1
+    m3 = build_model("softmax_2block_mlp", D, key=jax.random.PRNGKey(0))
+    assert m3.n_params == (D + 1) * h + h + 2 * (3 * h * h + 4 * h + h * h + h) + h + 1
+    t = Transformer(D, key=jax.random.PRNGKey(0), n_layers=4, d_model=256, d_ff=512, heads=8)  # yang2024.md §2.5
+    per_layer = 4 * (256 * 256 + 256) + 2 * 2 * 256 + (256 * 512 + 512) + (512 * 256 + 256)
+    assert t.n_params == (D + 1) * 256 + 256 + 4 * per_layer + 2 * 256 + 257
+    assert "layers=4" in repr(t) and "blocks=2" in repr(m3)
+
+
+def test_transformer_forward_tokens_every_position():
+    t = Transformer(3, key=jax.random.PRNGKey(0), n_layers=2, d_model=8, d_ff=16, heads=2, n_in=7)
+    assert t.forward_tokens(jnp.ones((2, 9, 7))).shape == (2, 9)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="width must be divisible by heads"):
+        SoftmaxAttentionModel(4, key=jax.random.PRNGKey(0), width=6, heads=4)
+    with pytest.raises(ValueError, match="width must be divisible by heads"):
+        Transformer(4, key=jax.random.PRNGKey(0), d_model=10, heads=3)
+    with pytest.raises(ValueError, match="model must be one of"):
+        build_model("gpt5", 4, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="option of model lsa"):
+        build_model("lsa", 4, key=jax.random.PRNGKey(0), heads=2)
+    with pytest.raises(ValueError, match="mlp must be one of"):
+        build_model("softmax", 4, key=jax.random.PRNGKey(0), mlp="relu")
+    assert set(MODELS) >= {"lsa", "linear_attention", "softmax_1block", "softmax_2block_mlp", "transformer"}
