@@ -46,3 +46,54 @@ def fails_on(config: dict, seed: int) -> dict:
     if config["x"] in config.get("fail", []):
         raise RuntimeError(f"planned failure at x={config['x']}")
     return {"y": float(config["x"])}
+
+
+# -- a toy "figure": the Monte Carlo mean of N(mu, 1) against its theory value mu ---------------------------------
+
+def _points(scale: str, theory_only: bool, overrides: dict) -> list:
+    from iclab.experiments import Point
+
+    params = {"n": 100, "mus": [0.0, 0.5, 1.0, 1.5], "seeds": 4 if scale == "quick" else 20}
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise ValueError(f"--set {unknown[0]} is unknown for demo (known: {', '.join(params)})")
+    params.update(overrides)
+    return [Point({"mu": float(mu), "n": int(params["n"])}, seeds=int(params["seeds"])) for mu in params["mus"]]
+
+
+def _agreement(df):
+    import pandas as pd
+
+    g = df.groupby("mu")["mean"]
+    out = pd.DataFrame({"quantity": [f"mean at mu={mu:g}" for mu in g.mean().index], "sim_mean": g.mean().values,
+                        "sim_sem": (g.std(ddof=1) / np.sqrt(g.count())).values, "theory": g.mean().index.values})
+    out["z"] = (out["sim_mean"] - out["theory"]) / out["sim_sem"]
+    return out
+
+
+def _plot(df, out_dir):
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    a = _agreement(df)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.errorbar(a["theory"], a["sim_mean"], yerr=a["sim_sem"], fmt="o", label="simulation")
+    ax.plot(a["theory"], a["theory"], "-", label="theory")
+    ax.set(xlabel="mu", ylabel="mean", title="demo")
+    ax.legend()
+    png, csv = Path(out_dir) / "demo.png", Path(out_dir) / "demo.csv"
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    a.to_csv(csv, index=False)
+    return [png, csv]
+
+
+def _experiment():
+    from iclab.experiments import Experiment
+
+    return Experiment(id="demo", title="Demo: Monte Carlo mean of N(mu, 1) against mu", points=_points,
+                      compute=noisy_mean, plot=_plot, agreement=_agreement)
+
+
+EXPERIMENT = _experiment()

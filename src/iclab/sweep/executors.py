@@ -22,6 +22,7 @@ from typing import Any
 from iclab.sweep.config import to_jsonable
 
 EXECUTORS = ("local", "process", "dask", "dask-local")
+CONNECT_TIMEOUT = "20s"  # how long a Dask client waits for the scheduler
 Task = tuple[dict[str, Any], int]  # (config, seed)
 Outcome = tuple[str, Any, float]  # (status, metrics or error text, wall time in seconds)
 
@@ -90,7 +91,7 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
     elif not scheduler or "://" not in scheduler:
         raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as e:
         if cluster is not None:
             cluster.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,30 @@ class Store:
         if readonly:
             self._con = sqlite3.connect(_ro_uri(self.path), uri=True, isolation_level=None, timeout=30)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not exists:
+            self._create(self.path)
         self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
         self._con.execute("PRAGMA journal_mode = WAL")
         self._con.execute("PRAGMA synchronous = NORMAL")
-        if not exists:
-            self._init_schema()
+
+    def _create(self, path: Path) -> None:
+        """Build the empty store beside ``path`` and link it into place, so no reader ever sees it half made."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        self._con = sqlite3.connect(str(tmp), isolation_level=None)
+        self._con.execute("PRAGMA journal_mode = WAL")  # persistent: stored in the file header
+        self._init_schema()
+        self._con.close()
+        try:
+            if path.exists():  # an empty file: nothing to lose
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)  # fails if another process created the store meanwhile: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _init_schema(self) -> None:
         with self._transaction():
