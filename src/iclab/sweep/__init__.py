@@ -10,7 +10,18 @@
 """
 
 from iclab.sweep.config import SCHEMA_VERSION, point_hash
-from iclab.sweep.engine import run
-from iclab.sweep.store import Store
 
 __all__ = ["SCHEMA_VERSION", "Store", "point_hash", "run"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so that worker processes (which import iclab.sweep.executors) skip pandas
+    if name == "run":
+        from iclab.sweep.engine import run
+
+        return run
+    if name == "Store":
+        from iclab.sweep.store import Store
+
+        return Store
+    raise AttributeError(f"module 'iclab.sweep' has no attribute {name!r}")

@@ -18,13 +18,14 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import pandas as pd
 
 from iclab import __version__
 from iclab.sweep.config import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_PATH = Path("iclab-results.sqlite")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -243,6 +244,8 @@ class Store:
 
     def summary(self) -> pd.DataFrame:
         """One row per experiment: points, ok and failed rows, total compute time, last write."""
+        import pandas as pd
+
         cur = self._con.execute(
             "SELECT experiment, COUNT(DISTINCT point_hash), SUM(status = 'ok'), SUM(status = 'failed'), "
             "SUM(wall_time), MAX(timestamp) FROM results GROUP BY experiment ORDER BY experiment")
@@ -266,6 +269,8 @@ class Store:
 
     def to_frame(self, experiment: str | None = None, *, status: str | None = None) -> pd.DataFrame:
         """Flat table: experiment, point_hash, seed, config columns, metric columns, wall_time, status, ..."""
+        import pandas as pd
+
         records = []
         for r in self.rows(experiment, status=status):
             records.append({"experiment": r["experiment"], "point_hash": r["point_hash"], "seed": r["seed"],
