@@ -26,9 +26,10 @@ class TemplateAttention(eqx.Module):
     w: Array
     N: int = eqx.field(static=True)
 
-    def __init__(self, key: Array, *, H: int, d: int, K: int, N: int, beta: float = 1.0, dtype=jnp.float32):
-        """The paper's initialisation (§3): Q_h entries i.i.d. N(0, beta^2), w = 0."""
-        H = check_int("H", H, lo=1)
+    def __init__(self, d: int, *, key: Array, K: int, N: int, heads: int = 64, beta: float = 1.0,
+                 dtype=jnp.float32):
+        """The paper's initialisation (§3): Q_h entries i.i.d. N(0, beta^2), w = 0. ``heads`` is H."""
+        H = check_int("heads", heads, lo=1)
         d = check_int("d", d, lo=1)
         K = check_int("K", K, lo=2)
         self.N = check_int("N", N, lo=1, hi=K - 1)
