@@ -139,10 +139,16 @@ def _xi_newton(tau, q, invk, lam, *, max_iter=200):
 
 def _xi(tau, q, invk, lam):
     """ξ for broadcast arrays (no validation): closed forms for λ = 0 and κ = inf, Newton otherwise."""
-    tau, q, invk, lam = np.broadcast_arrays(*map(np.asarray, (tau, q, invk, lam)))
+    tau, q, invk, lam = map(np.asarray, (tau, q, invk, lam))
+    if tau.ndim == 0 and lam.ndim == 0 and lam == 0:   # fast path (Fig 3 maps): ridgeless, one τ
+        shape = np.broadcast_shapes(q.shape, invk.shape)
+        return _xi_ridgeless(tau, q, invk) if tau < 1 else np.zeros(shape)
+    tau, q, invk, lam = np.broadcast_arrays(tau, q, invk, lam)
     out = _xi_ridgeless(tau, q, invk)
-    out = np.where(invk == 0, _xi_kappa_inf(tau, q, lam), out)
-    solve = (lam > 0) & (invk > 0)
+    fresh = invk == 0
+    if fresh.any():
+        out[fresh] = _xi_kappa_inf(tau[fresh], q[fresh], lam[fresh])
+    solve = (lam > 0) & ~fresh
     if solve.any():
         out[solve] = _xi_newton(tau[solve], q[solve], invk[solve], lam[solve])
     return out
@@ -353,12 +359,12 @@ def alpha_star(tau, kappa, rho, lam=0.0, which="icl", *, alpha_min=1e-2, alpha_m
     return np.where(found, a_star, np.nan)[()], np.where(found, e_star, np.nan)[()]
 
 
-def nonmonotone_map(tau, kappa, rho, alpha, which="icl", lam=0.0, *, tol=1e-5, max_elems=2**22):
+def nonmonotone_map(tau, kappa, rho, alpha, which="icl", lam=0.0, *, tol=1e-5, max_elems=2**17):
     """Figure 3 pixel map: for each (κ, ρ), the α-grid index of the first local minimum of the error curve.
 
     kappa: (K,), rho: (R,), alpha: (A,) increasing grid; scalar tau and lam. Returns int array (K, R); 0 where
     the curve is monotone within ``tol`` (no fall by more than tol followed by a rise by more than tol).
-    Evaluated in κ-chunks of at most ``max_elems`` points to bound memory.
+    Evaluated in chunks of about ``max_elems`` points, which bounds memory and keeps temporaries in cache.
     """
     which = check_choice("which", which, ("icl", "idg"))
     tau, _, kappa, rho, lam = _params(tau, 1.0, kappa, rho, lam)
@@ -367,12 +373,12 @@ def nonmonotone_map(tau, kappa, rho, alpha, which="icl", lam=0.0, *, tol=1e-5, m
         raise ValueError("nonmonotone_map needs scalar tau and lam and 1-d kappa, rho, alpha")
     if alpha.size > 1 and np.any(np.diff(alpha) <= 0):
         raise ValueError("alpha must be strictly increasing")
-    q = (1.0 + rho[:, None]) / alpha[None, :]               # (R, A)
-    rr = np.broadcast_to(rho[:, None], q.shape)
-    invk = _invk(kappa)
-    out = np.empty((kappa.size, rho.size), dtype=np.int64)
-    step = max(1, max_elems // q.size)
-    for i in range(0, kappa.size, step):
-        k = invk[i:i + step, None, None]
-        out[i:i + step] = _first_valley(_which_error(which, tau, q, rr, k, lam), tol)
-    return out
+    # rows are (κ, ρ) pairs; chunks of about max_elems points keep the ~40 temporaries in cache
+    kk, rr = np.meshgrid(_invk(kappa), rho, indexing="ij")
+    kk, rr = kk.reshape(-1, 1), rr.reshape(-1, 1)
+    out = np.empty(kk.shape[0], dtype=np.int64)
+    step = max(1, max_elems // alpha.size)
+    for i in range(0, out.size, step):
+        r = rr[i:i + step]
+        out[i:i + step] = _first_valley(_which_error(which, tau, (1.0 + r) / alpha, r, kk[i:i + step], lam), tol)
+    return out.reshape(kappa.size, rho.size)
