@@ -146,3 +146,30 @@ def test_report_embeds_figures_and_agreement(demo_figure, tmp_path):
     assert np.allclose(agreement["theory"], [0, 1, 2]) and (agreement["z"].abs() < 4).all()
     assert agreement["sim_sem"].between(0.1 / np.sqrt(30) / 2, 0.1 / np.sqrt(30) * 2).all()
     assert all(f"mean at mu={mu}" in page for mu in (0, 1, 2)) and "sim_sem" in page
+
+
+def test_reproduce_runs_through_the_store_and_replots_from_it(demo_figure, tmp_path, capsys):
+    import time
+
+    argv = ["reproduce", "demo", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "out"),
+            "--no-progress"]
+    assert main(argv) == 0
+    first = (tmp_path / "out" / "demo" / "demo.csv").read_text()
+    with Store(tmp_path / "s.sqlite", readonly=True) as st:
+        assert st.count("demo") == 16 and st.last_sweep("demo")["n_computed"] == 16
+    t0 = time.perf_counter()
+    assert main(argv) == 0
+    with Store(tmp_path / "s.sqlite", readonly=True) as st:
+        assert st.count("demo") == 16 and st.last_sweep("demo")["n_computed"] == 0  # nothing recomputed
+    assert (tmp_path / "out" / "demo" / "demo.csv").read_text() == first and time.perf_counter() - t0 < 10
+
+
+def test_python_spec_equivalent_and_metric_name_clash(tmp_path):
+    from iclab.sweep.spec import run_spec
+
+    df = run_spec({"experiment": "iclab.sweep.demo:fails_on", "grid": {"x": "0:2:3"}}, progress=False)
+    assert df["y"].tolist() == [0.0, 1.0, 2.0]
+    # a metric that would overwrite a config column is a failed run, not a silently wrong table
+    df = run_spec({"experiment": "iclab.sweep.demo:fails_on", "grid": {"y": [1]}, "fixed": {"x": 0}},
+                  progress=False)
+    assert len(df) == 0 and "metric names must differ" in df.attrs["failed"][0][2]

@@ -67,6 +67,8 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     points = list(points)
     for p in points:
         check_int("seeds", p.seeds, lo=1)
+        if not isinstance(p.config, dict) or {"seed", "wall_time"} & set(p.config):
+            raise ValueError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
     hashes = [point_hash(p.config) for p in points]
 
     st, owned = open_store(store)

@@ -34,6 +34,9 @@ def call(compute: Callable[[dict, int], dict], config: dict[str, Any], seed: int
         metrics = compute(dict(config), seed)
         if not isinstance(metrics, dict):
             raise TypeError(f"compute must return a dict of metrics (got {type(metrics).__name__})")
+        clash = sorted(set(metrics) & (set(config) | {"seed", "wall_time"}))
+        if clash:  # the results table has one column per name: a metric must not shadow a parameter
+            raise ValueError(f"metric names must differ from the config keys, seed and wall_time (got {clash})")
         return "ok", to_jsonable(metrics, "metrics"), time.perf_counter() - t0
     except Exception as e:
         text = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__

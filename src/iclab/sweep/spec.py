@@ -210,3 +210,11 @@ def resolve(spec: dict[str, Any]) -> Sweep:
         points.append(Point(config=config, seeds=seeds))
     axes = {k: len(v) for k, v in grid.items()} | {k: len(v) for g in groups for k, v in g.items()}
     return Sweep(name=name, experiment=exp_ref, compute=compute, points=points, axes=axes)
+
+
+def run_spec(spec: dict[str, Any] | str | Path, **options):
+    """Resolve a spec (a dict, or a YAML path) and run it: ``options`` go to :func:`iclab.sweep.run`."""
+    from iclab.sweep.engine import run
+
+    sw = resolve(spec if isinstance(spec, dict) else load_spec(spec))
+    return run(sw.compute, sw.points, name=sw.name, **options)
