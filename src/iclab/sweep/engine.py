@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -65,8 +66,8 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string (got {name!r})")
     points = list(points)
+    seeds = [check_int("seeds", p.seeds, lo=1) for p in points]
     for p in points:
-        check_int("seeds", p.seeds, lo=1)
         if not isinstance(p.config, dict) or {"seed", "wall_time"} & set(p.config):
             raise ValueError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
     hashes = [point_hash(p.config) for p in points]
@@ -75,14 +76,14 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     try:
         stored = st.status(name)
         keys, tasks, seen = [], [], set()
-        for p, h in zip(points, hashes, strict=True):
-            for seed in range(p.seeds):
+        for p, h, n in zip(points, hashes, seeds, strict=True):
+            for seed in range(n):
                 if (h, seed) not in seen and stored.get((h, seed)) != "ok":
                     keys.append((h, seed))
                     tasks.append((p.config, seed))
                 seen.add((h, seed))
         n_cached = len(seen) - len(tasks)
-        sweep_id = st.begin_sweep(name, sorted({(h, p.seeds) for h, p in zip(hashes, points, strict=True)}),
+        sweep_id = st.begin_sweep(name, sorted(set(zip(hashes, seeds, strict=True))),
                                   executor, len(seen))
         t0, n_failed = time.perf_counter(), 0
         with _progress_bar(progress and bool(tasks)) as bar:
@@ -94,10 +95,10 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
                     st.put(name, h, seed, config, metrics=payload, wall_time=wall)
                 else:
                     n_failed += 1
-                    st.put(name, h, seed, config, error=payload, wall_time=None if wall != wall else wall)
+                    st.put(name, h, seed, config, error=payload, wall_time=None if math.isnan(wall) else wall)
                 bar.update(task_id, advance=1, failed=n_failed)
         st.end_sweep(sweep_id, elapsed=time.perf_counter() - t0, n_computed=len(tasks), n_failed=n_failed)
-        df, failed = _table(st, name, points, hashes)
+        df, failed = _table(st, name, points, hashes, seeds)
     finally:
         if owned:
             st.close()
@@ -109,12 +110,13 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     return df
 
 
-def _table(st: Store, name: str, points: list[Point], hashes: list[str]) -> tuple[pd.DataFrame, list]:
+def _table(st: Store, name: str, points: list[Point], hashes: list[str],
+           seeds: list[int]) -> tuple[pd.DataFrame, list]:
     """The rows of ``points`` from the store, in order; and the failed (config, seed, error) triples."""
     by_key = {(r["point_hash"], r["seed"]): r for r in st.rows(name)}
     rows, failed, seen = [], [], set()
-    for p, h in zip(points, hashes, strict=True):
-        for seed in range(p.seeds):
+    for p, h, n in zip(points, hashes, seeds, strict=True):
+        for seed in range(n):
             if (h, seed) in seen:
                 continue
             seen.add((h, seed))

@@ -13,6 +13,7 @@ A file that is not an iclab store, or has a newer schema, raises ``ValueError`` 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from iclab import __version__
-from iclab.sweep.config import SCHEMA_VERSION
+from iclab.sweep.config import SCHEMA_VERSION, to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -160,17 +161,15 @@ class Store:
                                   [("application", "iclab"), ("schema_version", str(SCHEMA_VERSION)),
                                    ("created", _now())])
 
+    @contextlib.contextmanager
     def _transaction(self):
-        con = self._con
-
-        class _Tx:
-            def __enter__(self):
-                con.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, exc_type, *_):
-                con.execute("ROLLBACK" if exc_type else "COMMIT")
-
-        return _Tx()
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
 
     def close(self) -> None:
         self._con.close()
@@ -190,9 +189,10 @@ class Store:
         A failed row is replaced by the next attempt; an ok row is never replaced (returns False then).
         """
         status = "failed" if error is not None else "ok"
-        cur = self._con.execute(_UPSERT, (
-            experiment, point_hash, int(seed), json.dumps(config, sort_keys=True),
-            None if metrics is None else json.dumps(metrics), status, error, __version__, _now(), wall_time))
+        config_json = json.dumps(to_jsonable(config, "config"), sort_keys=True)
+        metrics_json = None if metrics is None else json.dumps(to_jsonable(metrics, "metrics"))
+        cur = self._con.execute(_UPSERT, (experiment, point_hash, int(seed), config_json, metrics_json, status, error,
+                                          __version__, _now(), wall_time))
         return cur.rowcount > 0
 
     def begin_sweep(self, experiment: str, points: list[tuple[str, int]], executor: str, n_tasks: int) -> int:
