@@ -1,6 +1,7 @@
 """The sweep engine: caching, failures, resumption after SIGKILL, and identical numbers on every executor."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,3 +146,9 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert len(keys) == len(set(keys)) == n_points * seeds and set(keys) == every
     assert all(r["status"] == "ok" and r["metrics"]["y"] == r["config"]["x"] ** 2 + r["seed"] for r in rows)
     assert np.isfinite([r["wall_time"] for r in rows]).all()
+
+
+def test_progress_bar_shows_done_total_rate_and_failures(capsys):
+    sweep.run(demo.fails_on, [Point({"x": x, "fail": [1]}, seeds=2) for x in range(4)], name="p", progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"\b8/8\b", err) and re.search(r"[\d.]+/(s|min)", err) and "ETA" in err and "2 failed" in err

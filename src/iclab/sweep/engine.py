@@ -34,7 +34,8 @@ def _progress_bar(enabled: bool):
     class Rate(rp.ProgressColumn):
         def render(self, task):
             speed = task.finished_speed or task.speed
-            return Text("  -  /s" if speed is None else f"{speed:.3g}/s", style="progress.data.speed")
+            text = "- /s" if speed is None else f"{speed:.1f}/s" if speed >= 1 else f"{60 * speed:.1f}/min"
+            return Text(text, style="progress.data.speed")
 
     return rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(), Rate(),
                        rp.TimeElapsedColumn(), rp.TextColumn("ETA"), rp.TimeRemainingColumn(),
