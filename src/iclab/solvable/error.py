@@ -1,0 +1,65 @@
+"""Exact finite-d test error of any Gamma (``papers/lu2024.md`` §3.3), from Gaussian moments, no sampling.
+
+e(Gamma) = E (y_q - x_q^T Gamma h)^2 over a test context of length ell with task w from a test distribution.
+Given w, with s_w = |w|^2/d + rho (x ~ N(0, I/d), y = <x, w> + N(0, rho)):
+
+    E y_q^2 = s_w,   E[y_q x_q] = w/d,   E[h] = [w; s_w],
+    E[h h^T] = [[ (|w|^2 + rho d)/ell I + (1 + 1/ell) w w^T ,  (1 + 2/ell) s_w w ],
+                [ (1 + 2/ell) s_w w^T                     ,  (1 + 2/ell) s_w^2 ]]
+
+(Isserlis: E[y^3 x] = 3 s_w w/d, E y^4 = 3 s_w^2). Averaging over w needs only R = E ww^T, m = E[s_w w],
+E|w|^2, E s_w and E s_w^2, so
+
+    e = E s_w - (2/d) (tr(Gamma_x R) + gamma . m) + (1/d) tr(Gamma E[hh^T] Gamma^T),   Gamma = [Gamma_x, gamma].
+
+With |w|^2 = d this is the spec's formula (A, B matrices). Test distributions: ``"sphere"`` (fresh task on the
+sphere |w| = sqrt(d), the ICL error of the figures), ``"gaussian"`` (fresh w ~ N(0, I): only E s_w^2 = s^2 + 2/d
+differs), or an array of k tasks (uniform over them: the IDG error over the pool).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from iclab.validation import check_int, check_nonnegative
+
+PRIORS = ("sphere", "gaussian")
+
+
+def _moments(tasks, d: int, rho: float):
+    """(R (d,d), m (d,), E|w|^2, E s_w, E s_w^2) of the test task distribution."""
+    s = 1.0 + rho
+    if isinstance(tasks, str):
+        if tasks not in PRIORS:
+            raise ValueError(f"tasks must be one of {', '.join(PRIORS)} or a (k, d) array (got {tasks!r})")
+        return np.eye(d), np.zeros(d), float(d), s, s * s + (2.0 / d if tasks == "gaussian" else 0.0)
+    w = np.asarray(tasks, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != d or w.shape[0] < 1:
+        raise ValueError(f"tasks must be a (k, {d}) array with k >= 1 (got shape {w.shape})")
+    n2 = np.einsum("kd,kd->k", w, w)
+    sw = n2 / d + rho
+    k = w.shape[0]
+    return w.T @ w / k, sw @ w / k, float(n2.mean()), float(sw.mean()), float((sw * sw).mean())
+
+
+def test_error(gamma, ell: int, rho: float, tasks="sphere") -> float:
+    """Exact E (y_q - <Gamma, H_Z>)^2 for test contexts of length ``ell``. gamma: (d, d+1); tasks: "sphere",
+    "gaussian" (fresh task) or a (k, d) array (uniform over those tasks)."""
+    gamma = np.asarray(gamma, dtype=np.float64)
+    if gamma.ndim != 2 or gamma.shape[1] != gamma.shape[0] + 1:
+        raise ValueError(f"gamma must be a (d, d+1) matrix (got shape {gamma.shape})")
+    d = gamma.shape[0]
+    ell = check_int("ell", ell, lo=1)
+    rho = float(check_nonnegative("rho", rho))
+    R, m, w2, es, es2 = _moments(tasks, d, rho)
+    gx, g = gamma[:, :d], gamma[:, d]
+    linear = np.einsum("ij,ji->", gx, R) + g @ m
+    gxR = gx @ R
+    quad = ((w2 + rho * d) / ell * np.einsum("ij,ij->", gx, gx)
+            + (1 + 1 / ell) * np.einsum("ij,ij->", gxR, gx)
+            + 2 * (1 + 2 / ell) * (gx @ m) @ g
+            + (1 + 2 / ell) * es2 * (g @ g))
+    return float(es - 2.0 / d * linear + quad / d)
+
+
+test_error.__test__ = False  # not a pytest test despite the name

@@ -1,0 +1,181 @@
+"""Samplers of the reduced model's data (Lu et al. 2024, ``papers/lu2024.md`` §1–§3.4), in numpy float64.
+
+One context: x_i ~ N(0, I/d) (i <= ell + 1), y_i = <x_i, w> + N(0, rho). The reduced model sees it only through
+
+    h = [ (d/ell) sum_i y_i x_i ;  (1/ell) sum_i y_i^2 ]   (d+1,)       H_Z = x_q h^T   (d, d+1)
+
+so a batch of n contexts is stored as ``h: (n, d+1)``, ``xq: (n, d)``, ``yq: (n,)`` (never the n x d x (d+1)
+tensor H_Z, see :func:`features`).
+
+- :func:`sample_stats` draws (h, xq, yq) exactly in O(d) per context (§3.4: rotate the task to e_1, sample the
+  few scalars that carry the dependence on w, rotate back with a Householder reflection; chi-square draws
+  replace the ell-dimensional norms, so the cost does not even grow with ell);
+- :func:`sample_stats_naive` builds every context (O(ell d) per context), the reference it is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
+
+ASSIGNMENTS = ("balanced", "uniform")
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+def sphere_tasks(rng: np.random.Generator, k: int, d: int) -> np.ndarray:
+    """k tasks uniform on the sphere of radius sqrt(d): (k, d)."""
+    w = rng.standard_normal((k, d))
+    return w * (math.sqrt(d) / np.linalg.norm(w, axis=1, keepdims=True))
+
+
+def pool_size(d: int, kappa: float) -> int | None:
+    """Number of pool tasks k = floor(kappa d) (the authors' code), None for kappa = inf (fresh tasks)."""
+    kappa = float(check_positive("kappa", kappa, allow_inf=True))
+    if math.isinf(kappa):
+        return None
+    k = math.floor(kappa * d + 1e-9)
+    if k < 1:
+        raise ValueError(f"kappa must be >= 1/d = {1 / d:g} so that the pool has k >= 1 task (got {kappa:g})")
+    return k
+
+
+def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float,
+                      assignment: str = "balanced") -> tuple[np.ndarray, np.ndarray]:
+    """The task pool and each pretraining context's task: ``pool (k, d)``, ``idx (n,)``.
+
+    balanced (the authors' linear simulations, §1.3): k = floor(kappa d), every task used r = round(tau d^2 / k)
+    times, so n = r k (slightly off tau d^2); uniform: n = round(tau d^2), i.i.d. uniform indices.
+    kappa = inf: n = round(tau d^2) fresh tasks, one per context (pool = the n tasks, idx = 0..n-1).
+    Tasks lie on the sphere |w| = sqrt(d).
+    """
+    d = check_int("d", d, lo=2)
+    tau = float(check_positive("tau", tau))
+    check_choice("assignment", assignment, ASSIGNMENTS)
+    n = round(tau * d * d)
+    if n < 1:
+        raise ValueError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
+    k = pool_size(d, kappa)
+    if k is None:
+        return sphere_tasks(rng, n, d), np.arange(n)
+    if k > n:
+        raise ValueError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
+                         f"number of contexts n = {n} (got {kappa:g})")
+    pool = sphere_tasks(rng, k, d)
+    if assignment == "balanced":
+        r = max(1, round(n / k))
+        idx = rng.permutation(np.repeat(np.arange(k), r))
+    else:
+        idx = rng.integers(0, k, size=n)
+    return pool, idx
+
+
+# --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
+def _householder_apply(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Apply, row by row, an orthogonal Q_i with Q_i e_1 = u_i to v_i. u: (n, d) unit rows, v: (n, d) -> (n, d).
+
+    Q = -(I - 2 r r^T / |r|^2) with r = e_1 + u when u_1 > 0 (then Q e_1 = u), else Q = I - 2 r r^T/|r|^2 with
+    r = e_1 - u; the sign choice keeps |r|^2 = 2(1 +- u_1) >= 2, so there is no cancellation.
+    """
+    sign = np.where(u[:, 0] > 0, 1.0, -1.0)
+    r = sign[:, None] * u
+    r[:, 0] += 1.0
+    coef = 2.0 * np.einsum("nd,nd->n", r, v) / np.einsum("nd,nd->n", r, r)
+    out = v - coef[:, None] * r
+    return out * -sign[:, None]
+
+
+def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact draw of (h, xq, yq) for one context per task row, in O(d) per context (§3.4).
+
+    tasks: (n, d) task vectors (any norms); returns h (n, d+1), xq (n, d), yq (n,).
+
+    In the frame where w = |w| e_1, with g_i = sqrt(d) x_i ~ N(0, I) and theta = |w|/sqrt(d): y = theta a + e with
+    a = (g_i1)_i. Rotating the ell-space so that the noise e is along f_1 gives, exactly,
+    S = sum_i y_i g_i with S_1 = theta (a_1^2 + c) + |e| a_1, S_{2:d} ~ N(0, |y|^2 I), |y|^2 = (theta a_1 + |e|)^2
+    + theta^2 c, where a_1 ~ N(0,1), c ~ chi2(ell-1), |e|^2 ~ rho chi2(ell).
+    """
+    tasks = np.asarray(tasks, dtype=np.float64)
+    n, d = tasks.shape
+    ell = check_int("ell", ell, lo=1)
+    rho = float(check_nonnegative("rho", rho))
+    norm = np.linalg.norm(tasks, axis=1)
+    if np.any(norm == 0):
+        raise ValueError("tasks must be nonzero vectors (got a zero row)")
+    u, theta = tasks / norm[:, None], norm / math.sqrt(d)
+    e = np.sqrt(rho * rng.chisquare(ell, n)) if rho > 0 else np.zeros(n)
+    a1 = rng.standard_normal(n)
+    c = rng.chisquare(ell - 1, n) if ell > 1 else np.zeros(n)
+    y2 = (theta * a1 + e) ** 2 + theta**2 * c
+    s = rng.standard_normal((n, d)) * np.sqrt(y2)[:, None]
+    s[:, 0] = theta * (a1**2 + c) + e * a1
+    g = rng.standard_normal((n, d))
+    yq = theta * g[:, 0] + math.sqrt(rho) * rng.standard_normal(n)
+    both = _householder_apply(np.concatenate([u, u]), np.concatenate([s, g]))
+    s, g = both[:n], both[n:]
+    h = np.empty((n, d + 1))
+    h[:, :d] = s * (math.sqrt(d) / ell)  # (d/ell) sum y x = (d/ell) S / sqrt(d)
+    h[:, d] = y2 / ell
+    return h, g / math.sqrt(d), yq
+
+
+# --- raw contexts -------------------------------------------------------------------------------------------
+def context_stats(xs, ys) -> np.ndarray:
+    """h = [(d/ell) sum_i y_i x_i, (1/ell) sum_i y_i^2] from raw contexts. xs: (n, ell, d), ys: (n, ell) -> (n, d+1)."""
+    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    if xs.ndim != 3 or ys.shape != xs.shape[:2]:
+        raise ValueError(f"xs must be (n, ell, d) and ys (n, ell) (got {xs.shape} and {ys.shape})")
+    n, ell, d = xs.shape
+    h = np.empty((n, d + 1))
+    h[:, :d] = np.einsum("nld,nl->nd", xs, ys) * (d / ell)
+    h[:, d] = np.einsum("nl,nl->n", ys, ys) / ell
+    return h
+
+
+def features(xs, ys, xq) -> np.ndarray:
+    """The reduced model's input H_Z = x_q h^T (§2.3), prediction <Gamma, H_Z>. xs (n, ell, d), ys (n, ell),
+    xq (n, d) -> (n, d, d+1). (The solvers never build this; it is for checks and small problems.)"""
+    return np.einsum("na,nb->nab", np.asarray(xq, dtype=np.float64), context_stats(xs, ys))
+
+
+def sample_contexts(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float):
+    """Raw contexts for the given tasks: xs (n, ell, d), ys (n, ell), xq (n, d), yq (n,), x ~ N(0, I/d)."""
+    tasks = np.asarray(tasks, dtype=np.float64)
+    n, d = tasks.shape
+    x = rng.standard_normal((n, ell + 1, d)) / math.sqrt(d)
+    y = np.einsum("nld,nd->nl", x, tasks) + math.sqrt(rho) * rng.standard_normal((n, ell + 1))
+    return x[:, :ell], y[:, :ell], x[:, ell], y[:, ell]
+
+
+def sample_stats_naive(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float, *,
+                       chunk_floats: int = 1 << 22) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(h, xq, yq) by building every context (O(ell d) per context, chunked to bound memory); same law as
+    :func:`sample_stats`."""
+    tasks = np.asarray(tasks, dtype=np.float64)
+    ell = check_int("ell", ell, lo=1)
+    rho = float(check_nonnegative("rho", rho))
+    n, d = tasks.shape
+    m = max(1, chunk_floats // ((ell + 1) * d))
+    hs, xqs, yqs = [], [], []
+    for i in range(0, n, m):
+        xs, ys, xq, yq = sample_contexts(rng, tasks[i:i + m], ell, rho)
+        hs.append(context_stats(xs, ys))
+        xqs.append(xq)
+        yqs.append(yq)
+    return np.concatenate(hs), np.concatenate(xqs), np.concatenate(yqs)
+
+
+def context_length(d: int, alpha: float) -> int:
+    """ell = round(alpha d), at least 1."""
+    alpha = float(check_positive("alpha", alpha))
+    ell = round(alpha * d)
+    if ell < 1:
+        raise ValueError(f"alpha must be >= 1/(2d) so that ell = round(alpha d) >= 1 (got {alpha:g})")
+    return ell
+
+
+__all__ = ["context_length", "context_stats", "features", "pool_size", "pretraining_tasks", "sample_contexts",
+           "sample_stats", "sample_stats_naive", "sphere_tasks"]

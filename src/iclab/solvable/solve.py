@@ -1,0 +1,277 @@
+"""Gamma*: ridge regression of y_q on the rank-one features vec(H_Z) = x_q (x) h (``papers/lu2024.md`` §3.1–3.2).
+
+    Gamma* = argmin_Gamma  sum_mu (y_mu - x_mu^T Gamma h_mu)^2 + (n/d) lam |Gamma|_F^2,   p = d(d+1) unknowns.
+
+lam = 0 gives the minimum-norm interpolant for n < p and least squares for n > p. Three exact methods, chosen by
+a flop/memory model (``method="auto"``); none builds the n x p feature matrix:
+
+- ``dual``: kernel form, K = (X X^T) o (H H^T) (n x n), Gamma = X^T diag(a) H with (K + c I) a = y. n <= p.
+- ``primal``: Gram G = sum_mu (x x^T) (x) (h h^T) (p x p) accumulated by chunks (the authors' method), Cholesky.
+- ``cg``: conjugate gradients on the primal normal equations with matrix-free products
+  G vec(V) = vec(X^T diag(<x_mu, V h_mu>) H) (O(n d^2) each), preconditioned by the Kronecker product
+  n (X^T X/n) (x) (H^T H/n) + c I = n E[xx^T] (x) E[hh^T] + c I, inverted exactly through the eigenvectors of its
+  two factors. After whitening, the spectrum is close to Marchenko-Pastur with ratio p/n, so the iteration
+  count depends on tau only (about sqrt of the condition number).
+
+Direct solves warn (:class:`SingularSolveWarning`) when the system is numerically singular; CG warns when it
+does not converge. Both messages name the regime.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg import blas, lapack
+
+from iclab.solvable.sampler import context_stats
+from iclab.validation import check_choice, check_nonnegative, check_positive
+
+METHODS = ("auto", "dual", "primal", "cg")
+MEM_LIMIT = 3 * 2**30  # bytes a direct method may allocate for its n x n or p x p matrix
+RCOND_MIN = 1e-14
+
+
+class SingularSolveWarning(UserWarning):
+    """A Gamma* solve was numerically singular or did not converge; the message names the regime."""
+
+
+@dataclass
+class SolveInfo:
+    method: str
+    n: int
+    p: int
+    iterations: int = 0
+    rcond: float = math.nan
+    residual: float = math.nan
+
+
+def _check_data(h, xq, y):
+    h, xq, y = (np.asarray(a, dtype=np.float64) for a in (h, xq, y))
+    if xq.ndim != 2 or h.shape != (xq.shape[0], xq.shape[1] + 1) or y.shape != (xq.shape[0],):
+        raise ValueError(f"need h (n, d+1), xq (n, d), y (n,) (got {h.shape}, {xq.shape}, {y.shape})")
+    if xq.shape[1] < 1 or xq.shape[0] < 1:
+        raise ValueError(f"need n >= 1 contexts and d >= 1 (got xq shape {xq.shape})")
+    for name, a in (("h", h), ("xq", xq), ("y", y)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} must be finite (got NaN or inf)")
+    return h, xq, y
+
+
+def _warn(regime: str, what: str, n: int, p: int, lam: float):
+    warnings.warn(f"Gamma* solve {what} in the {regime} regime (n={n} contexts, p={p} parameters, "
+                  f"lam={lam:g}); the result may be inaccurate", SingularSolveWarning, stacklevel=3)
+
+
+# --- direct methods ------------------------------------------------------------------------------------------
+def _norm1(mat: np.ndarray, lower_only: bool) -> float:
+    """1-norm of a symmetric matrix stored in full or in its lower triangle, by row blocks (no n x n temporary)."""
+    m = mat.shape[0]
+    colsum, rowsum = np.zeros(m), np.zeros(m)
+    step = max(1, 2**22 // m)
+    for i in range(0, m, step):
+        blk = np.abs(mat[i:i + step])
+        colsum += blk.sum(0)
+        rowsum[i:i + step] = blk.sum(1)
+    if not lower_only:
+        return float(colsum.max())
+    return float((colsum + rowsum - np.abs(np.diagonal(mat))).max())
+
+
+def _cholesky_solve(build, rhs: np.ndarray, lower_only: bool, regime: str, n: int, p: int, lam: float):
+    """Solve the SPD system ``build()`` (full symmetric, or lower triangle only) by Cholesky, in place; on failure
+    rebuild it and use an eigen-pseudo-inverse. Warns when numerically singular. Returns (solution, rcond)."""
+    mat = build()
+    if mat.flags.c_contiguous and not mat.flags.f_contiguous:
+        mat = mat.T  # symmetric: the transpose is the same matrix, and LAPACK wants Fortran order (no copy)
+    anorm = _norm1(mat, lower_only)
+    try:
+        fac = sla.cho_factor(mat, lower=True, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        fac = None
+    if fac is not None:
+        rcond, _ = lapack.dpocon(fac[0], anorm, uplo="L")
+        if rcond < RCOND_MIN:
+            _warn(regime, f"is numerically singular (rcond={rcond:.1e})", n, p, lam)
+        return sla.cho_solve(fac, rhs, check_finite=False), float(rcond)
+    _warn(regime, "is numerically singular (Cholesky failed; using a pseudo-inverse)", n, p, lam)
+    del mat, fac
+    mat = build()
+    if lower_only:
+        mat = np.tril(mat) + np.tril(mat, -1).T
+    vals, vecs = np.linalg.eigh(mat)
+    keep = vals > vals.max() * max(mat.shape) * np.finfo(float).eps
+    return vecs[:, keep] @ ((vecs[:, keep].T @ rhs) / vals[keep]), 0.0
+
+
+def _solve_dual(h, xq, y, c, lam):
+    n, d = xq.shape
+    p = d * (d + 1)
+
+    def build():
+        K = xq @ xq.T  # (n, n)
+        step = max(1, 2**22 // n)
+        for i in range(0, n, step):  # Hadamard product by row blocks: no second n x n temporary
+            K[i:i + step] *= h[i:i + step] @ h.T
+        K.flat[:: n + 1] += c
+        return K
+
+    a, rcond = _cholesky_solve(build, y.copy(), False, "dual", n, p, lam)
+    return xq.T @ (a[:, None] * h), SolveInfo("dual", n, p, rcond=rcond)
+
+
+def _solve_primal(h, xq, y, c, lam):
+    n, d = xq.shape
+    p = d * (d + 1)
+
+    def build():
+        G = np.zeros((p, p), order="F")
+        step = max(1, 2**23 // p)
+        for i in range(0, n, step):  # chunked Gram accumulation; each chunk's feature block is (step, p)
+            phi = np.einsum("na,nb->nab", xq[i:i + step], h[i:i + step]).reshape(-1, p)
+            G = blas.dsyrk(1.0, phi.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)  # lower triangle only
+        G.flat[:: p + 1] += c
+        return G
+
+    rhs = (xq.T @ (y[:, None] * h)).reshape(p)
+    v, rcond = _cholesky_solve(build, rhs, True, "primal", n, p, lam)
+    return v.reshape(d, d + 1), SolveInfo("primal", n, p, rcond=rcond)
+
+
+# --- preconditioned conjugate gradients -----------------------------------------------------------------------
+def _kron_factors(h, xq):
+    n = xq.shape[0]
+    a, ua = np.linalg.eigh(xq.T @ xq / n)
+    b, ub = np.linalg.eigh(h.T @ h / n)
+    return np.maximum(a, 0.0), ua, np.maximum(b, 0.0), ub
+
+
+def _cg_condition(n, p, c, a, b) -> float:
+    """Rough condition number of the whitened system: Marchenko-Pastur bulk for ratio p/n plus the ridge."""
+    r = p / n
+    lo = (1 - math.sqrt(r)) ** 2 if r < 1 else 0.0
+    hi = (1 + math.sqrt(r)) ** 2
+    amax, bmax = max(a.max(), 1e-300), max(b.max(), 1e-300)
+    amin, bmin = max(a.min(), 1e-300), max(b.min(), 1e-300)
+    lo += c / (n * amax * bmax)
+    hi += c / (n * amin * bmin)
+    return hi / lo if lo > 0 else math.inf
+
+
+def _cg_iterations(cond: float, rtol: float) -> float:
+    return 0.5 * math.sqrt(cond) * math.log(2 / rtol) + 10
+
+
+def _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors=None):
+    n, d = xq.shape
+    p = d * (d + 1)
+    a, ua, b, ub = factors if factors is not None else _kron_factors(h, xq)
+    denom = n * np.outer(a, b) + c
+    if c == 0:
+        denom = np.maximum(denom, denom.max() * 1e-14)
+
+    def precond(r):
+        return ua @ ((ua.T @ r @ ub) / denom) @ ub.T
+
+    def matvec(v):
+        s = np.einsum("nb,nb->n", xq @ v, h)
+        return xq.T @ (s[:, None] * h) + c * v
+
+    rhs = xq.T @ (y[:, None] * h)
+    bnorm = np.linalg.norm(rhs)
+    if maxiter is None:
+        maxiter = int(min(50_000, 20 * _cg_iterations(_cg_condition(n, p, c, a, b), rtol) + 100))
+    x = np.zeros_like(rhs)
+    if bnorm == 0:
+        return x, SolveInfo("cg", n, p, residual=0.0)
+    r = rhs.copy()
+    z = precond(r)
+    pdir = z.copy()
+    rz = np.vdot(r, z)
+    it, res = 0, 1.0
+    while it < maxiter:
+        it += 1
+        q = matvec(pdir)
+        step = rz / np.vdot(pdir, q)
+        x += step * pdir
+        r -= step * q
+        res = np.linalg.norm(r) / bnorm
+        if res <= rtol:
+            break
+        z = precond(r)
+        rz_new = np.vdot(r, z)
+        pdir = z + (rz_new / rz) * pdir
+        rz = rz_new
+    if res > rtol:
+        _warn("cg", f"did not converge (relative residual {res:.1e} > {rtol:.0e} after {it} iterations)",
+              n, p, lam)
+    return x, SolveInfo("cg", n, p, iterations=it, residual=float(res))
+
+
+# --- public ----------------------------------------------------------------------------------------------------
+def choose_method(n: int, d: int, lam: float, rtol: float = 1e-11, factors=None) -> str:
+    """The cheapest exact method by a flop model (memory-capped): 'dual', 'primal' or 'cg'."""
+    p = d * (d + 1)
+    c = n / d * lam
+    costs = {}
+    if n <= p and 8 * n * n <= MEM_LIMIT:
+        costs["dual"] = n * n * (2 * d + 1) + n**3 / 3
+    if 8 * p * p <= MEM_LIMIT:
+        costs["primal"] = n * p * p + p**3 / 3
+    if factors is not None:
+        cond = _cg_condition(n, p, c, factors[0], factors[2])
+        if math.isfinite(cond):
+            costs["cg"] = _cg_iterations(cond, rtol) * 4 * n * p + 4 * d**3
+    if not costs:  # nothing fits the memory cap and CG looks hopeless: CG is still the only O(p^2) option
+        return "cg"
+    return min(costs, key=costs.get)
+
+
+def solve_gamma(h, xq, y, lam: float = 0.0, *, method: str = "auto", rtol: float = 1e-11,
+                maxiter: int | None = None, return_info: bool = False):
+    """Gamma* (d, d+1) from n contexts given by their statistics h (n, d+1), queries xq (n, d), targets y (n,).
+
+    Ridge penalty (n/d) lam |Gamma|_F^2 (lam = 0: min-norm / least squares). ``method``: auto, dual, primal or
+    cg (``rtol``, ``maxiter`` are CG's relative residual target and iteration cap). With ``return_info`` also
+    returns a :class:`SolveInfo` (method used, rcond or iterations).
+    """
+    h, xq, y = _check_data(h, xq, y)
+    lam = float(check_nonnegative("lam", lam))
+    check_choice("method", method, METHODS)
+    rtol = float(check_positive("rtol", rtol))
+    n, d = xq.shape
+    c = n / d * lam
+    factors = None
+    if method in ("auto", "cg"):
+        factors = _kron_factors(h, xq)
+    if method == "auto":
+        method = choose_method(n, d, lam, rtol, factors)
+    elif method == "cg" and lam == 0 and n < d * (d + 1):
+        raise ValueError(f"method must be dual or primal for lam = 0 with n < p (the min-norm interpolant; "
+                         f"preconditioned CG would return another interpolant) (got 'cg', n={n}, p={d * (d + 1)})")
+    if method == "dual":
+        gamma, info = _solve_dual(h, xq, y, c, lam)
+    elif method == "primal":
+        gamma, info = _solve_primal(h, xq, y, c, lam)
+    else:
+        gamma, info = _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors)
+    return (gamma, info) if return_info else gamma
+
+
+def solve_gamma_prompts(xs, ys, xq, yq, lam: float = 0.0, **kwargs):
+    """Gamma* (d, d+1) on an explicit pretraining set in the Prompts layout: xs (n, ell, d), ys (n, ell),
+    xq (n, d), yq (n,). Same options as :func:`solve_gamma`."""
+    return solve_gamma(context_stats(xs, ys), xq, yq, lam, **kwargs)
+
+
+def predict(gamma, xs, ys, xq) -> np.ndarray:
+    """Predictions <Gamma, H_Z> = x_q^T Gamma h for raw prompts xs (n, ell, d), ys (n, ell), xq (n, d) -> (n,)."""
+    return predict_stats(gamma, context_stats(xs, ys), xq)
+
+
+def predict_stats(gamma, h, xq) -> np.ndarray:
+    """x_q^T Gamma h for statistics h (n, d+1), xq (n, d) -> (n,)."""
+    return np.einsum("nb,nb->n", np.asarray(xq, dtype=np.float64) @ np.asarray(gamma, dtype=np.float64), h)

@@ -1,0 +1,79 @@
+"""simulate_point against the asymptotic theory and the authors' stored d = 100 simulations (lu2024.md §7.1)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from iclab.solvable import simulate_point
+
+# lu2024.md §7.1, kappa = 0.5, rho = 0.01, ridgeless: theory (ICL, IDG) and the authors' d = 100 means (10 runs).
+TAUS = (0.2, 0.5, 0.85, 1.15, 1.5, 2.0)
+THEORY = {
+    1: ([1.0385, 1.2611, 3.1790, 3.6679, 1.6635, 1.2340], [0.8012, 0.8018, 2.1165, 2.3367, 0.9143, 0.6096]),
+    10: ([0.8643, 0.8208, 2.2279, 2.7748, 1.2236, 0.8912], [0.5507, 0.2463, 0.4265, 0.4309, 0.1686, 0.1124]),
+    100: ([0.8202, 0.7016, 4.0872, 5.5651, 2.0300, 1.2725], [0.5047, 0.1221, 0.1201, 0.1150, 0.0450, 0.0300]),
+}
+AUTHORS_D100 = {
+    1: ([1.0466, 1.3050, 3.2742, 4.1674, 1.7698, 1.2785], [0.8064, 0.8293, 2.1637, 2.6290, 0.9585, 0.6250]),
+    10: ([0.8669, 0.8321, 2.2005, 3.1066, 1.2996, 0.9438], [0.5531, 0.2524, 0.4190, 0.4677, 0.1735, 0.1148]),
+    100: ([0.8194, 0.7067, 3.9598, 6.4043, 2.1976, 1.3507], [0.4999, 0.1224, 0.1162, 0.1268, 0.0466, 0.0306]),
+}
+
+
+def run(d, tau, alpha, seeds, **extra):
+    cfg = {"d": d, "tau": tau, "alpha": alpha, "kappa": 0.5, "rho": 0.01, "lam": 1e-8} | extra
+    out = np.array([[r["e_icl"], r["e_idg"]] for r in (simulate_point(cfg, s) for s in range(seeds))])
+    return out.mean(0), out.std(0, ddof=1)
+
+
+# (tau, alpha) = (0.5, 100) is left out: its IDG finite-size excess is 6% at d = 64 (measured 0.1328 / 0.1286 /
+# 0.1244 at d = 32 / 64 / 100 against the theory 0.1221, the authors' d = 100 mean 0.1224); tau >= 1.5 likewise
+# exceeds 5% at d = 64 and in the authors' own d = 100 data (e.g. alpha = 10, tau = 1.5: 1.2996 vs 1.2236).
+@pytest.mark.parametrize(("tau", "alpha"), [(0.2, 1), (0.2, 10), (0.2, 100), (0.5, 1), (0.5, 10)])
+def test_d64_matches_theory_within_5_percent(tau, alpha):
+    mean, _ = run(64, tau, alpha, seeds=3)
+    i = TAUS.index(tau)
+    theory = np.array([THEORY[alpha][0][i], THEORY[alpha][1][i]])
+    assert np.all(np.abs(mean / theory - 1) < 0.05), (mean, theory)
+
+
+def test_d64_tau2_alpha10_matches_theory_within_5_percent():
+    mean, _ = run(64, 2.0, 10, seeds=2)
+    theory = np.array([THEORY[10][0][5], THEORY[10][1][5]])
+    assert np.all(np.abs(mean / theory - 1) < 0.05), (mean, theory)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [1, 10, 100])
+@pytest.mark.parametrize("tau", TAUS)
+def test_d100_matches_authors_simulations(tau, alpha):
+    """10 runs at d = 100 (the paper's protocol) against the authors' stored means: within 3 standard errors of
+    the difference of two 10-run means (our spread used for both)."""
+    mean, std = run(100, tau, alpha, seeds=10)
+    i = TAUS.index(tau)
+    ref = np.array([AUTHORS_D100[alpha][0][i], AUTHORS_D100[alpha][1][i]])
+    z = (mean - ref) / (std * math.sqrt(2 / 10))
+    assert np.all(np.abs(z) < 3), (mean, std, ref, z)
+
+
+def test_deterministic_per_seed_and_kappa_inf():
+    cfg = {"d": 8, "tau": 1.5, "alpha": 2, "kappa": "inf", "rho": 0.1, "lam": 0.0}
+    a, b, c = simulate_point(cfg, 0), simulate_point(cfg, 0), simulate_point(cfg, 1)
+    assert a == b and a != c
+    assert set(a) == {"e_icl", "e_idg"} and all(math.isfinite(v) and v > 0 for v in a.values())
+    cfg_uniform = cfg | {"kappa": 1.0, "assignment": "uniform"}
+    assert math.isfinite(simulate_point(cfg_uniform, 0)["e_icl"])
+
+
+@pytest.mark.parametrize(("change", "name"), [
+    ({"d": 1}, "d must"), ({"tau": -1.0}, "tau must"), ({"kappa": 100.0}, "kappa must"),
+    ({"kappa": "many"}, "kappa must"), ({"rho": -0.1}, "rho must"), ({"lam": -1.0}, "lam must"),
+    ({"alpha": 0.0}, "alpha must"), ({"assignment": "random"}, "assignment must"), ({"d": 2.5}, "d must"),
+])
+def test_simulate_point_bad_config(change, name):
+    cfg = {"d": 8, "tau": 1.0, "alpha": 2, "kappa": 0.5, "rho": 0.1, "lam": 0.0} | change
+    with pytest.raises(ValueError, match=name):
+        simulate_point(cfg, 0)
+    with pytest.raises(ValueError, match="config must contain"):
+        simulate_point({"d": 8}, 0)
