@@ -44,6 +44,21 @@ def test_figure_spec_uses_figure_defaults(demo_figure):
     assert all(p.seeds == 4 for p in sw.points)  # the figure's own seed count at its default scale
 
 
+def test_figure_defaults_come_from_a_point_of_the_matching_kind(monkeypatch):
+    from iclab.experiments import Experiment, Point
+    from iclab.sweep import demo
+
+    pts = [Point({"kind": "theory", "grid": "0:1:5", "mu": 0.0}),
+           Point({"kind": "sim", "mu": 0.5, "n": 10}, seeds=7), Point({"kind": "sim2", "mu": 0.5, "n": 20}, seeds=3)]
+    exp = Experiment(id="demo", title="", points=lambda *a: pts, compute=demo.noisy_mean, plot=None)
+    monkeypatch.setattr("iclab.experiments.get_experiment", lambda exp_id: exp)
+    sw = resolve({"experiment": "demo", "grid": {"n": [1, 2]}})
+    assert [p.config for p in sw.points] == [{"kind": "sim", "mu": 0.5, "n": 1}, {"kind": "sim", "mu": 0.5, "n": 2}]
+    assert sw.points[0].seeds == 7
+    sw = resolve({"experiment": "demo", "fixed": {"kind": "sim2"}, "grid": {"mu": [1]}})
+    assert sw.points[0].config == {"kind": "sim2", "mu": 1, "n": 20} and sw.points[0].seeds == 3
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"experiment": "demo", "grid": {"sigma": [1]}}, "parameter 'sigma' is unknown for demo (known: mu, n)"),
     ({"experiment": "demo", "grid": {"mu": []}}, "grid axis mu is empty"),

@@ -15,7 +15,8 @@ A spec is a YAML file (read with ``yaml.safe_load``) or the same dict in Python:
 
 Numeric values are rounded to 12 significant digits and integral ones become ints (``d: 10:40:4`` gives
 10, 20, 30, 40), matching the point hash. For a figure id, every parameter must be one its points use (or one it
-declares in an optional ``Experiment.parameters``); parameters not in the spec keep the figure's defaults.
+declares in an optional ``Experiment.parameters``); parameters not in the spec keep the values of the figure's
+first point that has all the spec's parameters (and its fixed string values, e.g. ``kind: gamma``).
 """
 
 from __future__ import annotations
@@ -118,8 +119,13 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _figure(exp_id: str, scale: str | None) -> tuple[Any, dict[str, Any], set[str], int]:
-    """The figure's experiment, default config, known parameter names and default seed count."""
+def _figure(exp_id: str, scale: str | None, fixed: dict[str, Any],
+            keys: set[str]) -> tuple[Any, dict[str, Any], set[str], int]:
+    """The figure's experiment, default config, known parameter names and default seed count.
+
+    The defaults come from the figure's first point that has every parameter the spec sets and agrees with its
+    fixed values where it can (a figure may mix kinds of points, e.g. theory curves and simulations).
+    """
     from iclab.experiments import get_experiment
     from iclab.validation import check_choice
 
@@ -129,7 +135,10 @@ def _figure(exp_id: str, scale: str | None) -> tuple[Any, dict[str, Any], set[st
     known = set(getattr(exp, "parameters", None) or ())
     for p in pts:
         known.update(p.config)
-    return exp, dict(pts[0].config) if pts else {}, known, pts[0].seeds if pts else 1
+    having = [p for p in pts if keys <= set(p.config)] or pts
+    matching = [p for p in having if all(p.config.get(k) == v for k, v in fixed.items() if isinstance(v, str))]
+    base = (matching or having or [Point({})])[0]
+    return exp, dict(base.config), known, base.seeds
 
 
 def _user_compute(ref: str) -> Callable:
@@ -189,7 +198,7 @@ def resolve(spec: dict[str, Any]) -> Sweep:
         known = set(declared) if declared else None
         name = exp_ref
     else:
-        exp, base, known, default_seeds = _figure(exp_ref, spec.get("scale"))
+        exp, base, known, default_seeds = _figure(exp_ref, spec.get("scale"), fixed, set(seen))
         compute, name = exp.compute, exp.id
     if known is not None:
         for k in seen:
