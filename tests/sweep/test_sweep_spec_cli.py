@@ -124,7 +124,12 @@ def test_dry_run_counts_and_estimates_from_stored_timings(demo_figure, tmp_path,
     out = capsys.readouterr().out
     mean = Store(store, readonly=True).mean_wall_time("demo")
     assert "15 already in" in out and "15 to compute" in out and f"{mean:.3g} s per run" in out
-    assert "on 2 workers" in out
+    assert "on 2 workers" in out and "no stored timing" not in out
+    # runs of another kind (a different string parameter) have no timing of their own yet: flagged as a guess
+    spec.write_text("experiment: iclab.sweep.demo:noisy_mean\nname: demo\nfixed: {kind: other, n: 10}\n"
+                    "grid: {mu: [0]}\n")
+    assert main(["sweep", str(spec), "--store", str(store), "--dry-run"]) == 0
+    assert "1 runs are of a kind with no stored timing yet" in capsys.readouterr().out
 
 
 def test_results_ls_show_export(demo_figure, tmp_path, capsys):

@@ -20,32 +20,53 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
+def _signature(config: dict) -> tuple:
+    """What makes two points the same kind of work for a cost estimate: their keys and their string values."""
+    return tuple(sorted(config)), tuple(sorted((k, v) for k, v in config.items() if isinstance(v, str)))
+
+
 def dry_run_text(sw, store: Path, workers: int) -> str:
-    """The ``--dry-run`` summary: points x seeds, what the store already holds, and an estimated cost."""
+    """The ``--dry-run`` summary: points x seeds, what the store already holds, and an estimated cost.
+
+    The cost of a run is the mean stored wall time of runs of the same kind (same keys and string values, e.g.
+    ``kind: gamma``), else of all stored runs of the experiment.
+    """
+    from collections import defaultdict
+
     from iclab.sweep.config import point_hash
     from iclab.sweep.store import Store
 
-    n_points, tasks = len(sw.points), {(point_hash(p.config), s) for p in sw.points for s in range(p.seeds)}
     seeds = sorted({p.seeds for p in sw.points})
     axes = " x ".join(f"{k}[{n}]" for k, n in sw.axes.items())
-    lines = [f"{sw.name}: {n_points} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {len(tasks)} runs"]
-    mean = None
+    todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in sw.points for s in range(p.seeds)}
+    n_runs = len(todo)
+    lines = [f"{sw.name}: {len(sw.points)} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {n_runs} runs"]
+    times: dict[tuple, list[float]] = defaultdict(list)
     if store.exists() and store.stat().st_size > 0:
         with Store(store, readonly=True) as st:
-            stored = st.status(sw.name)
-            mean = st.mean_wall_time(sw.name)
-        done = sum(stored.get(t) == "ok" for t in tasks)
-        lines.append(f"  {done} already in {store}, {len(tasks) - done} to compute")
-        todo = len(tasks) - done
+            rows = st.rows(sw.name, status="ok")
+        for r in rows:
+            todo.pop((r["point_hash"], r["seed"]), None)
+            if r["wall_time"] is not None:
+                times[_signature(r["config"])].append(r["wall_time"])
+        lines.append(f"  {n_runs - len(todo)} already in {store}, {len(todo)} to compute")
     else:
-        todo = len(tasks)
-        lines.append(f"  store {store} does not exist yet: {todo} to compute")
-    if mean is None:
+        lines.append(f"  store {store} does not exist yet: {len(todo)} to compute")
+    every = [t for ts in times.values() for t in ts]
+    if not todo:
+        lines.append("  estimated cost: nothing to compute")
+    elif not every:
         lines.append(f"  estimated cost: unknown (no timings for {sw.name} in the store yet)")
     else:
-        total = todo * mean
-        lines.append(f"  estimated cost: {_duration(total)} of compute ({mean:.3g} s per run from the store), "
-                     f"about {_duration(total / workers)} on {workers} workers")
+        fallback = sum(every) / len(every)
+        means = {k: sum(v) / len(v) for k, v in times.items()}
+        total = sum(means.get(_signature(c), fallback) for c in todo.values())
+        unlike = sum(_signature(c) not in means for c in todo.values())
+        lines.append(f"  estimated cost: {_duration(total)} of compute ({total / len(todo):.3g} s per run, from "
+                     f"{len(every)} stored timings), about {_duration(total / workers)} on {workers} workers")
+        if unlike:
+            lines.append(f"  ({unlike} runs are of a kind with no stored timing yet: estimated at the mean of the "
+                         "others, so a rough guess)")
     return "\n".join(lines)
 
 
