@@ -1,0 +1,170 @@
+"""Lu et al. 2024 Figures 1–4: sweep points per §7, theory-only runs end to end, the plots and the agreement table
+(the simulation path runs on a fake compute: theory plus seeded noise, so it needs no solver)."""
+
+import math
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iclab import sweep
+from iclab.cli import main
+from iclab.experiments import get_experiment
+from iclab.experiments import lu2024_common as C
+from iclab.sweep.config import canonical_json
+from iclab.theory import lu2024
+
+FIGS = ["lu2024-fig1", "lu2024-fig2", "lu2024-fig3", "lu2024-fig4"]
+SMALL_MAP = {"n_kappa": 21, "n_rho": 4, "n_alpha": 150}
+
+
+def test_theory_only_reproduce_fig1_end_to_end(tmp_path, capsys):
+    code = main(["reproduce", "lu2024-fig1", "--theory-only", "--out", str(tmp_path), "--store",
+                 str(tmp_path / "s.sqlite"), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    png, csv = tmp_path / "lu2024-fig1" / "lu2024-fig1.png", tmp_path / "lu2024-fig1" / "lu2024-fig1.csv"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    df = pd.read_csv(csv)
+    assert set(df["panel"]) == {"A", "B", "C"} and set(df["source"]) == {"theory"}
+    # every plotted theory point is the library's value (§7.1 curves: ridgeless A/B, ridge C at κ = inf)
+    a = df[(df["panel"] == "A") & (df["series"] == "alpha=10")]
+    np.testing.assert_allclose(a["y"], lu2024.e_icl(a["x"].to_numpy(), 10, 0.5, 0.01), rtol=1e-12)
+    c = df[(df["panel"] == "C") & (df["series"] == "lam=0.1")]
+    np.testing.assert_allclose(c["y"], lu2024.e_icl(c["x"].to_numpy(), 10, np.inf, 0.01, 0.1), rtol=1e-12)
+    assert np.isfinite(df["y"]).all()
+
+
+@pytest.mark.parametrize("fig", FIGS)
+def test_theory_only_points_compute_and_plot(fig, tmp_path):
+    exp = get_experiment(fig)
+    assert exp.supports_theory_only
+    pts = exp.points("quick", True, SMALL_MAP if fig == "lu2024-fig3" else {})
+    assert pts and all(p.config["kind"] in ("theory", "map") for p in pts)
+    for p in pts:
+        canonical_json(p.config)   # JSON-serialisable, κ = inf as "inf"
+    df = sweep.run(exp.compute, pts, name=fig, progress=False)
+    files = exp.plot(df, tmp_path)
+    assert [f.suffix for f in files] == [".png", ".csv"] and all(f.stat().st_size > 0 for f in files)
+
+
+def test_fig2_theory_marks_alpha_star(tmp_path):
+    exp = get_experiment("lu2024-fig2")
+    df = sweep.run(exp.compute, exp.points("quick", True, {}), name="f2", progress=False)
+    out = pd.read_csv(exp.plot(df, tmp_path)[1])
+    stars = out[out["series"].str.endswith("alpha*")]
+    got = {(r.panel, r.series.split()[0]): r.x for r in stars.itertuples()}
+    # §7.2 α*: A κ = 0.3 → 6.152, B κ = 0.5 → 9.603, C κ = 1 → 45.00; monotone curves have none
+    assert got[("A", "kappa=0.3")] == pytest.approx(6.152, abs=5e-4)
+    assert got[("B", "kappa=0.5")] == pytest.approx(9.603, abs=5e-4)
+    assert got[("C", "kappa=1")] == pytest.approx(45.00, abs=5e-3)
+    assert ("A", "kappa=2") not in got and ("B", "kappa=1.5") not in got and ("C", "kappa=2") not in got
+
+
+def test_fig3_map_letters(tmp_path):
+    """Fig 3 panel A (ICL, τ = 0.5, ρ = 0.1): letters A–D sit on non-monotone pixels, E (κ = 1.5) on a grey one."""
+    exp = get_experiment("lu2024-fig3")
+    pts = exp.points("quick", True, {"n_kappa": 5, "n_rho": 1, "n_alpha": 500})
+    cfg = dict(pts[0].config, kappa_grid="0.2,0.4,0.5,0.6,1.5", rho_grid="0.1")
+    idx = np.array(C.compute(cfg, 0)["index"])
+    assert (idx[:4] > 0).all() and idx[4] == 0
+    alpha = np.logspace(-2, 3, 500)
+    np.testing.assert_allclose(alpha[idx[:4]], [2.308, 5.466, 9.603, 22.55], rtol=0.03)  # §7.2 α*, grid-rounded
+
+
+def test_simulation_points_follow_section7():
+    f1 = get_experiment("lu2024-fig1").points("paper", False, {})
+    g1 = [p for p in f1 if p.config["kind"] == "gamma"]
+    assert len(g1) == 18 + 21 and {p.seeds for p in g1} == {10} and {p.config["d"] for p in g1} == {100}
+    assert {p.config["tau"] for p in g1 if p.config["kappa"] == "inf"} == {0.2, 0.5, 0.85, 1.0, 1.15, 1.5, 2.0}
+    assert {p.config["lam"] for p in g1 if p.config["kappa"] == "inf"} == {1e-5, 0.1, 1.0}
+    assert {p.config["alpha"] for p in g1 if p.config["kappa"] == 0.5} == {1.0, 10.0, 100.0}
+    f2 = [p for p in get_experiment("lu2024-fig2").points("paper", False, {}) if p.config["kind"] == "gamma"]
+    assert len(f2) == 90 and {p.config["lam"] for p in f2} == {1e-6}
+    assert {p.config["alpha"] for p in f2 if p.config["tau"] == 0.5 and p.config["rho"] == 0.5} == \
+        {1, 5.6, 6.15, 7.4, 100, 1000}
+    f4 = get_experiment("lu2024-fig4").points("paper", False, {})
+    g4 = [p for p in f4 if p.config["kind"] == "gamma"]
+    dm = [p for p in f4 if p.config["kind"] == "dmmse"]
+    assert len(g4) == 4 * 5 and all(p.config["tau"] == pytest.approx(0.2 * p.config["alpha"]) for p in g4)
+    assert len(dm) == 4 * 31 and {p.config["n_test"] for p in dm} == {1000}
+    ks = sorted({p.config["kappa"] for p in dm})
+    assert ks[0] == pytest.approx(0.08) and ks[-1] == pytest.approx(95.72)
+    assert set(dm[0].config) >= {"d", "alpha", "kappa", "rho", "n_test"}
+
+
+def test_set_overrides():
+    exp = get_experiment("lu2024-fig1")
+    pts = exp.points("quick", False, {"d": 24, "runs": 2})
+    assert {p.config["d"] for p in pts if p.config["kind"] == "gamma"} == {24}
+    assert {p.seeds for p in pts if p.config["kind"] == "gamma"} == {2}
+    with pytest.raises(ValueError, match="--set key must be one of"):
+        exp.points("quick", False, {"bogus": 1})
+    with pytest.raises(ValueError, match="d must be an integer"):
+        exp.points("quick", False, {"d": 2.5})
+    with pytest.raises(ValueError, match="lam_ab must be > 0"):
+        exp.points("quick", False, {"lam_ab": -1})
+    assert main(["reproduce", "lu2024-fig1", "--theory-only", "--set", "bogus=1", "--no-progress"]) == 2
+
+
+# ---- the simulation path, on a fake compute ------------------------------------------------------------------
+
+def _fake_modules(monkeypatch, noise=0.02):
+    def simulate_point(config, seed):
+        rng = np.random.default_rng([seed, int(1e6 * config["tau"]), int(1e3 * config["alpha"])])
+        k = C.kappa_value(config["kappa"])
+        e = lu2024.evaluate(config["tau"], config["alpha"], k, config["rho"], config.get("lam", 0.0))
+        return {"e_icl": float(e["e_icl"]) * (1 + noise * rng.standard_normal()),
+                "e_idg": float(e["e_idg"]) * (1 + noise * rng.standard_normal())}
+
+    def dmmse_point(config, seed):
+        g = 2.0 - 1.0 / (1.0 + config["kappa"])
+        return {"e_icl": g + config["rho"], "e_idg": config["rho"], "g_task": g}
+
+    monkeypatch.setitem(sys.modules, "iclab.solvable", types.SimpleNamespace(simulate_point=simulate_point))
+    monkeypatch.setitem(sys.modules, "iclab.estimators", types.SimpleNamespace(dmmse_point=dmmse_point))
+
+
+@pytest.mark.parametrize("fig", ["lu2024-fig1", "lu2024-fig2", "lu2024-fig4"])
+def test_simulation_path_plot_and_agreement(fig, monkeypatch, tmp_path):
+    _fake_modules(monkeypatch)
+    exp = get_experiment(fig)
+    over = {"runs": 4, "n_kappa_dmmse": 5} if fig == "lu2024-fig4" else {"runs": 4}
+    pts = exp.points("quick", False, over)
+    df = sweep.run(exp.compute, pts, name=fig, progress=False)
+    out = pd.read_csv(exp.plot(df, tmp_path)[1])
+    sim = out[out["source"] == "simulation"]
+    # fig 1: A and B plot both errors of 18 points, C the ICL of 21; fig 4 draws α = 10, 20 in both panels
+    assert len(sim) == {"lu2024-fig1": 2 * 18 + 21, "lu2024-fig2": 90, "lu2024-fig4": 6 * 5}[fig]
+    assert (sim["yerr"] > 0).all() and np.isfinite(sim["y"]).all()
+    if fig == "lu2024-fig4":
+        assert (out["source"] == "dmmse").sum() == 6 * 5
+    ag = exp.agreement(df)
+    assert list(ag.columns) == ["quantity", "sim_mean", "sim_sem", "theory", "z"]
+    n_metrics = 3 if fig == "lu2024-fig4" else 2
+    assert len(ag) == n_metrics * sum(p.config["kind"] == "gamma" for p in pts)
+    # fake = theory × (1 + 2% noise): the table must find the theory it was built from
+    rel = np.abs(ag["sim_mean"] - ag["theory"]) / np.abs(ag["theory"]).clip(lower=1e-3)
+    assert (rel[~ag["quantity"].str.startswith("g_task")] < 0.1).all()
+    assert np.isfinite(ag["z"]).all() and (np.abs(ag["z"]) < 8).mean() > 0.95
+
+
+def test_plot_skips_absent_simulation_series(monkeypatch, tmp_path):
+    _fake_modules(monkeypatch)
+    exp = get_experiment("lu2024-fig1")
+    pts = [p for p in exp.points("quick", False, {"runs": 2})
+           if p.config["kind"] == "theory" or (p.config["kind"] == "gamma" and p.config["alpha"] == 10.0
+                                               and p.config["kappa"] == 0.5)]
+    df = sweep.run(exp.compute, pts, name="partial", progress=False)
+    out = pd.read_csv(exp.plot(df, tmp_path)[1])
+    assert set(out.loc[out["source"] == "simulation", "series"]) == {"alpha=10"}
+
+
+def test_agreement_z_is_nan_for_single_run():
+    df = pd.DataFrame([{"kind": "gamma", "d": 40, "tau": 2.0, "alpha": 1.0, "kappa": 0.5, "rho": 0.01, "lam": 0.0,
+                        "seed": 0, "e_icl": 1.3, "e_idg": 0.6}])
+    ag = C.agreement_table(df)
+    assert len(ag) == 2 and ag["z"].isna().all()
+    assert ag["theory"].iloc[0] == pytest.approx(1.23399, abs=5e-6)   # §10
+    assert math.isnan(ag["sim_sem"].iloc[0])
