@@ -37,6 +37,16 @@ def latest_table(st: Store, name: str) -> tuple[pd.DataFrame, int, dict[str, Any
     return pd.DataFrame.from_records(records), n_failed, sweep
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, str]:
     """Versions and hardware, as shown in the report."""
     import numpy
@@ -45,7 +55,8 @@ def environment() -> dict[str, str]:
     import iclab
 
     env = {"iclab": iclab.__version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
-           "scipy": scipy.__version__, "platform": platform.platform(), "cpu cores": str(os.cpu_count())}
+           "scipy": scipy.__version__, "platform": platform.platform(), "cpu": _cpu_model(),
+           "cpu cores": str(os.cpu_count())}
     try:
         import jax
 
@@ -85,7 +96,9 @@ def _section(name: str, df: pd.DataFrame, n_failed: int, sweep, out_dir: Path) -
             files = exp.plot(df.copy(), fig_dir)
             parts += [_img(Path(f)) for f in files if str(f).endswith(".png")]
             if exp.agreement is not None:
-                parts += ["<h3>Agreement with theory</h3>", _table_html(exp.agreement(df.copy()))]
+                table = exp.agreement(df.copy())
+                parts += ["<h3>Agreement with theory</h3>",
+                          _table_html(table) if len(table) else "<p>no simulation rows to compare</p>"]
         except Exception as e:  # shown on the page, so one broken figure does not hide the others
             parts.append(f'<p class="bad">could not plot {name}: {html.escape(f"{type(e).__name__}: {e}")}</p>')
     elif len(df):
