@@ -151,6 +151,8 @@ def results_export(
     store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
 ) -> None:
     """Export rows (all statuses; config and metric columns flattened) to CSV or Parquet."""
+    import re
+
     from iclab.sweep.store import Store
     from iclab.validation import check_choice
 
@@ -158,7 +160,8 @@ def results_export(
     with Store(store, readonly=True) as st:
         if experiment is not None:
             check_choice("experiment", experiment, st.experiments())
-        path = st.export(out or Path(f"{experiment or 'iclab-results'}.{format}"), format, experiment)
+        default = re.sub(r"[^\w.-]+", "_", experiment or "iclab-results")  # module:function -> a portable name
+        path = st.export(out or Path(f"{default}.{format}"), format, experiment)
     typer.echo(f"wrote {path}")
 
 
