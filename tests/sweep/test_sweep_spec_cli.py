@@ -89,13 +89,13 @@ def test_cli_bad_spec_is_one_line_exit_2_and_store_untouched(demo_figure, tmp_pa
     spec, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
     spec.write_text("experiment: demo\ngrid: {mu: [0, 1]}\n")
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 0
-    before = Store(store, readonly=True).rows()
+    before, before_bytes = Store(store, readonly=True).rows(), store.read_bytes()
     spec.write_text(text)
     capsys.readouterr()
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("iclab: error:") and message in err and err.count("\n") == 1
-    assert Store(store, readonly=True).rows() == before
+    assert store.read_bytes() == before_bytes and Store(store, readonly=True).rows() == before
 
 
 def test_cli_store_that_is_not_sqlite_is_left_unchanged(demo_figure, tmp_path, capsys):
