@@ -73,6 +73,8 @@ def test_figure_defaults_come_from_a_point_of_the_matching_kind(monkeypatch):
     ({"experiment": "no_such_module:f", "grid": {"x": [1]}}, "cannot import module"),
     ({"experiment": "iclab.sweep.demo:nothing", "grid": {"x": [1]}}, "has no function 'nothing'"),
     ({"grid": {"x": [1]}}, "experiment must be"),
+    ({"experiment": "iclab.sweep.demo:fails_on", "scale": "paper", "grid": {"x": [1]}}, "figure ids only"),
+    ({"experiment": "demo", "scale": "huge", "grid": {"mu": [1]}}, "scale must be one of"),
 ])
 def test_bad_specs(demo_figure, spec, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -193,6 +193,8 @@ def resolve(spec: dict[str, Any]) -> Sweep:
         raise ValueError("spec grid is empty: give at least one axis under grid: or zip:")
 
     if ":" in exp_ref:
+        if spec.get("scale") is not None:
+            raise ValueError(f"spec scale applies to figure ids only (experiment is {exp_ref!r})")
         compute, base, known, default_seeds = _user_compute(exp_ref), {}, None, 1
         declared = getattr(compute, "parameters", None)
         known = set(declared) if declared else None
