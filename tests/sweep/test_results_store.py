@@ -5,6 +5,8 @@ import threading
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from iclab.sweep.config import SCHEMA_VERSION
 from iclab.sweep.store import Store
@@ -123,3 +125,22 @@ def test_reader_sees_consistent_rows_while_a_writer_inserts(tmp_path):
         writer.join()
     assert not errors and seen == sorted(seen) and seen[-1] == n
     assert len(set(seen)) > 2  # the reader really read while the writer wrote
+
+
+@given(hs.lists(hs.tuples(hs.integers(0, 3), hs.integers(0, 1), hs.booleans()), max_size=40))
+def test_upsert_invariants(ops):
+    """Any sequence of results: one row per (point, seed), holding the first ok result, else the last failure."""
+    expected = {}
+    with Store(":memory:") as store:
+        for i, (h, seed, ok) in enumerate(ops):
+            key = (f"h{h}", seed)
+            if ok:
+                store.put("e", *key, {"h": h}, metrics={"i": i})
+            else:
+                store.put("e", *key, {"h": h}, error=f"fail {i}")
+            if expected.get(key, ("failed",))[0] != "ok":
+                expected[key] = ("ok", i) if ok else ("failed", i)
+        rows = store.rows("e")
+    got = {(r["point_hash"], r["seed"]): (r["status"], r["metrics"]["i"] if r["metrics"] else int(r["error"][5:]))
+           for r in rows}
+    assert len(rows) == len(got) and got == expected
