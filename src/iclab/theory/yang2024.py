@@ -42,7 +42,9 @@ def gram(reps, N: int, tau: float) -> np.ndarray:
 def ridge_matrix(reps, N: int, reg: float) -> np.ndarray:
     """The linear map prompt labels -> all K predictions of ridge over the basis with regulariser ``reg`` on the
     sum-of-squares scale: (N, K). Columns k < N are e_k (copy the label); k >= N are (Z^T Z + reg I)^-1 Z^T z_k,
-    so yhat_k = z_k^T (Z Z^T + reg I)^-1 Z y. reg = 0 uses the pseudo-inverse (A = Z^+ Z~, §4.1)."""
+    so yhat_k = z_k^T (Z Z^T + reg I)^-1 Z y. reg = 0 uses the pseudo-inverse on the unseen columns (Z^+ z_k, §4.1)
+    and keeps e_k, the reg -> 0 limit, on the first N (§4.1's Z^+ z_k there differs when N > m but gives the same
+    predictions on noiseless labels)."""
     reps = np.asarray(reps, dtype=np.float64)
     N = check_int("N", N, lo=1, hi=reps.shape[0] - 1)
     reg = float(check_nonnegative("reg", reg))
@@ -193,3 +195,18 @@ def init_constant(Q, tokens, reps, N: int, tau: float) -> float:
     root = (vecs * np.sqrt(vals)) @ vecs.T
     BBt = np.einsum("ij,kjh,klh,lm->kim", root, C, C, root)
     return float(np.linalg.eigvalsh(BBt)[:, 0].min())
+
+
+def single_head_floor(reps, N: int, tau: float) -> float:
+    """A lower bound on L - L* for H = 1 (§4.1, "why multiple heads"): w_k softmax(.) has entries of one sign, so
+    L - L* >= (1/2K) sum_k min over the nonnegative and the nonpositive orthant of the G-distance to A_k (NNLS).
+    Positive whenever some A_k has entries of both signs, so one head plateaus above L*."""
+    from scipy.optimize import nnls
+
+    A = target_matrix(reps, N, tau)
+    R = np.linalg.cholesky(gram(reps, N, tau)).T  # G = R^T R
+    total = 0.0
+    for k in range(A.shape[1]):
+        b = R @ A[:, k]
+        total += min(nnls(R, b)[1], nnls(R, -b)[1]) ** 2
+    return total / (2 * A.shape[1])
