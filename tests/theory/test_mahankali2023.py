@@ -171,13 +171,50 @@ def test_read_lsa_recovers_gamma_modulo_scale():
         out = th.read_lsa(w_kq, w_pv)
         np.testing.assert_allclose(out["gamma"], gamma, rtol=1e-12)
         assert out["eta"] == pytest.approx(np.trace(gamma) / d)
-        assert out["u_w21"] == 0
+        assert out["non_gd"] == 0
     off = gamma - np.diag(np.diag(gamma))
     assert out["offdiag"] == pytest.approx(np.abs(off).max())
     stacked = th.read_lsa(np.stack([w_kq, 2 * w_kq]), np.stack([w_pv, w_pv]))
     assert stacked["gamma"].shape == (2, d, d) and stacked["eta"][1] == pytest.approx(2 * stacked["eta"][0])
     w_pv[d, 0] = 1.0
-    assert th.read_lsa(w_kq, w_pv)["u_w21"] > 0
+    assert th.read_lsa(w_kq, w_pv)["non_gd"] > 0
+    # the rank-one route to GD: (u'x_i)(y_i w21'x_q) contributes x_q' w21 u' v
+    a, b = rng.normal(size=d), rng.normal(size=d)
+    w_kq, w_pv = np.zeros((d + 1, d + 1)), np.zeros((d + 1, d + 1))
+    w_kq[d, :d], w_pv[d, :d] = a, b
+    out = th.read_lsa(w_kq, w_pv)
+    np.testing.assert_allclose(out["gamma"], np.outer(a, b))
+    assert out["non_gd"] == 0
+
+
+# --- Bayes ridge -------------------------------------------------------------------------------------------------
+def test_bayes_ridge_risk_matches_section_45():
+    # §4.5: the posterior-mean risk against the noisy target is sigma2 E tr((X'X + sigma2 I)^-1) + sigma2
+    d, n, s2 = 5, 8, 0.5
+    p = LinearRegression.mahankali2023(d, n, s2).sample(KEY, 100_000)
+    pred = th.posterior_mean_predictions(p.xs, p.ys, p.xq, s2)
+    mean, se = _mc_mean((pred - np.asarray(p.yq, dtype=float)) ** 2)
+    xs = np.asarray(p.xs, dtype=float)
+    risk = s2 * np.mean(np.trace(np.linalg.inv(np.einsum("bid,bie->bde", xs, xs) + s2 * np.eye(d)),
+                                 axis1=1, axis2=2)) + s2
+    assert abs(mean - risk) < 4 * se
+    assert mean < th.min_loss(n, d, s2) - 10 * se  # Bayes beats one-step GD (§4.4)
+
+
+def test_bayes_ridge_kernel_and_primal_forms_agree():
+    rng = np.random.default_rng(1)
+    d, n = 6, 3
+    xs, ys, xq = rng.normal(size=(4, n, d)), rng.normal(size=(4, n)), rng.normal(size=(4, d))
+    cov = th.make_cov(d, 5.0, rotate=True)
+    for c in (None, cov):
+        cmat = np.eye(d) if c is None else c
+        w = np.linalg.solve(np.einsum("bid,bie->bde", xs, xs) + 0.3 * np.linalg.inv(cmat),
+                            np.einsum("bid,bi->bd", xs, ys)[..., None])[..., 0]
+        np.testing.assert_allclose(th.posterior_mean_predictions(xs, ys, xq, 0.3, c),
+                                   np.einsum("bd,bd->b", w, xq), rtol=1e-10)
+    # noise = 0, n < d: the interpolant fits the context exactly
+    pred_ctx = th.posterior_mean_predictions(xs, ys, xs[:, 0], 0.0, cov)
+    np.testing.assert_allclose(pred_ctx, ys[:, 0], rtol=1e-8)
 
 
 def test_bad_input():

@@ -181,17 +181,48 @@ def moments_from_samples(xs, ys) -> dict[str, float]:
     return out
 
 
+# --- the Bayes-optimal baseline (§4.4-4.5) ------------------------------------------------------------------------
+def posterior_mean_predictions(xs, ys, xq, noise: float, prior_cov=None) -> np.ndarray:
+    """Bayes ridge: the posterior-mean prediction x_q' E[w | data] for w ~ N(0, C), y = <w, x> + N(0, noise).
+
+    xs (b, n, d), ys (b, n), xq (b, d) -> (b,), float64. E[w | data] = (X'X + noise C^-1)^-1 X'y, computed in the
+    kernel form C X'(X C X' + noise I)^-1 y when n < d (so noise = 0 gives the minimum C-norm interpolant).
+    prior_cov: (d, d) C, default I. Under a Gaussian prior this is the Bayes-optimal predictor (§4.4); for other
+    targets it is the ridge matched to the first two moments.
+    """
+    xs, ys, xq = (np.asarray(a, dtype=float) for a in (xs, ys, xq))
+    if xs.ndim != 3 or ys.shape != xs.shape[:2] or xq.shape != (xs.shape[0], xs.shape[2]):
+        raise ValueError(f"xs, ys, xq must be (b, n, d), (b, n), (b, d) (got {xs.shape}, {ys.shape}, {xq.shape})")
+    noise = float(check_nonnegative("noise", noise))
+    b, n, d = xs.shape
+    c = np.eye(d) if prior_cov is None else _check_cov(prior_cov)
+    if n >= d:
+        gram = np.einsum("bid,bie->bde", xs, xs) + noise * np.linalg.inv(c)
+        w = np.linalg.solve(gram, np.einsum("bid,bi->bd", xs, ys)[..., None])[..., 0]
+    else:
+        xc = xs @ c  # (b, n, d)
+        kern = np.einsum("bid,bjd->bij", xc, xs) + noise * np.eye(n)
+        w = np.einsum("bid,bi->bd", xc, np.linalg.solve(kern, ys[..., None])[..., 0])
+    return np.einsum("bd,bd->b", w, xq)
+
+
 # --- reading trained LSA weights ----------------------------------------------------------------------------------
 def read_lsa(w_kq, w_pv) -> dict[str, np.ndarray]:
     """The one-step-GD content of LSA weights, invariant to the scale symmetry (W_PV, W_KQ) -> (c W_PV, W_KQ / c).
 
-    w_kq, w_pv: (..., d+1, d+1) in the ZFB layout (§2.2), prediction + bottom-right entry of
-    E + W_PV E (E' W_KQ E) / n. Writing the last row of W_PV as (u', u0) and W_KQ = [[W11, w12], [w21', w22]]:
+    w_kq, w_pv: (..., d+1, d+1) in the ZFB layout (§2.2), prediction = bottom-right entry of
+    E + W_PV E M (E' W_KQ E) / n. With the last row of W_PV = (u', u0) and W_KQ = [[W11, w12], [w21', w22]]:
 
-    - ``gamma`` (..., d, d): the effective preconditioner u0 W11', so that the pure-GD part predicts x_q' Gamma v;
+        y_hat = (1/n) sum_i (u'x_i + u0 y_i)(x_i' W11 x_q + y_i w21' x_q)
+              = x_q' (u0 W11' + w21 u') v  +  u' T W11 x_q + u0 s w21' x_q,    T = (1/n) sum x_i x_i', s = mean y_i^2.
+
+    The part linear in the labels is one step of preconditioned GD; the other two terms are not GD (their optimal
+    coefficients vanish, §4.3). Note the rank-one route w21 u' to GD: training from a random start can use it.
+
+    - ``gamma`` (..., d, d): the effective preconditioner u0 W11' + w21 u';
     - ``eta`` (...,): tr(gamma) / d, the learned step size;
     - ``offdiag`` (...,): the largest |off-diagonal entry| of gamma;
-    - ``u_w21`` (...,): |u| |W11| + |u0 w21|, the size of the terms that are not GD (0 at the optimum).
+    - ``non_gd`` (...,): |u| |W11|_F + |u0| |w21|, the size of the non-GD terms (0 at the optimum).
     """
     w_kq = np.asarray(w_kq, dtype=float)
     w_pv = np.asarray(w_pv, dtype=float)
@@ -200,13 +231,13 @@ def read_lsa(w_kq, w_pv) -> dict[str, np.ndarray]:
     d = w_kq.shape[-1] - 1
     u, u0 = w_pv[..., d, :d], w_pv[..., d, d]
     w11, w21 = w_kq[..., :d, :d], w_kq[..., d, :d]
-    gamma = u0[..., None, None] * np.swapaxes(w11, -1, -2)
+    gamma = u0[..., None, None] * np.swapaxes(w11, -1, -2) + w21[..., :, None] * u[..., None, :]
     off = np.abs(gamma - np.einsum("...ii->...i", gamma)[..., None] * np.eye(d))
     return {
         "gamma": gamma,
         "eta": np.trace(gamma, axis1=-2, axis2=-1) / d,
         "offdiag": off.max(axis=(-2, -1)) if d > 1 else np.zeros(gamma.shape[:-2]),
-        "u_w21": np.linalg.norm(u, axis=-1) * np.linalg.norm(w11, axis=(-2, -1))
+        "non_gd": np.linalg.norm(u, axis=-1) * np.linalg.norm(w11, axis=(-2, -1))
         + np.abs(u0) * np.linalg.norm(w21, axis=-1),
     }
 
