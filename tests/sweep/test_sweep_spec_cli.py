@@ -139,7 +139,7 @@ def test_results_ls_show_export(demo_figure, tmp_path, capsys):
     spec.write_text("experiment: demo\nseeds: 2\ngrid: {mu: [0, 1]}\n")
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 0
     assert main(["results", "ls", "--store", str(store)]) == 0
-    assert re.search(r"demo\s*│\s*2\s*│\s*4\s*│\s*0", capsys.readouterr().out)
+    assert re.search(r"│\s*2\s*│\s*4\s*│\s*0\s*│.*│\s*demo\s*│", capsys.readouterr().out)
     assert main(["results", "show", "demo", "--store", str(store)]) == 0
     assert "demo: 4 ok rows" in capsys.readouterr().out
     assert main(["results", "show", "nope", "--store", str(store)]) == 2

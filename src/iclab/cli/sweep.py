@@ -110,9 +110,11 @@ def results_ls(store: Path = typer.Option(Path("iclab-results.sqlite"), help=_ST
 
     with Store(store, readonly=True) as st:
         summary = st.summary()
-    table = Table("experiment", "points", "ok", "failed", "compute", "last write", title=str(store))
+    table = Table("points", "ok", "failed", "compute", "last write (UTC)", title=str(store))
+    table.add_column("experiment", overflow="fold")
     for r in summary.itertuples():
-        table.add_row(r.experiment, str(r.points), str(r.ok), str(r.failed), _duration(r.compute_s or 0), r.last)
+        table.add_row(str(r.points), str(r.ok), str(r.failed), _duration(r.compute_s or 0),
+                      r.last[:19].replace("T", " "), r.experiment)
     Console().print(table)
 
 
