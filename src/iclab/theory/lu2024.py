@@ -104,14 +104,14 @@ def _xi_ridgeless(tau, q, invk):
         return np.where(below, (1.0 - tau) / (tau * Mt), 0.0)
 
 
-def _xi_newton(tau, q, invk, lam, *, max_iter=200):
-    """Root ξ > 0 of f(ξ) = t(ν) + q M(ν) + τλ/ξ − τ, ν = q + ξ, for λ > 0 and 1-d arrays.
+def _xi_newton(tau, q, invk, lam, *, max_iter=100):
+    """Root ξ > 0 of h(ξ) = ξ A(ξ) + τλ, A = 1 − τ − ξM(ν), ν = q + ξ (§5.2 times ξ), for λ > 0 and 1-d arrays.
 
-    This is §5.2 rewritten with ξM(ν) = 1 − t(ν) − qM(ν): every term is positive, so f has no cancellation even
-    when ξ is huge (τ → 0); where ξM(ν) < 1/2 the original form 1 − τ + τλ/ξ − ξM is the exact one.
-    f = tr(F+q)(F+ν)⁻¹/d + τλ/ξ − τ is convex and decreasing from +inf to −τ, so the root is unique and Newton
-    steps land left of it and then climb monotonically. The κ = inf root is an upper bound (Jensen, E s = 1).
-    A bracket [lo, hi] with bisection guards against rounding.
+    A has two exact forms: 1 − τ − ξM, and t(ν) + qM(ν) − τ (as ξM = 1 − t − qM); we take the second when ξM ≥ 1/2,
+    so that neither subtracts nearly equal numbers, even when ξ ≫ q (τ → 0) or ξ ≪ q (τ = 1, tiny λ).
+    h(0) = τλ > 0 and h is concave (ξ²M(q+ξ) = E_s ξ²/(s+q+ξ) is convex), so the root is unique and Newton
+    started to its right decreases monotonically onto it. The κ = inf root is such a start (Jensen, E s = 1 gives
+    ξM(q+ξ) ≥ ξ/(1+q+ξ)). A bracket [lo, hi] with bisection guards against rounding.
     """
     x = _xi_kappa_inf(tau, q, lam)
     lo, hi = np.zeros_like(x), x.copy()
@@ -119,18 +119,20 @@ def _xi_newton(tau, q, invk, lam, *, max_iter=200):
     for _ in range(max_iter):
         t_, q_, k_, l_, x_ = tau[idx], q[idx], invk[idx], lam[idx], x[idx]
         M, t, _, m2, ts = _traces(q_ + x_, k_)
-        # two exact forms of f: subtract 1 - τ only when ξM is small (else ξ ≪ ν and t + qM ≈ 1 would cancel)
         xm = x_ * M
-        f = np.where(xm < 0.5, (1.0 - t_) - xm, t + q_ * M - t_) + t_ * l_ / x_
-        df = -(ts + q_ * m2 + t_ * l_ / x_ / x_)
-        pos = f > 0
+        A = np.where(xm < 0.5, (1.0 - t_) - xm, t + q_ * M - t_)
+        h = x_ * A + t_ * l_
+        dh = A - x_ * (ts + q_ * m2)
+        pos = h > 0
         lo[idx] = np.where(pos, x_, lo[idx])
         hi[idx] = np.where(pos, hi[idx], x_)
-        new = x_ - f / df
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = x_ - h / dh
         bad = ~np.isfinite(new) | (new <= lo[idx]) | (new > hi[idx])
         new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), new)
-        x[idx] = new
-        done = (np.abs(new - x_) <= 4e-16 * x_) | (f == 0) | (hi[idx] - lo[idx] <= 4e-16 * hi[idx])
+        solved = np.abs(h) <= 1e-15 * (np.abs(1.0 - t_) * x_ + t_ * l_ + x_ * xm)  # relative to h's terms
+        x[idx] = np.where(solved, x_, new)
+        done = solved | (np.abs(new - x_) <= 4e-16 * x_)
         idx = idx[~done]
         if idx.size == 0:
             break
