@@ -103,48 +103,22 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
     every = eval_every or chunk
     n_seeds = len(seeds)
 
-    keys = jax.vmap(seed_keys)(jnp.asarray(seeds, dtype=jnp.uint32))  # (S, 4, 2)
-    init_keys, data_keys, eval_keys, ds_keys = (keys[:, i] for i in range(4))
-    models = eqx.filter_vmap(init)(init_keys)
-    params, static = eqx.partition(models, eqx.is_inexact_array)
-    opt_state = jax.vmap(optimizer.init)(params)
-    data = jax.vmap(dataset)(ds_keys) if dataset is not None else None
+    data_keys, eval_keys, params, static, opt_state, data = _setup(np.asarray(seeds, np.uint32), init, optimizer,
+                                                                   dataset)
 
-    def one_step(p, s, data_key, d, t):
-        key = jax.random.fold_in(data_key, t)
-        batch = sample(key) if dataset is None else sample(key, d)
-        value, grads = jax.value_and_grad(lambda q: loss(eqx.combine(q, static), batch))(p)
-        updates, s = optimizer.update(grads, s, p)
-        return optax.apply_updates(p, updates), s, value
-
-    @partial(jax.jit, static_argnums=5)
-    def run_chunk(p, s, dkeys, d, t0, length):
-        def body(carry, t):
-            p, s = carry
-            p, s, value = jax.vmap(one_step, in_axes=(0, 0, 0, 0 if d is not None else None, None))(
-                p, s, dkeys, d, t)
-            return (p, s), value
-
-        (p, s), values = jax.lax.scan(body, (p, s), t0 + jnp.arange(length))
-        finite = jnp.all(jnp.isfinite(values), axis=0)
-        for leaf in jax.tree_util.tree_leaves(p):
-            finite &= jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
-        return p, s, values, finite  # values: (length, S)
-
-    eval_fn = None
-    if evaluate is not None:
-        eval_fn = jax.jit(jax.vmap(lambda p, k: evaluate(eqx.combine(p, static), k)))
+    run_chunk, eval_fn = _compiled(loss, sample, optimizer, static, dataset is not None, evaluate)
 
     history: dict[str, list] = {"step": [], "train_loss": []}
     start = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None and resume and read_meta(ckpt) is not None:
-        (params, opt_state), saved = load_checkpoint(ckpt, (params, opt_state))
+    saved = read_meta(ckpt) if ckpt is not None and resume else None
+    if saved is not None:
         if tuple(saved["seeds"]) != seeds:
             raise ValueError(f"seeds must match the checkpoint in {ckpt} (got {list(seeds)}, "
                              f"checkpoint has {saved['seeds']})")
         if saved["step"] > steps:
             raise ValueError(f"steps must be >= the checkpoint's step {saved['step']} (got {steps})")
+        (params, opt_state), saved = load_checkpoint(ckpt, (params, opt_state))
         start = int(saved["step"])
         history = {k: list(v) for k, v in saved["history"].items()}
 
@@ -191,6 +165,60 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
     return TrainResult(model=eqx.combine(params, static), history=hist, final_loss=hist["train_loss"][:, -1],
                        seeds=seeds, steps=steps, wall_time=wall,
                        steps_per_s=(steps - start) / wall if wall > 0 else float("inf"), opt_state=opt_state)
+
+
+@eqx.filter_jit
+def _setup(seeds, init, optimizer, dataset):
+    """Keys, stacked initial models, optimiser states and per-seed datasets, built in one compiled program."""
+    keys = jax.vmap(seed_keys)(seeds)  # (S, 4, 2): init, data, eval, dataset
+    params, static = eqx.partition(eqx.filter_vmap(init)(keys[:, 0]), eqx.is_inexact_array)
+    opt_state = jax.vmap(optimizer.init)(params)
+    data = jax.vmap(dataset)(keys[:, 3]) if dataset is not None else None
+    return keys[:, 1], keys[:, 2], params, static, opt_state, data
+
+
+_CACHE: dict = {}
+
+
+def _compiled(loss, sample, optimizer, static, has_data: bool, evaluate):
+    """The jitted chunk and evaluation functions, memoised on the (hashable) callables so that repeated runs
+    with the same functions and model structure reuse the compiled programs."""
+    try:
+        key = (loss, sample, optimizer, static, has_data, evaluate)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+
+    def one_step(p, s, data_key, d, t):
+        key = jax.random.fold_in(data_key, t)
+        batch = sample(key, d) if has_data else sample(key)
+        value, grads = jax.value_and_grad(lambda q: loss(eqx.combine(q, static), batch))(p)
+        updates, s = optimizer.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, value
+
+    @partial(jax.jit, static_argnums=5)
+    def run_chunk(p, s, dkeys, d, t0, length):
+        def body(carry, t):
+            p, s = carry
+            p, s, value = jax.vmap(one_step, in_axes=(0, 0, 0, 0 if has_data else None, None))(p, s, dkeys, d, t)
+            return (p, s), value
+
+        (p, s), values = jax.lax.scan(body, (p, s), t0 + jnp.arange(length))
+        finite = jnp.all(jnp.isfinite(values), axis=0)
+        for leaf in jax.tree_util.tree_leaves(p):
+            finite &= jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
+        return p, s, values, finite  # values: (length, S)
+
+    eval_fn = None
+    if evaluate is not None:
+        eval_fn = jax.jit(jax.vmap(lambda p, k: evaluate(eqx.combine(p, static), k)))
+    if key is not None:
+        if len(_CACHE) >= 32:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = (run_chunk, eval_fn)
+    return run_chunk, eval_fn
 
 
 def _progress(enabled: bool, description: str, total: int, start: int):

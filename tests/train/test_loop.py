@@ -1,0 +1,129 @@
+"""train_ensemble: determinism, vmapped ensemble = separate runs, bit-exact resume, key streams, NaN stop."""
+
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from iclab.models import LinearSelfAttention
+from iclab.tasks import LinearRegression
+from iclab.train import NonFiniteLossError, fixed_sampler, minibatches, seed_keys, train_ensemble
+
+D, ELL = 3, 6
+TASK = LinearRegression.lu2024(D, ELL, 0.01)
+OPT = optax.adam(1e-2)  # one object, so repeated runs reuse the compiled program
+
+
+def init(key):
+    return LinearSelfAttention(D, key=key, init_scale=0.3)
+
+
+def loss(model, b):
+    return jnp.mean((model(b.xs, b.ys, b.xq) - b.yq) ** 2)
+
+
+def sample(key):
+    return TASK.sample(key, 32)
+
+
+def evaluate(model, key):
+    return {"test": loss(model, TASK.sample(key, 256))}
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
+
+
+def run(**kw):
+    args = dict(seeds=[0, 1, 2], steps=60, optimizer=OPT, chunk=20, progress=False)
+    return train_ensemble(init, loss, sample, **{**args, **kw})
+
+
+def test_same_seed_same_numbers():
+    a, b = run(evaluate=evaluate, eval_every=20), run(evaluate=evaluate, eval_every=20)
+    for x, y in zip(leaves(a.model), leaves(b.model), strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.history["test"], b.history["test"])
+    assert a.history["train_loss"].shape == (3, 3) and a.history["step"][0].tolist() == [20, 40, 60]
+    assert a.final_loss.shape == (3,)
+    assert a.history["test"][:, -1].mean() < a.history["test"][:, 0].mean()  # it learns
+
+
+def test_ensemble_member_equals_single_seed_run():
+    ens = run()
+    one = run(seeds=[1])
+    for x, y in zip(leaves(ens.model), leaves(one.model), strict=True):
+        np.testing.assert_allclose(x[1], y[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(leaves(ens.model)[0][0], leaves(ens.model)[0][1])  # seeds differ
+
+
+def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
+    full = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "a")
+    part = run(steps=40, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "meta.json").read_text())["step"] == 40
+    rest = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "b")
+    assert part.steps == 40 and rest.history["step"][0].tolist() == [20, 40, 60, 80]
+    for x, y in zip(leaves(full.model), leaves(rest.model), strict=True):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(leaves(full.opt_state), leaves(rest.opt_state), strict=True):
+        np.testing.assert_array_equal(x, y)
+    for k in full.history:
+        np.testing.assert_array_equal(full.history[k], rest.history[k])
+    assert len(list((tmp_path / "b").glob("state_*.eqx"))) == 1
+    with pytest.raises(ValueError, match="seeds must match the checkpoint"):
+        run(steps=100, seeds=[0, 1], checkpoint_dir=tmp_path / "b")
+
+
+def test_train_and_test_streams_differ():
+    """Per seed, the eval key is none of the training step keys and yields different prompts."""
+    keys = seed_keys(0)
+    init_k, data_k, eval_k, ds_k = (np.asarray(k) for k in keys)
+    assert len({tuple(k) for k in (init_k, data_k, eval_k, ds_k)}) == 4
+    step_keys = {tuple(k) for k in np.asarray(jax.vmap(lambda t: jax.random.fold_in(keys[1], t))(jnp.arange(1000)))}
+    assert tuple(eval_k) not in step_keys and tuple(ds_k) not in step_keys
+    draw = jax.jit(jax.vmap(sample))
+    batches = draw(jnp.stack([keys[1], keys[2]]))
+    assert not np.allclose(batches.xs[0], batches.xs[1])
+    assert not np.array_equal(np.asarray(seed_keys(1)), np.asarray(seed_keys(0)))
+
+
+class Counter(eqx.Module):
+    v: jax.Array
+
+
+def test_nan_stops_with_message_and_keeps_checkpoint(tmp_path):
+    """SGD with lr 1 on loss -v moves v by 1 per step, so v = t at step t; the loss turns NaN from step 30."""
+    count_loss = lambda m, b: -m.v + jnp.where(m.v > 29.5, jnp.nan, 0.0)
+    with pytest.raises(NonFiniteLossError, match=r"step 30 for seed\(s\) \[0, 1\]; last good checkpoint: step 30"):
+        train_ensemble(lambda k: Counter(jnp.zeros(())), count_loss, lambda k: 0.0, seeds=2, steps=60,
+                       optimizer=optax.sgd(1.0), chunk=10, eval_every=10, checkpoint_dir=tmp_path, progress=False)
+    assert json.loads((tmp_path / "meta.json").read_text())["step"] == 30
+
+
+def test_fixed_dataset_per_seed_and_shared():
+    data = jax.jit(sample)(jax.random.PRNGKey(5))  # 32 prompts
+    draw = jax.jit(lambda k: (fixed_sampler(data)(k), fixed_sampler(data, 10)(k)))
+    full, mb = draw(jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(full.xs, data.xs)
+    assert mb.xs.shape == (10, ELL, D)
+    rows = [tuple(r) for r in np.asarray(data.xq)]
+    picked = [rows.index(tuple(r)) for r in np.asarray(mb.xq)]  # every row comes from the dataset ...
+    assert len(set(picked)) == 10  # ... without replacement
+    np.testing.assert_array_equal(mb.ys, np.asarray(data.ys)[picked])
+
+    res = train_ensemble(init, loss, minibatches(8), seeds=2, steps=10, optimizer=OPT, chunk=10,
+                         progress=False, dataset=sample)
+    assert res.final_loss.shape == (2,) and np.all(np.isfinite(res.final_loss))
+    with pytest.raises(ValueError, match="batch_size must be <="):
+        fixed_sampler(data, 100)(jax.random.PRNGKey(0))
+
+
+def test_bad_arguments():
+    for kw, msg in [({"steps": 0}, "steps must be"), ({"seeds": 0}, "seeds must be"), ({"chunk": 0}, "chunk"),
+                    ({"seeds": [1, 1]}, "distinct"), ({"eval_every": -1}, "eval_every")]:
+        with pytest.raises(ValueError, match=msg):
+            run(**kw)
