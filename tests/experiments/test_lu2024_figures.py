@@ -92,6 +92,10 @@ def test_simulation_points_follow_section7():
     ks = sorted({p.config["kappa"] for p in dm})
     assert ks[0] == pytest.approx(0.08) and ks[-1] == pytest.approx(95.72)
     assert set(dm[0].config) >= {"d", "alpha", "kappa", "rho", "n_test"}
+    # at small d the balanced pool cannot hold κd > τd² tasks: those Γ* points are skipped (§1.3)
+    small = [p.config for p in get_experiment("lu2024-fig4").points("quick", False, {"d": 30})
+             if p.config["kind"] == "gamma"]
+    assert all(c["kappa"] * c["d"] <= c["tau"] * c["d"] ** 2 for c in small) and len(small) == 19
 
 
 def test_set_overrides():
@@ -130,7 +134,7 @@ def _fake_modules(monkeypatch, noise=0.02):
 def test_simulation_path_plot_and_agreement(fig, monkeypatch, tmp_path):
     _fake_modules(monkeypatch)
     exp = get_experiment(fig)
-    over = {"runs": 4, "n_kappa_dmmse": 5} if fig == "lu2024-fig4" else {"runs": 4}
+    over = {"runs": 4, "d": 100} | ({"n_kappa_dmmse": 5} if fig == "lu2024-fig4" else {})
     pts = exp.points("quick", False, over)
     df = sweep.run(exp.compute, pts, name=fig, progress=False)
     out = pd.read_csv(exp.plot(df, tmp_path)[1])

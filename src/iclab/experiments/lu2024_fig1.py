@@ -14,7 +14,7 @@ from iclab.experiments import lu2024_common as C
 
 # Simulation sizes; ``--set KEY=VALUE`` overrides any of them. The md gives λ = 1e-5 for panels A/B (the stored
 # PNAS logs used 1e-8; at d = 100 the two are indistinguishable away from τ = 1).
-QUICK = {"d": 40, "runs": 5, "lam_ab": 1e-5, "n_theory": 400}
+QUICK = {"d": 30, "runs": 5, "lam_ab": 1e-5, "n_theory": 400}
 PAPER = {"d": 100, "runs": 10, "lam_ab": 1e-5, "n_theory": 800}
 SETTINGS = {"quick": QUICK, "paper": PAPER}
 

@@ -14,7 +14,7 @@ from iclab.experiments import lu2024_common as C
 
 # Simulation sizes (``--set`` overrides). The md does not state the run count; the 2024 script used 100, we use
 # 10 at paper scale like Figs 1 and 4. α = 1000 means ℓ = 1000 d: the sampler's O(ℓ + d) cost matters here.
-QUICK = {"d": 30, "runs": 3, "lam": 1e-6, "n_theory": 300}
+QUICK = {"d": 20, "runs": 2, "lam": 1e-6, "n_theory": 300}
 PAPER = {"d": 100, "runs": 10, "lam": 1e-6, "n_theory": 600}
 SETTINGS = {"quick": QUICK, "paper": PAPER}
 

@@ -15,7 +15,7 @@ from iclab.experiments import lu2024_common as C
 # Simulation sizes (``--set`` overrides). §7.4 leaves the Γ* run count and λ unspecified: 10 runs (the md
 # example) and λ = 1e-6 (the CPU demo). The dMMSE uses one pool and 1000 test contexts per κ (numavg = 1000, with
 # its own seed per α); quick scale thins the 31-point κ grid and the test set.
-QUICK = {"d": 40, "runs": 3, "lam": 1e-6, "d_dmmse": 20, "n_test": 300, "n_kappa_dmmse": 16, "dmmse_runs": 1,
+QUICK = {"d": 30, "runs": 3, "lam": 1e-6, "d_dmmse": 20, "n_test": 300, "n_kappa_dmmse": 16, "dmmse_runs": 1,
          "n_theory": 300}
 PAPER = {"d": 100, "runs": 10, "lam": 1e-6, "d_dmmse": 100, "n_test": 1000, "n_kappa_dmmse": 31, "dmmse_runs": 1,
          "n_theory": 600}
@@ -41,8 +41,10 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
                   "lam": 0.0}) for a in _alphas()]
     if theory_only:
         return pts
+    # the balanced pool needs k = κd ≤ n = τd² (each task used at least once): at small d, large κ is skipped
     pts += [Point({"kind": "gamma", "d": s["d"], "tau": TAU_PER_ALPHA * a, "alpha": a, "kappa": k, "rho": RHO,
-                   "lam": s["lam"]}, seeds=s["runs"]) for a in _alphas() for k in KAPPA_GAMMA]
+                   "lam": s["lam"]}, seeds=s["runs"])
+            for a in _alphas() for k in KAPPA_GAMMA if k <= TAU_PER_ALPHA * a * s["d"]]
     kappas = np.geomspace(*KAPPA_DMMSE, s["n_kappa_dmmse"])
     pts += [Point({"kind": "dmmse", "d": s["d_dmmse"], "alpha": a, "kappa": float(k), "rho": RHO,
                    "n_test": s["n_test"]}, seeds=s["dmmse_runs"]) for a in _alphas() for k in kappas]
