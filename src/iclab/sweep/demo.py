@@ -32,13 +32,17 @@ def logged_sleep(config: dict, seed: int) -> dict:
 
 
 def cpu_bound(config: dict, seed: int) -> dict:
-    """A pure-Python loop of ``n`` steps (holds the GIL: only processes run it in parallel)."""
+    """A pure-Python loop of ``n`` steps (holds the GIL: only processes run it in parallel).
+
+    Returns the loop's result and the CPU seconds this process spent on it (for the benchmark's core count).
+    """
     n, a = int(config.get("n", 200_000)), int(config.get("a", 1))
+    t0 = time.process_time()
     x, acc = (seed * 2654435761 + a) % 2**32, 0
     for _ in range(n):
         x = (1664525 * x + 1013904223) % 2**32
         acc += x >> 16
-    return {"mean": acc / n}
+    return {"mean": acc / n, "cpu_s": time.process_time() - t0}
 
 
 def fails_on(config: dict, seed: int) -> dict:
