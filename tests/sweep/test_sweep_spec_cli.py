@@ -6,6 +6,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from iclab.cli import main
 from iclab.experiments import REGISTRY
@@ -195,3 +197,15 @@ def test_python_spec_equivalent_and_metric_name_clash(tmp_path):
     df = run_spec({"experiment": "iclab.sweep.demo:fails_on", "grid": {"y": [1]}, "fixed": {"x": 0}},
                   progress=False)
     assert len(df) == 0 and "metric names must differ" in df.attrs["failed"][0][2]
+
+
+@given(hs.lists(hs.integers(1, 3), min_size=1, max_size=3), hs.integers(0, 3))
+def test_expansion_is_the_product_of_axes_and_zip_groups(grid_sizes, zip_len):
+    grid = {f"g{i}": list(range(n)) for i, n in enumerate(grid_sizes)}
+    spec = {"experiment": "iclab.sweep.demo:fails_on", "grid": grid}
+    if zip_len:
+        spec["zip"] = [{"za": list(range(zip_len)), "zb": [f"s{j}" for j in range(zip_len)]}]
+    sw = resolve(spec)
+    combos = [tuple(p.config[k] for k in sorted(p.config)) for p in sw.points]
+    assert len(combos) == len(set(combos)) == int(np.prod(grid_sizes)) * (zip_len or 1)
+    assert all(p.config.get("zb", "s0") == f"s{p.config.get('za', 0)}" for p in sw.points)  # zipped, not crossed
