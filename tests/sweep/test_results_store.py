@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -110,6 +111,7 @@ def test_reader_sees_consistent_rows_while_a_writer_inserts(tmp_path):
             with Store(path) as st:
                 for i in range(n):
                     st.put("e", f"h{i}", 0, {"x": i}, metrics={"y": 2 * i})
+                    time.sleep(0.0005)  # results arrive over time, as in a sweep
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
