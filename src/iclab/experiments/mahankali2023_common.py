@@ -1,0 +1,160 @@
+"""Shared pieces of the Mahankali et al. experiments: parameters, LSA training from the ZFB start, test losses.
+
+Training (a reproduction design, ``papers/mahankali2023.md`` §3): one-layer LSA
+(:class:`iclab.models.LinearSelfAttention`, query masked, 1/n normalisation), loss E (y_hat - y_q)^2 against the
+noisy target without 1/2 (the convention of :mod:`iclab.theory.mahankali2023`), Adam with a cosine-decaying learning
+rate, a fresh batch every step, the seeds of one point trained as one vmapped program
+(:func:`iclab.train.train_ensemble`).
+
+Initialisation: Zhang-Frei-Bartlett's, W_PV = s e e' and W_KQ = s [[A, 0], [0, 0]] with A = Theta Theta' / |.|_F,
+Theta Gaussian per seed, so u = w21 = 0 at the start. From a dense random start, training under the w ~ N(0, I) prior
+often stalls in a poor stationary point that uses the rank-one route w21 u' to GD (3 of 5 seeds at d = 5, n = 20,
+condition number 10: loss 4.15 against the optimum 2.01); from the ZFB start, u and w21 receive no population
+gradient and training reaches the optimum.
+
+Test losses are Monte-Carlo averages over one fixed set of test prompts per point, shared by the LSA, one-step GD
+and Bayes ridge (paired), drawn from :data:`TEST_KEY`, a key that no training stream uses.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
+
+TEST_KEY_SEED = 20230707  # test prompts: fold_in(PRNGKey(TEST_KEY_SEED), n); training uses split(PRNGKey(seed))
+
+#: training parameters shared by the three experiments (each experiment adds its own grid keys)
+TRAIN_KEYS = ("seeds", "steps", "batch", "lr", "init_scale", "mask_query", "n_test")
+
+
+def resolve(defaults: dict[str, Any], overrides: dict[str, Any], grid_keys: tuple[str, ...]) -> dict[str, Any]:
+    """Defaults updated with the user's ``--set`` overrides; unknown keys raise ValueError. Grid keys become lists."""
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
+    cfg = {**defaults, **overrides}
+    for k in grid_keys:
+        v = cfg[k]
+        cfg[k] = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not cfg[k]:
+            raise ValueError(f"{k} must list at least one value (got [])")
+    cfg["d"] = check_int("d", cfg["d"], lo=1)
+    cfg["seeds"] = check_int("seeds", cfg["seeds"], lo=1)
+    cfg["steps"] = check_int("steps", cfg["steps"], lo=1)
+    cfg["batch"] = check_int("batch", cfg["batch"], lo=1)
+    cfg["n_test"] = check_int("n_test", cfg["n_test"], lo=2)
+    cfg["lr"] = float(check_positive("lr", cfg["lr"]))
+    cfg["init_scale"] = float(check_positive("init_scale", cfg["init_scale"]))
+    if not isinstance(cfg["mask_query"], bool):
+        raise ValueError(f"mask_query must be true or false (got {cfg['mask_query']!r})")
+    if "n" in cfg:
+        cfg["n"] = [check_int("n", v, lo=1) for v in cfg["n"]]
+    if "sigma2" in cfg:
+        s2 = cfg["sigma2"]
+        cfg["sigma2"] = [float(check_nonnegative("sigma2", v)) for v in s2] if isinstance(s2, list) else \
+            float(check_nonnegative("sigma2", s2))
+    return cfg
+
+
+def train_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The training parameters of a resolved config (what a point carries)."""
+    return {k: cfg[k] for k in TRAIN_KEYS}
+
+
+def n_grid(ns: list[int], lo: int = 2) -> list[int]:
+    """A dense grid of context lengths for the baseline curves: lo .. max(ns) (about 16 values) plus ns."""
+    hi = max(max(ns), lo)
+    grid = np.unique(np.round(np.geomspace(lo, hi, 16)).astype(int))
+    return sorted(set(grid.tolist()) | set(ns))
+
+
+def test_key(n: int):
+    import jax
+
+    return jax.random.fold_in(jax.random.PRNGKey(TEST_KEY_SEED), n)
+
+
+def prefix(prompts, n: int):
+    """The same prompts cut to their first n context examples (contexts are i.i.d., so this is a length-n sample)."""
+    return prompts._replace(xs=prompts.xs[:, :n], ys=prompts.ys[:, :n])
+
+
+def zfb_init(d: int, key, scale: float, mask_query: bool = True):
+    """LSA at the Zhang-Frei-Bartlett start: W_PV = s e_{d+1} e_{d+1}', W_KQ = s [[A, 0], [0, 0]], |A|_F = 1."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from iclab.models import LinearSelfAttention
+
+    model = LinearSelfAttention(d, key=key, init_scale=0.0, mask_query=mask_query)
+    theta = jax.random.normal(key, (d, d))
+    a = theta @ theta.T
+    w_kq = jnp.zeros((d + 1, d + 1)).at[:d, :d].set(scale * a / jnp.linalg.norm(a))
+    w_pv = jnp.zeros((d + 1, d + 1)).at[d, d].set(scale)
+    return eqx.tree_at(lambda m: (m.w_kq, m.w_pv), model, (w_kq, w_pv))
+
+
+def mse(model, prompts):
+    """Mean squared error of the query predictions against the (noisy) query targets."""
+    import jax.numpy as jnp
+
+    return jnp.mean((model(prompts.xs, prompts.ys, prompts.xq) - prompts.yq) ** 2)
+
+
+def train_lsa(task, d: int, tcfg: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Train ``tcfg["seeds"]`` LSA models on ``task`` (fresh batch per step) and read them out.
+
+    Training seeds are seed * S .. seed * S + S - 1 (S = tcfg["seeds"]), so sweep seeds never share a stream.
+    Returns the stacked models and per-seed lists: eta_hat, offdiag, non_gd, final_train_loss, and gamma (S, d, d).
+    """
+    from iclab.theory.mahankali2023 import read_lsa
+    from iclab.train import make_optimizer, train_ensemble
+
+    s = tcfg["seeds"]
+    opt = make_optimizer("adam", tcfg["lr"], steps=tcfg["steps"], schedule_kind="cosine")
+    t0 = time.perf_counter()
+    res = train_ensemble(lambda k: zfb_init(d, k, tcfg["init_scale"], tcfg["mask_query"]), mse,
+                         lambda k: task.sample(k, tcfg["batch"]), seeds=range(seed * s, seed * s + s),
+                         steps=tcfg["steps"], optimizer=opt, chunk=min(tcfg["steps"], 500), progress=False)
+    read = read_lsa(res.model.W_KQ, res.model.W_PV)
+    return {"model": res.model, "gamma": read["gamma"], "eta_hat": read["eta"].tolist(),
+            "offdiag": read["offdiag"].tolist(), "non_gd": read["non_gd"].tolist(),
+            "final_train_loss": np.asarray(res.final_loss).tolist(), "train_seconds": time.perf_counter() - t0}
+
+
+def lsa_test_losses(models, prompts) -> list[float]:
+    """Test MSE of each model of a seed-stacked ensemble on the same prompts: (S,) list."""
+    import equinox as eqx
+
+    return np.asarray(eqx.filter_vmap(lambda m: mse(m, prompts))(models), dtype=float).tolist()
+
+
+def gd_test_loss(gamma, prompts) -> float:
+    """Monte-Carlo test MSE of one-step preconditioned GD x_q' Gamma v on the prompts (float64)."""
+    xs, ys, xq, yq = (np.asarray(a, dtype=float) for a in (prompts.xs, prompts.ys, prompts.xq, prompts.yq))
+    v = np.einsum("bi,bid->bd", ys, xs) / xs.shape[1]
+    return float(np.mean((np.einsum("ba,ac,bc->b", xq, np.asarray(gamma, dtype=float), v) - yq) ** 2))
+
+
+def ridge_test_loss(prompts, noise: float, prior_cov=None) -> float:
+    """Monte-Carlo test MSE of Bayes ridge (the posterior mean under w ~ N(0, prior_cov), noise variance noise)."""
+    from iclab.theory.mahankali2023 import posterior_mean_predictions
+
+    pred = posterior_mean_predictions(prompts.xs, prompts.ys, prompts.xq, noise, prior_cov)
+    return float(np.mean((pred - np.asarray(prompts.yq, dtype=float)) ** 2))
+
+
+def check_prior(prior: str) -> str:
+    from iclab.theory.mahankali2023 import PRIORS
+
+    return check_choice("prior", prior, PRIORS)
+
+
+def mean_sem(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
