@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from iclab.solvable._threads import blas_threads
 from iclab.solvable.error import test_error
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
@@ -31,7 +32,8 @@ def parse_kappa(kappa) -> float:
 
 def simulate_point(config: dict, seed: int) -> dict:
     """{"e_icl", "e_idg"} of Gamma* for one seed. config: d, tau, alpha, kappa (float or "inf"), rho,
-    lam (default 0), assignment ("balanced" default, or "uniform"), method (solver, default "auto").
+    lam (default 0), assignment ("balanced" default, or "uniform"), method (solver, default "auto"),
+    blas_threads (default 1).
     Other keys are ignored (figure modules may carry their own)."""
     missing = [k for k in REQUIRED if k not in config]
     if missing:
@@ -44,6 +46,8 @@ def simulate_point(config: dict, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),
                                   config.get("assignment", "balanced"))
-    h, xq, yq = sample_stats(rng, pool[idx], ell, rho)
-    gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"))
-    return {"e_icl": test_error(gamma, ell, rho), "e_idg": test_error(gamma, ell, rho, tasks=pool)}
+    # one BLAS thread: sweeps run one point per core, where extra threads only contend (see _threads.py)
+    with blas_threads(config.get("blas_threads", 1)):
+        h, xq, yq = sample_stats(rng, pool[idx], ell, rho)
+        gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"))
+        return {"e_icl": test_error(gamma, ell, rho), "e_idg": test_error(gamma, ell, rho, tasks=pool)}

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas, lapack
 
+from iclab.solvable._threads import blas_threads
 from iclab.solvable.sampler import context_stats
 from iclab.validation import check_choice, check_nonnegative, check_positive
 
@@ -257,7 +258,8 @@ def solve_gamma(h, xq, y, lam: float = 0.0, *, method: str = "auto", rtol: float
     elif method == "primal":
         gamma, info = _solve_primal(h, xq, y, c, lam)
     else:
-        gamma, info = _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors)
+        with blas_threads(1):  # skinny products: threads only add synchronisation cost (see _threads.py)
+            gamma, info = _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors)
     return (gamma, info) if return_info else gamma
 
 

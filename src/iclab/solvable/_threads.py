@@ -1,0 +1,59 @@
+"""Limit BLAS threads for a block of code.
+
+The solvers' hot products are skinny (d x n times n x d with n >> d). Multi-threaded OpenBLAS handles them badly
+when the cores are shared (a sweep with one process per core, or a busy machine): a 3 ms product was measured at
+670 ms with 2 threads on a loaded 2-core machine. Uses threadpoolctl when installed, else OpenBLAS's own setter
+found among the loaded libraries (Linux); otherwise does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from contextlib import contextmanager
+
+_NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+          ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+          ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+@functools.cache
+def _openblas():
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _NAMES:
+            if hasattr(lib, set_name) and hasattr(lib, get_name):
+                return getattr(lib, set_name), getattr(lib, get_name)
+    return None
+
+
+@contextmanager
+def blas_threads(n: int):
+    """Run the block with at most ``n`` BLAS threads, restoring the previous setting afterwards."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(n, user_api="blas"):
+            yield
+        return
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    setter, getter = found
+    old = getter()
+    setter(n)
+    try:
+        yield
+    finally:
+        setter(old)
