@@ -78,6 +78,15 @@ def test_key(n: int):
     return jax.random.fold_in(jax.random.PRNGKey(TEST_KEY_SEED), n)
 
 
+def covariance(cfg: dict[str, Any]) -> np.ndarray:
+    """Sigma of a config: condition number ``cond``, rotated by a Haar matrix from ``cov_seed`` if ``rotate``."""
+    from iclab.theory.mahankali2023 import make_cov
+
+    if not isinstance(cfg["rotate"], bool):
+        raise ValueError(f"rotate must be true or false (got {cfg['rotate']!r})")
+    return make_cov(cfg["d"], cfg["cond"], rotate=cfg["rotate"], seed=check_int("cov_seed", cfg["cov_seed"], lo=0))
+
+
 def prefix(prompts, n: int):
     """The same prompts cut to their first n context examples (contexts are i.i.d., so this is a length-n sample)."""
     return prompts._replace(xs=prompts.xs[:, :n], ys=prompts.ys[:, :n])
