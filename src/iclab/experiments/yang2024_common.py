@@ -26,7 +26,9 @@ ONE_LAYER = {"H": 64, "beta": 1.0, "optimizer": "adam", "lr": 1e-3, "gamma": 1.0
              "batch": 256, "steps": 3000, "eval_every": 100}
 FOUR_LAYER = {"H": 8, "layers": 4, "d_model": 256, "d_ff": 512, "lr": 1e-4, "batch": 256, "steps": 5000,
               "eval_every": 100}
-FOUR_LAYER_QUICK = {"d_model": 64, "d_ff": 128, "lr": 1e-3, "batch": 32, "steps": 600, "eval_every": 50}
+# quick scale (a 2-core laptop): a narrower 4-layer stack, small batches, few steps; paper scale is the paper's
+# d_model = 256, d_ff = 512, batch 256
+FOUR_LAYER_QUICK = {"d_model": 32, "d_ff": 64, "lr": 3e-3, "batch": 16, "steps": 300, "eval_every": 50}
 
 
 def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +230,8 @@ def _four_layer_setup(cfg: dict[str, Any], seed: int):
     def evaluate(model, key):
         out = {}
         for name, y in (("in", y_in), ("ood", y_ood)):
-            pred = jax.lax.map(lambda yy: model.forward_tokens(four_layer_inputs(tokens, yy[None], N))[0], y)
+            pred = jax.lax.map(lambda yy: model.forward_tokens(four_layer_inputs(tokens, yy[None], N))[0], y,
+                               batch_size=min(25, len(y)))
             out[f"inference_{name}"], out[f"ystar_{name}"] = _inference(pred, y, A)
             out[f"test_loss_{name}"] = jnp.mean(jnp.sum((pred - y) ** 2, -1)) / (2 * K)
         return out
@@ -296,3 +299,16 @@ def train_four_layer_budget(cfg: dict[str, Any], seed: int, budget_s: float) -> 
         hist["train_loss"].append(value)
     final = {k: float(v) for k, v in jax.jit(evaluate)(eqx.combine(params, static), k_eval).items()}
     return {**hist, **final, "L_star": L_star, "final_train_loss": hist["train_loss"][-1], "steps_done": t}
+
+
+def draw_reps(seed: int, draws: int, K: int, d: int, m: int, basis: str = "gaussian",
+              unit_norm: bool = True) -> np.ndarray:
+    """Representations of ``draws`` independent dictionaries: (draws, K, m) float64 (keys split from seed)."""
+    import jax
+
+    from iclab.tasks.templates import make_dictionary
+
+    draws = check_int("draws", draws, lo=1)
+    keys = jax.random.split(jax.random.PRNGKey(seed), draws)
+    reps = jax.vmap(lambda k: make_dictionary(k, K, d, m, basis=basis, unit_norm=unit_norm).reps)(keys)
+    return np.asarray(reps, dtype=np.float64)
