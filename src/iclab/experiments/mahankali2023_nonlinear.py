@@ -106,8 +106,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         sub = train[train["width"] == w]
         for _, r in sub.iterrows():
             eh, tl = np.asarray(r["eta_hat"]), np.asarray(r["test_loss"])
-            axes[0].errorbar(r["eta_star"], eh.mean(), yerr=eh.std(), fmt="o", color=col,
-                             label=f"width {w}" if r["n"] == sub["n"].min() else None)
+            axes[0].errorbar(w, eh.mean(), yerr=eh.std(), fmt="o", color=col)
             axes[1].errorbar(r["n"] * (1 + 0.02 * (i - len(curves) / 2)), eh.mean(), yerr=eh.std(), fmt="o",
                              color=col, label=f"learned, width {w}" if r["n"] == sub["n"].min() else None)
             axes[2].errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color=col)
@@ -116,11 +115,12 @@ def plot(df, out_dir: Path) -> list[Path]:
                          "eta_star_mc": r["eta_star_mc"], "test_loss_mean": tl.mean(), "test_loss_sd": tl.std(),
                          "loss_star": r["loss_star"], "gd_loss_mc": r["gd_loss_mc"],
                          "ridge_loss_mc": r["ridge_loss_mc"], "offdiag_max": float(np.max(r["offdiag"]))})
-    if len(train):
-        lo, hi = train["eta_star"].min() * 0.95, train["eta_star"].max() * 1.05
-        axes[0].plot([lo, hi], [lo, hi], color="gray", ls=":", label="learned = predicted")
-    axes[0].set(xlabel="predicted eta* (Stein's lemma)", ylabel="learned eta_hat = tr(Gamma)/d",
-                title="learned against predicted step size")
+    for n in sorted(train["n"].unique()) if len(train) else []:
+        axes[0].axhline(train[train["n"] == n]["eta_star"].iloc[0], color="gray", ls=":")
+        axes[0].annotate(f"eta*, n={int(n)}", (1, train[train["n"] == n]["eta_star"].iloc[0]), fontsize=7,
+                         color="gray", xytext=(0, 3), textcoords="offset points")
+    axes[0].set(xlabel="teacher width k", ylabel="learned eta_hat = tr(Gamma)/d", xscale="log",
+                title="learned step size (dots) against the predicted eta* (lines)")
     axes[1].set(xlabel="context length n", ylabel="step size", title="eta* against n (width-independent)")
     axes[2].set(xlabel="context length n", ylabel="test MSE (noisy target)", ylim=(0, None),
                 title="test loss: trained LSA (dots)")

@@ -93,7 +93,8 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax_loss.plot(c["n_grid"], c["bayes_curve"], color="C1", ls="--", label="Bayes ridge (MC)")
         for n, g, b in zip(c["n_grid"], c["gd_curve"], c["bayes_curve"], strict=True):
             rows.append({"series": "theory", "prior": prior, "n": int(n), "gd_loss": g, "bayes_loss_mc": b})
-        sub = train[train["prior"] == prior].sort_values("n")
+        sub = train[train["prior"] == prior]
+        sub = sub.sort_values("n") if len(sub) else sub
         for _, r in sub.iterrows():
             tl, rf = np.asarray(r["test_loss"]), np.asarray(r["rel_frob"])
             ax_loss.errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color="C2",

@@ -1,0 +1,188 @@
+"""Mahankali et al. experiments: sweep points, the LSA read-out, and trained LSA against the closed forms.
+
+Fast tests train one small configuration per family end to end (points -> compute -> plot). The acceptance grids of
+issue 4 (d = 5; 5 seeds; fresh batch per step) are ``slow``.
+"""
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from iclab import sweep
+from iclab.experiments import get_experiment, run_experiment
+from iclab.experiments import mahankali2023_common as common
+from iclab.models import LinearSelfAttention
+from iclab.tasks import LinearRegression
+from iclab.theory import mahankali2023 as th
+from iclab.train import seed_keys
+
+SMALL = {"d": 3, "n": [10], "seeds": 2, "steps": 300, "batch": 256, "n_test": 8192}
+
+
+def _run(exp_id, tmp_path, overrides):
+    """points -> sweep -> plot; returns [(config, metrics)] of the training points and the plotted CSV."""
+    exp = get_experiment(exp_id)
+    df = sweep.run(exp.compute, exp.points("quick", False, overrides), name=exp_id, progress=False)
+    assert not df.attrs.get("failed")
+    files = exp.plot(df, tmp_path)
+    assert {f.suffix for f in files} == {".png", ".csv"} and all(f.stat().st_size > 0 for f in files)
+    train = df[df["kind"] == "train"]
+    metrics = [{k: r[k] for k in train.columns} for _, r in train.iterrows()]
+    return [(m, m) for m in metrics], pd.read_csv([f for f in files if f.suffix == ".csv"][0])
+
+
+# --- points and parameters -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("exp_id,n_train", [("mahankali2023-isotropic", 4), ("mahankali2023-preconditioned", 2),
+                                            ("mahankali2023-nonlinear", 3)])
+def test_points_quick_and_theory_only(exp_id, n_train):
+    exp = get_experiment(exp_id)
+    pts = exp.points("quick", False, {})
+    train = [p for p in pts if p.config["kind"] == "train"]
+    assert len(train) == n_train and all(p.config["seeds"] == 5 for p in train)
+    assert all(p.config["kind"] == "curve" for p in exp.points("quick", True, {}))
+    assert len(exp.points("paper", False, {})) > len(pts)
+    with pytest.raises(ValueError, match="--set key must be one of"):
+        exp.points("quick", False, {"nn": 3})
+    with pytest.raises(ValueError, match="n must be"):
+        exp.points("quick", False, {"n": 0})
+    with pytest.raises(ValueError, match="steps"):
+        exp.points("quick", False, {"steps": -5})
+
+
+def test_overrides_and_bad_values():
+    exp = get_experiment("mahankali2023-isotropic")
+    pts = exp.points("quick", False, {"n": 7, "sigma2": [0.1, 0.2, 0.3], "d": 2})
+    train = [p.config for p in pts if p.config["kind"] == "train"]
+    assert sorted(c["sigma2"] for c in train) == [0.1, 0.2, 0.3] and {c["n"] for c in train} == {7}
+    with pytest.raises(ValueError, match="sigma2"):
+        exp.points("quick", False, {"sigma2": -1})
+    pre = get_experiment("mahankali2023-preconditioned")
+    with pytest.raises(ValueError, match="prior"):
+        pre.points("quick", False, {"prior": "flat"})
+    with pytest.raises(ValueError, match="cond"):
+        pre.points("quick", False, {"cond": 0.5})
+    with pytest.raises(ValueError, match="width"):
+        get_experiment("mahankali2023-nonlinear").points("quick", False, {"width": 0})
+
+
+def test_test_prompts_use_a_key_no_training_stream_uses():
+    test = common.test_key(20)
+    for s in range(20):
+        data_key = seed_keys(s)[1]
+        for t in range(3):
+            assert not np.array_equal(jax.random.fold_in(data_key, t), test)
+        assert not np.array_equal(data_key, test)
+
+
+# --- the LSA read-out against the model itself -------------------------------------------------------------------
+@pytest.mark.parametrize("mask_query", [True, False])
+def test_read_lsa_matches_the_model_prediction(mask_query):
+    # y_hat = x_q' Gamma v + u' T W11 x_q + u0 s w21' x_q with T over the context (and the query when unmasked)
+    d, n = 3, 6
+    model = LinearSelfAttention(d, key=jax.random.PRNGKey(1), mask_query=mask_query)
+    p = LinearRegression.mahankali2023(d, n, 0.3).sample(jax.random.PRNGKey(2), 5)
+    kq, pv = np.asarray(model.W_KQ, dtype=float), np.asarray(model.W_PV, dtype=float)
+    gamma = th.read_lsa(kq, pv)["gamma"]
+    xs, ys, xq = (np.asarray(a, dtype=float) for a in (p.xs, p.ys, p.xq))
+    v = np.einsum("bi,bid->bd", ys, xs) / n
+    u, u0, w11, w21 = pv[d, :d], pv[d, d], kq[:d, :d], kq[d, :d]
+    xx = xs if mask_query else np.concatenate([xs, xq[:, None]], axis=1)
+    t = np.einsum("bid,bie->bde", xx, xx) / n
+    expected = (np.einsum("ba,ac,bc->b", xq, gamma, v) + np.einsum("a,bac,ce,be->b", u, t, w11, xq)
+                + u0 * np.mean(ys**2, 1) * (xq @ w21))
+    np.testing.assert_allclose(np.asarray(model(p.xs, p.ys, p.xq)), expected, rtol=2e-4, atol=2e-5)
+
+
+def test_zfb_init_is_gd_with_no_other_terms():
+    model = common.zfb_init(4, jax.random.PRNGKey(0), 0.5)
+    out = th.read_lsa(np.asarray(model.W_KQ), np.asarray(model.W_PV))
+    assert out["non_gd"] == 0 and np.linalg.norm(out["gamma"]) == pytest.approx(0.25, rel=1e-5)
+    np.testing.assert_allclose(out["gamma"], out["gamma"].T, atol=1e-7)
+    assert np.linalg.eigvalsh(out["gamma"]).min() > 0
+
+
+# --- one small trained configuration per family ---------------------------------------------------------------
+def test_isotropic_small_training_run(tmp_path):
+    # d = 3, n = 10, sigma2 = 0.5: eta* = 10/14.5 = 0.6897 (§4.6 row 1); 300 steps of batch 256
+    runs, table = _run("mahankali2023-isotropic", tmp_path, {**SMALL, "sigma2": [0.5]})
+    (cfg, m), = runs
+    eta = th.eta_star(10, 3, 0.5)
+    assert m["eta_star"] == pytest.approx(eta)
+    np.testing.assert_allclose(m["eta_hat"], eta, rtol=0.03)
+    assert max(m["offdiag"]) < 0.04 * eta
+    np.testing.assert_allclose(m["test_loss"], m["gd_loss_mc"], rtol=0.01)  # same test prompts (paired)
+    assert m["loss_star"] == pytest.approx(1.4310, abs=1e-4)  # §4.6 (isotropic, loss)
+    np.testing.assert_allclose(m["test_loss"], m["loss_star"], rtol=0.04)
+    assert m["bayes_loss_mc"] < min(m["test_loss"])  # Bayes ridge beats one step of GD (§4.4)
+    lsa = table[table["series"] == "lsa"]
+    assert len(lsa) == 1 and lsa["eta_hat_mean"].iloc[0] == pytest.approx(np.mean(m["eta_hat"]))
+
+
+def test_preconditioned_small_training_run(tmp_path):
+    runs, _ = _run("mahankali2023-preconditioned", tmp_path, {**SMALL, "cond": 5.0, "rotate": False})
+    for cfg, m in runs:
+        assert np.max(m["rel_frob"]) < 0.08, cfg["prior"]
+        gamma = th.preconditioner(common.covariance(cfg), 10, 0.5, cfg["prior"])
+        np.testing.assert_allclose(m["gamma_star"], gamma)
+        np.testing.assert_allclose(m["test_loss"], m["gd_loss_mc"], rtol=0.02)
+
+
+def test_nonlinear_small_training_run(tmp_path):
+    runs, _ = _run("mahankali2023-nonlinear", tmp_path, {**SMALL, "width": [4]})
+    (cfg, m), = runs
+    mo = th.relu_teacher_moments(3, 0.25)
+    eta = th.nonlinear_eta_star(10, mo["beta_sq"], mo["y2x2"])
+    assert m["eta_star"] == pytest.approx(eta)
+    assert m["eta_star_mc"] == pytest.approx(eta, rel=0.05)
+    np.testing.assert_allclose(m["eta_hat"], eta, rtol=0.05)
+    np.testing.assert_allclose(m["test_loss"], m["gd_loss_mc"], rtol=0.02)
+
+
+# --- acceptance (issue 4), slow ----------------------------------------------------------------------------------
+ACCEPT_TRAIN = {"seeds": 5, "steps": 1500, "batch": 600, "n_test": 65536}
+
+
+def _train_points(exp_id, overrides):
+    exp = get_experiment(exp_id)
+    return exp, [p.config for p in exp.points("paper", False, overrides) if p.config["kind"] == "train"]
+
+
+@pytest.mark.slow
+def test_acceptance_isotropic():
+    exp, configs = _train_points("mahankali2023-isotropic", {"d": 5, "n": [10, 20, 40],
+                                                             "sigma2": [0.0, 0.25, 0.5, 1.0], **ACCEPT_TRAIN})
+    assert len(configs) == 12
+    for cfg in configs:
+        m = exp.compute(cfg, 0)
+        eta, tag = m["eta_star"], (cfg["n"], cfg["sigma2"])
+        assert np.max(np.abs(np.asarray(m["eta_hat"]) / eta - 1)) < 0.02, (tag, m["eta_hat"], eta)
+        assert np.max(m["offdiag"]) < 0.02 * eta, (tag, m["offdiag"])
+        assert np.max(np.abs(np.asarray(m["test_loss"]) / m["loss_star"] - 1)) < 0.02, (tag, m["test_loss"])
+
+
+@pytest.mark.slow
+def test_acceptance_preconditioned():
+    exp, configs = _train_points("mahankali2023-preconditioned", {"d": 5, "n": [20], "cond": 10.0, **ACCEPT_TRAIN})
+    assert {c["prior"] for c in configs} == {"inverse", "identity"}
+    for cfg in configs:
+        m = exp.compute(cfg, 0)
+        assert np.max(m["rel_frob"]) < 0.05, (cfg["prior"], m["rel_frob"])
+
+
+@pytest.mark.slow
+def test_acceptance_nonlinear():
+    exp, configs = _train_points("mahankali2023-nonlinear", {"d": 5, "n": [20], "width": [4], **ACCEPT_TRAIN})
+    (cfg,) = configs
+    m = exp.compute(cfg, 0)
+    assert np.max(np.abs(np.asarray(m["eta_hat"]) / m["eta_star"] - 1)) < 0.03, (m["eta_hat"], m["eta_star"])
+
+
+@pytest.mark.parametrize("exp_id", ["mahankali2023-isotropic", "mahankali2023-preconditioned",
+                                    "mahankali2023-nonlinear"])
+def test_theory_only_reproduce_end_to_end(exp_id, tmp_path):
+    files = run_experiment(exp_id, theory_only=True, overrides={"n": [6], "n_test": 512}, out_dir=tmp_path,
+                           store=tmp_path / "store.sqlite", progress=False)
+    csv = pd.read_csv([f for f in files if f.suffix == ".csv"][0])
+    theory = csv[csv["series"] == "theory"]
+    assert len(theory) > 0 and (theory["gd_loss"] > 0).all()
