@@ -77,7 +77,7 @@ def test_auto_picks_the_regime():
     assert pick(40, 0.5, 0.0) == "dual"  # n < p, ridgeless: the kernel form
     assert pick(40, 2.0, 0.0) == "cg"  # both large
     assert pick(4, 60.0, 0.0) == "primal"  # p = 20 tiny, n = 960
-    assert pick(60, 0.85, 1.0) == "cg"  # a real ridge makes CG well conditioned even for n < p
+    assert pick(100, 0.85, 1.0) == "cg"  # a real ridge makes CG well conditioned even for n < p
 
 
 def test_singular_solve_warns_naming_the_regime():
