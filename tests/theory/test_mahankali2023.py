@@ -236,3 +236,51 @@ def test_bad_input():
         th.read_lsa(np.eye(3), np.eye(4))
     with pytest.raises(ValueError, match="xs must"):
         th.moments_from_samples(np.zeros((2, 1, 3)), np.zeros((2, 1)))
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------------
+def test_cli_prints_eta_and_losses(capsys):
+    from iclab.cli import main
+
+    assert main(["theory", "mahankali2023", "--d", "5", "--n", "20", "--sigma2", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "0.761905" in out and "1.44048" in out and "1.19048" in out  # §4.1 row d=5, n=20, sigma2=0.25
+
+
+def test_cli_json_preconditioners(capsys):
+    import json
+
+    from iclab.cli import main
+
+    assert main(["theory", "mahankali2023", "--n", "10", "--sigma2", "0.5", "--cov", "[0.25, 1, 4]",
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["rows"]
+    for prior, (_, predicted) in FIT_46.items():  # §4.6 prediction column
+        np.testing.assert_allclose(np.diag(row[prior]["preconditioner"]), predicted, atol=6e-4)
+    assert row["inverse"]["min_loss_noisy"] == pytest.approx(1.4310, abs=1e-4)
+    assert main(["theory", "mahankali2023", "--n", "5", "--d", "4", "--cov", "cond:10", "--format", "json"]) == 0
+    cov = np.asarray(json.loads(capsys.readouterr().out)["cov"])
+    assert np.linalg.cond(cov) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--d", "5", "--n", "0"], "n must be"),
+    (["--d", "5", "--n", "2.5"], "n must be an integer"),
+    (["--n", "5", "--cov", "[[1, 2], [2, 1]]"], "symmetric positive-definite"),
+    (["--n", "5", "--cov", "[[1, 0.2], [0, 1]]"], "symmetric"),
+    (["--n", "5", "--cov", "[1, -1]"], "positive-definite"),
+    (["--n", "5", "--d", "3", "--cov", "[1, 2]"], "cov must be a \\(3, 3\\)"),
+    (["--n", "5", "--cov", "{a: 1}"], "cov must be"),
+    (["--n", "5"], "d must be given"),
+    (["--d", "3", "--n", "5", "--sigma2", "-1"], "sigma2"),
+    (["--d", "3", "--n", "5", "--prior", "flat"], "prior"),
+])
+def test_cli_bad_input_one_line_exit_2(capsys, args, msg):
+    import re
+
+    from iclab.cli import main
+
+    assert main(["theory", "mahankali2023", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(msg, err), err
