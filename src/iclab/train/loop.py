@@ -46,6 +46,7 @@ class TrainResult:
     wall_time: float
     steps_per_s: float
     opt_state: Any = field(default=None, repr=False)
+    data: Any = field(default=None, repr=False)  # the per-seed pretraining sets (stacked), when ``dataset`` is given
 
     def seed_model(self, i: int):
         """The model of the i-th seed of the ensemble (by position)."""
@@ -84,16 +85,19 @@ def _boundaries(start: int, steps: int, every: int, chunk: int) -> list[tuple[in
 def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.Module, Any], jax.Array],
                    sample: Callable[..., Any], *, seeds: int | Sequence[int], steps: int,
                    optimizer: optax.GradientTransformation, chunk: int = 100,
-                   evaluate: Callable[[eqx.Module, jax.Array], dict[str, jax.Array]] | None = None,
+                   evaluate: Callable[..., dict[str, jax.Array]] | None = None,
                    eval_every: int = 0, checkpoint_dir: Path | str | None = None, progress: bool = True,
                    dataset: Callable[[jax.Array], Any] | None = None, resume: bool = True,
                    meta: dict[str, Any] | None = None, description: str = "train") -> TrainResult:
     """Train one model per seed, all seeds in one vmapped, jit-compiled ``lax.scan`` program.
 
     init(key) -> model; loss(model, batch) -> scalar; sample(key) -> batch, or sample(key, data) -> batch when a
-    per-seed pretraining set ``dataset(key) -> data`` is given (see :func:`iclab.train.minibatches`).
-    evaluate(model, key) -> dict of scalars, run at every record. With ``checkpoint_dir`` a checkpoint is written
-    at every record and, if ``resume``, training continues from the one found there (same seeds required).
+    per-seed pretraining set ``dataset(key) -> data`` is given (see :func:`iclab.train.minibatches`); ``dataset``
+    may also be the data itself, already stacked along a leading seed axis (members that differ in more than
+    their key, e.g. in the pretraining-set size, built by the caller).
+    evaluate(model, key) -> dict of scalars, run at every record; evaluate(model, key, data) with a ``dataset``.
+    With ``checkpoint_dir`` a checkpoint is written at every record and, if ``resume``, training continues from
+    the one found there (same seeds required).
     Raises :class:`NonFiniteLossError` on a NaN or inf loss or parameter.
     """
     seeds = _seeds(seeds)
@@ -149,7 +153,7 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
                 history["train_loss"].append(np.concatenate(window).mean(axis=0).tolist())
                 window = []
                 if eval_fn is not None:
-                    for k, v in eval_fn(params, eval_keys).items():
+                    for k, v in eval_fn(params, eval_keys, data).items():
                         history.setdefault(k, []).append(np.asarray(v, dtype=float).reshape(n_seeds).tolist())
                 if ckpt is not None:
                     save_checkpoint(ckpt, (params, opt_state),
@@ -164,16 +168,17 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
     hist["step"] = hist["step"].astype(int)
     return TrainResult(model=eqx.combine(params, static), history=hist, final_loss=hist["train_loss"][:, -1],
                        seeds=seeds, steps=steps, wall_time=wall,
-                       steps_per_s=(steps - start) / wall if wall > 0 else float("inf"), opt_state=opt_state)
+                       steps_per_s=(steps - start) / wall if wall > 0 else float("inf"), opt_state=opt_state,
+                       data=data)
 
 
 @eqx.filter_jit
-def _setup(seeds, init, optimizer, dataset):
+def _setup(seeds, init, optimizer, dataset):  # dataset: None, a callable, or stacked arrays
     """Keys, stacked initial models, optimiser states and per-seed datasets, built in one compiled program."""
     keys = jax.vmap(seed_keys)(seeds)  # (S, 4, 2): init, data, eval, dataset
     params, static = eqx.partition(eqx.filter_vmap(init)(keys[:, 0]), eqx.is_inexact_array)
     opt_state = jax.vmap(optimizer.init)(params)
-    data = jax.vmap(dataset)(keys[:, 3]) if dataset is not None else None
+    data = jax.vmap(dataset)(keys[:, 3]) if callable(dataset) else dataset
     return keys[:, 1], keys[:, 2], params, static, opt_state, data
 
 
@@ -213,7 +218,10 @@ def _compiled(loss, sample, optimizer, static, has_data: bool, evaluate):
 
     eval_fn = None
     if evaluate is not None:
-        eval_fn = jax.jit(jax.vmap(lambda p, k: evaluate(eqx.combine(p, static), k)))
+        if has_data:
+            eval_fn = jax.jit(jax.vmap(lambda p, k, d: evaluate(eqx.combine(p, static), k, d)))
+        else:
+            eval_fn = jax.jit(jax.vmap(lambda p, k, d: evaluate(eqx.combine(p, static), k), in_axes=(0, 0, None)))
     if key is not None:
         if len(_CACHE) >= 32:
             _CACHE.pop(next(iter(_CACHE)))
