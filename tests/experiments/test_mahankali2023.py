@@ -17,7 +17,7 @@ from iclab.tasks import LinearRegression
 from iclab.theory import mahankali2023 as th
 from iclab.train import seed_keys
 
-SMALL = {"d": 3, "n": [10], "seeds": 2, "steps": 300, "batch": 256, "n_test": 8192}
+SMALL = {"d": 3, "n": [10], "seeds": 2, "steps": 400, "batch": 512, "n_test": 8192}
 
 
 def _run(exp_id, tmp_path, overrides):
@@ -27,6 +27,8 @@ def _run(exp_id, tmp_path, overrides):
     assert not df.attrs.get("failed")
     files = exp.plot(df, tmp_path)
     assert {f.suffix for f in files} == {".png", ".csv"} and all(f.stat().st_size > 0 for f in files)
+    agree = exp.agreement(df)
+    assert list(agree.columns) == ["quantity", "sim_mean", "sim_sem", "theory", "z"] and len(agree) > 0
     train = df[df["kind"] == "train"]
     metrics = [{k: r[k] for k in train.columns} for _, r in train.iterrows()]
     return [(m, m) for m in metrics], pd.read_csv([f for f in files if f.suffix == ".csv"][0])
@@ -120,7 +122,9 @@ def test_isotropic_small_training_run(tmp_path):
 
 
 def test_preconditioned_small_training_run(tmp_path):
-    runs, _ = _run("mahankali2023-preconditioned", tmp_path, {**SMALL, "cond": 5.0, "rotate": False})
+    # the w ~ N(0, I) prior (the harder of the two to train; both are in the slow acceptance test)
+    runs, _ = _run("mahankali2023-preconditioned", tmp_path, {**SMALL, "cond": 5.0, "prior": "identity"})
+    assert len(runs) == 1
     for cfg, m in runs:
         assert np.max(m["rel_frob"]) < 0.08, cfg["prior"]
         gamma = th.preconditioner(common.covariance(cfg), 10, 0.5, cfg["prior"])
@@ -148,26 +152,40 @@ def _train_points(exp_id, overrides):
     return exp, [p.config for p in exp.points("paper", False, overrides) if p.config["kind"] == "train"]
 
 
+def _report(tag, **values):
+    print(tag, " ".join(f"{k}={np.round(v, 4).tolist()}" for k, v in values.items()), flush=True)
+
+
 @pytest.mark.slow
 def test_acceptance_isotropic():
     exp, configs = _train_points("mahankali2023-isotropic", {"d": 5, "n": [10, 20, 40],
                                                              "sigma2": [0.0, 0.25, 0.5, 1.0], **ACCEPT_TRAIN})
     assert len(configs) == 12
+    worst = {"eta": 0.0, "offdiag": 0.0, "loss": 0.0}
     for cfg in configs:
         m = exp.compute(cfg, 0)
-        eta, tag = m["eta_star"], (cfg["n"], cfg["sigma2"])
-        assert np.max(np.abs(np.asarray(m["eta_hat"]) / eta - 1)) < 0.02, (tag, m["eta_hat"], eta)
-        assert np.max(m["offdiag"]) < 0.02 * eta, (tag, m["offdiag"])
-        assert np.max(np.abs(np.asarray(m["test_loss"]) / m["loss_star"] - 1)) < 0.02, (tag, m["test_loss"])
+        eta = m["eta_star"]
+        err_eta = np.abs(np.asarray(m["eta_hat"]) / eta - 1)
+        err_loss = np.abs(np.asarray(m["test_loss"]) / m["loss_star"] - 1)
+        _report(f"n={cfg['n']} sigma2={cfg['sigma2']}", eta_rel_err=err_eta,
+                offdiag_over_eta=np.asarray(m["offdiag"]) / eta,
+                loss_rel_err=err_loss, gd_mc_rel_err=m["gd_loss_mc"] / m["loss_star"] - 1)
+        worst = {"eta": max(worst["eta"], err_eta.max()), "offdiag": max(worst["offdiag"], max(m["offdiag"]) / eta),
+                 "loss": max(worst["loss"], err_loss.max())}
+    _report("worst", **worst)
+    assert worst["eta"] < 0.02 and worst["offdiag"] < 0.02 and worst["loss"] < 0.02
 
 
 @pytest.mark.slow
 def test_acceptance_preconditioned():
     exp, configs = _train_points("mahankali2023-preconditioned", {"d": 5, "n": [20], "cond": 10.0, **ACCEPT_TRAIN})
     assert {c["prior"] for c in configs} == {"inverse", "identity"}
+    errs = {}
     for cfg in configs:
         m = exp.compute(cfg, 0)
-        assert np.max(m["rel_frob"]) < 0.05, (cfg["prior"], m["rel_frob"])
+        errs[cfg["prior"]] = np.max(m["rel_frob"])
+        _report(cfg["prior"], rel_frob=m["rel_frob"], loss_rel_err=np.asarray(m["test_loss"]) / m["loss_star"] - 1)
+    assert max(errs.values()) < 0.05, errs
 
 
 @pytest.mark.slow
@@ -175,13 +193,15 @@ def test_acceptance_nonlinear():
     exp, configs = _train_points("mahankali2023-nonlinear", {"d": 5, "n": [20], "width": [4], **ACCEPT_TRAIN})
     (cfg,) = configs
     m = exp.compute(cfg, 0)
-    assert np.max(np.abs(np.asarray(m["eta_hat"]) / m["eta_star"] - 1)) < 0.03, (m["eta_hat"], m["eta_star"])
+    err = np.abs(np.asarray(m["eta_hat"]) / m["eta_star"] - 1)
+    _report("relu width 4", eta_rel_err=err, eta_star=m["eta_star"], eta_star_mc=m["eta_star_mc"])
+    assert err.max() < 0.03
 
 
 @pytest.mark.parametrize("exp_id", ["mahankali2023-isotropic", "mahankali2023-preconditioned",
                                     "mahankali2023-nonlinear"])
 def test_theory_only_reproduce_end_to_end(exp_id, tmp_path):
-    files = run_experiment(exp_id, theory_only=True, overrides={"n": [6], "n_test": 512}, out_dir=tmp_path,
+    files = run_experiment(exp_id, theory_only=True, overrides={"n": [6], "n_test": 256}, out_dir=tmp_path,
                            store=tmp_path / "store.sqlite", progress=False)
     csv = pd.read_csv([f for f in files if f.suffix == ".csv"][0])
     theory = csv[csv["series"] == "theory"]

@@ -34,11 +34,11 @@ def test_relu_teacher_w_is_the_best_linear_fit():
     assert 0.6 * expected < err < 1.5 * expected
 
 
-@pytest.mark.parametrize("width,sigma2,weight_var", [(1, 0.0, None), (4, 0.5, None), (16, 0.25, 0.5)])
+@pytest.mark.parametrize("width,sigma2,weight_var", [(1, 0.0, None), (16, 0.25, 0.5)])
 def test_relu_teacher_moments_match_closed_form(width, sigma2, weight_var):
     d = 5
     task = ReLUTeacher(d, 8, width, sigma2=sigma2, weight_var=weight_var)
-    p = task.sample(KEY, 100_000)
+    p = task.sample(KEY, 60_000)
     mc = moments_from_samples(p.xs, p.ys)
     exact = relu_teacher_moments(d, sigma2, weight_var)
     for k in ("beta_sq", "y2x2", "y2"):

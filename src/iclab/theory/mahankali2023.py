@@ -15,6 +15,9 @@ Conventions picked where the spec marks them [U] (§0, §3, §7):
 - **1/n normalisation** of the attention sum (the query column masked out or not: at the optimum u = 0 and the
   two agree, §2.2). With 1/(n+1) only the parametrisation of the optimum would change, not the predictor.
 - **Noise on the context labels** always; sigma2 is a variance.
+- **Theorem 3's eta*** is the paper's [U]: the formula here is the minimiser over one-step-GD predictors, which
+  matches the spec's least-squares fit of a larger class (§4.3, §4.6). Nonlinear labels carry the same additive noise
+  (whether the paper adds noise there is [U]).
 """
 
 from __future__ import annotations
