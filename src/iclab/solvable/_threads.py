@@ -13,25 +13,32 @@ import functools
 from contextlib import contextmanager
 
 _NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+          ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
           ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
           ("openblas_set_num_threads", "openblas_get_num_threads"))
 
 
-@functools.cache
-def _openblas():
+def _openblas() -> list:
+    """(set, get) thread functions of every OpenBLAS loaded now (numpy and scipy each bundle their own)."""
+    import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS too, so that it is found)
+
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
     except OSError:
+        return []
+    return [_functions(path) for path in sorted(paths) if _functions(path) is not None]
+
+
+@functools.cache
+def _functions(path: str):
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
         return None
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for set_name, get_name in _NAMES:
-            if hasattr(lib, set_name) and hasattr(lib, get_name):
-                return getattr(lib, set_name), getattr(lib, get_name)
+    for set_name, get_name in _NAMES:
+        if hasattr(lib, set_name) and hasattr(lib, get_name):
+            return getattr(lib, set_name), getattr(lib, get_name)
     return None
 
 
@@ -47,13 +54,11 @@ def blas_threads(n: int):
             yield
         return
     found = _openblas()
-    if found is None:
-        yield
-        return
-    setter, getter = found
-    old = getter()
-    setter(n)
+    old = [get() for _, get in found]
+    for set_, _ in found:
+        set_(n)
     try:
         yield
     finally:
-        setter(old)
+        for (set_, _), k in zip(found, old, strict=True):
+            set_(k)

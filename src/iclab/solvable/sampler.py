@@ -114,8 +114,7 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     s[:, 0] = theta * (a1**2 + c) + e * a1
     g = rng.standard_normal((n, d))
     yq = theta * g[:, 0] + math.sqrt(rho) * rng.standard_normal(n)
-    both = _householder_apply(np.concatenate([u, u]), np.concatenate([s, g]))
-    s, g = both[:n], both[n:]
+    s, g = _householder_apply(u, s), _householder_apply(u, g)
     h = np.empty((n, d + 1))
     h[:, :d] = s * (math.sqrt(d) / ell)  # (d/ell) sum y x = (d/ell) S / sqrt(d)
     h[:, d] = y2 / ell

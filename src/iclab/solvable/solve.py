@@ -6,6 +6,7 @@ lam = 0 gives the minimum-norm interpolant for n < p and least squares for n > p
 a flop/memory model (``method="auto"``); none builds the n x p feature matrix:
 
 - ``dual``: kernel form, K = (X X^T) o (H H^T) (n x n), Gamma = X^T diag(a) H with (K + c I) a = y. n <= p.
+  Mixed precision: a float32 Cholesky of K + cI preconditions float64 CG (2-3 iterations), float64 fallback.
 - ``primal``: Gram G = sum_mu (x x^T) (x) (h h^T) (p x p) accumulated by chunks (the authors' method), Cholesky.
 - ``cg``: conjugate gradients on the primal normal equations with matrix-free products
   G vec(V) = vec(X^T diag(<x_mu, V h_mu>) H) (O(n d^2) each), preconditioned by the Kronecker product
@@ -198,7 +199,7 @@ def _cg_condition(n, p, c, a, b) -> float:
     amax, bmax = max(a.max(), 1e-300), max(b.max(), 1e-300)
     amin, bmin = max(a.min(), 1e-300), max(b.min(), 1e-300)
     lo += c / (n * amax * bmax)
-    hi += c / (n * amin * bmin)
+    hi += c / (n * amin * bmin) if n * amin * bmin > 0 else (math.inf if c > 0 else 0.0)
     return hi / lo if lo > 0 else math.inf
 
 
