@@ -66,6 +66,7 @@ class Dictionary(eqx.Module):
         return self.reps.shape[1]
 
 
+@eqx.filter_jit  # one compiled program instead of many eager ops (sizes and flags are static)
 def make_dictionary(key: Array, K: int, d: int, m: int, *, basis: str = "gaussian", unit_norm: bool = True,
                     dtype=jnp.float32) -> Dictionary:
     """Draw a dictionary of K distinct tokens in R^d with m-dimensional representations."""
@@ -160,6 +161,7 @@ class TemplateTask(eqx.Module):
         self.N = check_int("N", N, lo=1, hi=dictionary.K - 1)
         self.tau = float(check_nonnegative("tau", tau))
 
+    @eqx.filter_jit
     def sample(self, key: Array, batch: int, *, domain: str = "in") -> TemplatePrompts:
         """``batch`` prompts with coefficients from ``domain`` ("in": N(0, I); "ood": N(1, 4I))."""
         k_lam, k_eps = jax.random.split(key)
