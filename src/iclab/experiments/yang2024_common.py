@@ -140,9 +140,9 @@ def _history(result, L_star: float | None = None) -> dict[str, Any]:
 def train_one_layer(cfg: dict[str, Any], seed: int, *, progress: bool = False) -> dict[str, Any]:
     """Train the one-layer model of §2.3 on the exact population loss (``loss="population"``, as the paper did)
     or on fresh prompts (``"sampled"``, ``batch`` per step). Returns the per-record history (lists): ``step``,
-    ``train_loss`` (window mean), ``loss`` (exact L at the record), ``excess`` (L - L*), test-set inference losses
-    ``inference_in`` / ``inference_ood``, their exact expectations ``*_exact``, the test-set (1/K)|yhat*|^2
-    ``ystar_in`` / ``ystar_ood``; and ``L_star``."""
+    ``train_loss`` (window mean), ``population_loss`` (exact L at the record), ``excess`` (L - L*), test-set
+    inference losses ``inference_in`` / ``inference_ood``, their exact expectations ``*_exact``, the test-set
+    (1/K)|yhat*|^2 ``ystar_in`` / ``ystar_ood``; and ``L_star``."""
     import jax.numpy as jnp
     import optax
 
@@ -181,8 +181,9 @@ def train_one_layer(cfg: dict[str, Any], seed: int, *, progress: bool = False) -
         excess = Y.excess_loss(coef, A, G)
         inf_in, star_in = _inference(y_in[:, :N] @ coef, y_in, A)
         inf_ood, star_ood = _inference(y_ood[:, :N] @ coef, y_ood, A)
-        return {"loss": excess + prob.L_star, "excess": excess, "inference_in": inf_in, "inference_ood": inf_ood,
-                "inference_in_exact": jnp.sum(D * (S_in @ D)) / K, "inference_ood_exact": jnp.sum(D * (S_ood @ D)) / K,
+        return {"population_loss": excess + prob.L_star, "excess": excess, "inference_in": inf_in,
+                "inference_ood": inf_ood, "inference_in_exact": jnp.sum(D * (S_in @ D)) / K,
+                "inference_ood_exact": jnp.sum(D * (S_ood @ D)) / K,
                 "ystar_in": star_in, "ystar_ood": star_ood}
 
     opt = optax.adam(cfg["lr"]) if cfg["optimizer"] == "adam" else two_rate_gd(cfg["lr"], cfg["gamma"])

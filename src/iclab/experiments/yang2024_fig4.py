@@ -56,13 +56,14 @@ def plot(df, out_dir: Path) -> list[Path]:
     for H, sub in df.groupby("H"):
         ok = sub[sub["diverged"] == 0]
         if ok.empty:
-            rows.append({"H": H, "step": np.nan, "loss": np.nan, "excess": np.nan, "diverged": 1})
+            rows.append({"H": H, "step": np.nan, "population_loss": np.nan, "excess": np.nan, "diverged": 1})
             continue
         steps = np.asarray(ok["step"].iloc[0])
-        loss = np.stack([np.asarray(v, float) for v in ok["loss"]]).mean(0)
+        loss = np.stack([np.asarray(v, float) for v in ok["population_loss"]]).mean(0)
         excess = np.stack([np.asarray(v, float) for v in ok["excess"]]).mean(0)
-        rows += [{"H": H, "step": int(s), "loss": a, "excess": b, "L_star": float(ok["L_star"].mean()),
-                  "diverged": int(sub["diverged"].max())} for s, a, b in zip(steps, loss, excess, strict=True)]
+        rows += [{"H": H, "step": int(s), "population_loss": a, "excess": b, "L_star": float(ok["L_star"].mean()),
+                  "diverged": int(sub["diverged"].max())}
+                 for s, a, b in zip(steps, loss, excess, strict=True)]
     table = pd.DataFrame(rows)
     csv = Path(out_dir) / "yang2024_fig4.csv"
     table.to_csv(csv, index=False)
@@ -70,7 +71,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 7), sharex=True)
     for H, c in table.dropna(subset=["step"]).groupby("H"):
         label = f"H = {H}" + (" (< N)" if H < N else " (= N)" if H == N else "")
-        top.plot(c["step"], c["loss"], label=label)
+        top.plot(c["step"], c["population_loss"], label=label)
         bottom.plot(c["step"], c["excess"] / c["L_star"], label=label)
     for H in table[table["diverged"] == 1]["H"].unique():
         top.plot([], [], " ", label=f"H = {H}: diverged")
