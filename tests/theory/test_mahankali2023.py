@@ -201,6 +201,16 @@ def test_bayes_ridge_risk_matches_section_45():
     assert mean < th.min_loss(n, d, s2) - 10 * se  # Bayes beats one-step GD (§4.4)
 
 
+def test_bayes_ridge_agrees_with_the_estimators_module():
+    # an independent implementation (iclab.estimators, jax, isotropic prior, noise > 0)
+    from iclab.estimators import bayes_ridge
+
+    p = LinearRegression.mahankali2023(4, 7, 0.3).sample(KEY, 64)
+    ours = th.posterior_mean_predictions(p.xs, p.ys, p.xq, 0.3)
+    theirs = np.asarray(bayes_ridge(p.xs, p.ys, p.xq, 0.3, prefixes=[7]))[:, 0]
+    np.testing.assert_allclose(ours, theirs, rtol=2e-3, atol=2e-4)
+
+
 def test_bayes_ridge_kernel_and_primal_forms_agree():
     rng = np.random.default_rng(1)
     d, n = 6, 3

@@ -144,10 +144,12 @@ def lsa_test_losses(models, prompts) -> list[float]:
 
 
 def gd_test_loss(gamma, prompts) -> float:
-    """Monte-Carlo test MSE of one-step preconditioned GD x_q' Gamma v on the prompts (float64)."""
-    xs, ys, xq, yq = (np.asarray(a, dtype=float) for a in (prompts.xs, prompts.ys, prompts.xq, prompts.yq))
-    v = np.einsum("bi,bid->bd", ys, xs) / xs.shape[1]
-    return float(np.mean((np.einsum("ba,ac,bc->b", xq, np.asarray(gamma, dtype=float), v) - yq) ** 2))
+    """Monte-Carlo test MSE of one-step preconditioned GD x_q' Gamma v on the prompts."""
+    from iclab.estimators import gd_one_step
+
+    pred = gd_one_step(prompts.xs, prompts.ys, prompts.xq, 1.0, precond=np.asarray(gamma, dtype=np.float32),
+                       prefixes=[prompts.xs.shape[1]])[:, 0]
+    return float(np.mean((np.asarray(pred, dtype=float) - np.asarray(prompts.yq, dtype=float)) ** 2))
 
 
 def ridge_test_loss(prompts, noise: float, prior_cov=None) -> float:
