@@ -92,7 +92,7 @@ def brute_dmmse(xs, ys, xq, pool, noise):
     return np.einsum("blk,kd,bd->bl", p, pool, xq)
 
 
-@pytest.mark.parametrize("chunk", [3, 7, 1024])
+@pytest.mark.parametrize("chunk", [3, 1024])
 def test_dmmse_matches_brute_force_all_prefixes(chunk):
     xs, ys, xq, _, _ = prompts(b=4, ell=9, d=3, rho=0.2)
     pool = np.random.default_rng(5).standard_normal((10, 3))
