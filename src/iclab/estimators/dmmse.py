@@ -153,7 +153,8 @@ def dmmse_point(config: dict, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     pool = rng.standard_normal((k, d))
     batch = max(1, min(n_test, 256, 2**22 // (ell * d)))
-    bucket = max(64, 1 << (k - 1).bit_length())  # pad the pool to a power of two: few compiled shapes
+    # pad the pool to a power of two (few compiled shapes), or to a multiple of 4096 for large pools (less waste)
+    bucket = max(64, 1 << (k - 1).bit_length()) if k <= 4096 else -(-k // 4096) * 4096
     errors = {}
     with jax.enable_x64(True):
         pool_j = jnp.asarray(np.concatenate([pool, np.zeros((bucket - k, d))]))
