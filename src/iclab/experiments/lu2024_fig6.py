@@ -5,7 +5,7 @@ Also trained: the reduced linear-attention class (Γ), whose g_task has the ridg
 its d → ∞ reference. Each point is one model at one d with every (κ, run) member in one compiled program; a run's
 members share nested task pools (the first k tasks of one pool). Outputs: ``fig6.png`` and its CSV.
 
-Quick scale: d ∈ {6, 8}, τ = 4, 2 runs, 2000 full-batch AdamW steps. Paper scale: d ∈ {20, 40, 80}, τ = 10, the
+Quick scale: d ∈ {6, 8}, τ = 4, 2 runs, 1500 full-batch AdamW steps. Paper scale: d ∈ {20, 40, 80}, τ = 10, the
 k lists of §8.6, 10 runs, 10⁴ steps (the authors: 10⁵ iterations at lr 1e-4).
 """
 
@@ -23,7 +23,7 @@ K_PAPER = {20: [*range(2, 21, 2), 23, 28, 35, 45, 57, 69, 82, 96, 109, 123],
            40: [*range(2, 39, 4), 40, 43, 46, 50, 54, 59, 64, 69, 75, 81, 88, 95, 103, 112, 121, 131, 142, 154, 167,
                 180, 195, 211, 229, 248, 268],
            80: [*range(2, 51, 4), 75, 100, 142, 159, 178, 200, 225, 252, 283, 317, 356]}
-QUICK = {"d": [6.0, 8.0], "tau": 4.0, "runs": 2, "steps": 2000, "n_test": 1000, "lr": 1e-2, "lr_lsa": 0.1,
+QUICK = {"d": [6.0, 8.0], "tau": 4.0, "runs": 2, "steps": 1500, "n_test": 1000, "lr": 1e-2, "lr_lsa": 0.1,
          "kappas": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]}
 PAPER = {"d": [20.0, 40.0, 80.0], "tau": 10.0, "runs": 10, "steps": 10000, "n_test": 10000, "lr": 1e-3,
          "lr_lsa": 0.1, "kappas": []}  # empty: the k lists of §8.6
