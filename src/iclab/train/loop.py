@@ -130,6 +130,7 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
     window: list[np.ndarray] = []
     last_good = start if (ckpt is not None and start > 0) else None
     bar = _progress(progress, description, steps, start)
+    first = None  # (step, time) at the end of the first chunk
     try:
         for t0, length, closes in _boundaries(start, steps, every, chunk):
             new_p, new_s, values, finite = run_chunk(params, opt_state, data_keys, data, t0, length)
@@ -144,9 +145,11 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
                                          f"for seed(s) {bad}{where}")
             params, opt_state = new_p, new_s
             window.append(np.asarray(values))
-            if bar is not None:
-                bar[0].update(bar[1], completed=t0 + length, loss=float(window[-1][-1].mean()),
-                              sps=(t0 + length - start) / (time.perf_counter() - t_start))
+            if bar is not None:  # steps/s after the first chunk, which includes compilation
+                now = time.perf_counter()
+                first = first or (t0 + length, now)
+                rate = (t0 + length - first[0]) / (now - first[1]) if now > first[1] else 0.0
+                bar[0].update(bar[1], completed=t0 + length, loss=float(window[-1][-1].mean()), sps=rate)
             if closes:
                 t = t0 + length
                 history["step"].append([t] * n_seeds)
