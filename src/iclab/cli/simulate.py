@@ -61,33 +61,8 @@ def lu2024_command(
 ) -> None:
     """Lu et al. 2024: finite-d Γ* simulations (exact test errors, §3.3) with mean and std over seeds, next to the
     asymptotic theory."""
-    import sys
+    from iclab.cli.output import print_rows
 
-    from iclab.cli.theory import _json_value
-    from iclab.validation import check_choice
-
-    check_choice("format", format, ("table", "csv", "json"))
     rows = lu2024_rows(d, tau, alpha, kappa, rho, lam, seeds)
-    if format == "json":
-        import json
-
-        json.dump([{k: _json_value(v) for k, v in r.items()} for r in rows], sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    elif format == "csv":
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(LU_COLUMNS)
-        w.writerows([repr(r[c]) for c in LU_COLUMNS] for r in rows)
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="Lu et al. 2024: simulated Γ* (mean ± std over seeds) vs asymptotic theory")
-        for c in LU_COLUMNS:
-            table.add_column(c, justify="right", no_wrap=True)
-        for r in rows:
-            table.add_row(*(str(r[c]) if c in ("d", "seeds") else f"{r[c]:.5g}" for c in LU_COLUMNS))
-        console = Console()
-        console.width = max(console.width, 160)
-        console.print(table)
+    print_rows(rows, LU_COLUMNS, format, digits=5, exact=("d", "seeds"), width=160,
+               title="Lu et al. 2024: simulated Γ* (mean ± std over seeds) vs asymptotic theory")

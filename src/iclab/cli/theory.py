@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import typer
 
 from iclab.cli.apps import theory_app
@@ -27,10 +25,6 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
     return [dict(zip(LU_COLUMNS, map(float, vals), strict=True)) for vals in zip(*cols, strict=True)]
 
 
-def _json_value(v: float):
-    return v if math.isfinite(v) else str(v)  # JSON has no inf/nan: write "inf" (the config convention), "nan"
-
-
 @theory_app.command("lu2024")
 def lu2024_command(
     tau: str = typer.Option(..., help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
@@ -41,32 +35,7 @@ def lu2024_command(
     format: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
     """Lu et al. 2024: asymptotic ICL and IDG errors of the linear-attention model Γ* on a parameter grid."""
-    import sys
+    from iclab.cli.output import print_rows
 
-    from iclab.validation import check_choice
-
-    check_choice("format", format, ("table", "csv", "json"))
     rows = lu2024_rows(tau, alpha, kappa, rho, lam)
-    if format == "json":
-        import json
-
-        json.dump([{k: _json_value(v) for k, v in r.items()} for r in rows], sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    elif format == "csv":
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(LU_COLUMNS)
-        w.writerows([repr(r[c]) for c in LU_COLUMNS] for r in rows)
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="Lu et al. 2024 asymptotic theory")
-        for c in LU_COLUMNS:
-            table.add_column(c, justify="right", no_wrap=True)
-        for r in rows:
-            table.add_row(*(f"{r[c]:.6g}" for c in LU_COLUMNS))
-        console = Console()
-        console.width = max(console.width, 120)  # nine numeric columns: never ellipsise numbers
-        console.print(table)
+    print_rows(rows, LU_COLUMNS, format, title="Lu et al. 2024 asymptotic theory")

@@ -67,33 +67,11 @@ def yang2024_command(
     format: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
     """Yang et al. 2024: L*, the gap to the best ridge predictor, and the heads needed, averaged over dictionaries."""
-    import sys
-
+    from iclab.cli.output import print_rows
     from iclab.validation import check_choice, check_int
 
     check_choice("format", format, ("table", "csv", "json"))
     rows = yang2024_rows(N, K, m, tau, d=check_int("d", d, lo=1), basis=basis, unit_norm=unit_norm,
                          draws=check_int("draws", draws, lo=1), seed=check_int("seed", seed, lo=0))
-    if format == "json":
-        import json
-
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    elif format == "csv":
-        import csv
-
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(YANG_COLUMNS)
-        w.writerows([repr(r[c]) for c in YANG_COLUMNS] for r in rows)
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"Yang et al. 2024 closed forms ({basis} basis, mean over {draws} dictionaries)")
-        for c in YANG_COLUMNS:
-            table.add_column(c, justify="right", no_wrap=True)
-        for r in rows:
-            table.add_row(*(f"{r[c]:.6g}" for c in YANG_COLUMNS))
-        console = Console()
-        console.width = max(console.width, 150)
-        console.print(table)
+    print_rows(rows, YANG_COLUMNS, format, width=150,
+               title=f"Yang et al. 2024 closed forms ({basis} basis, mean over {draws} dictionaries)")
