@@ -19,6 +19,7 @@ The registry below maps figure ids to the module that defines ``EXPERIMENT``; mo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path

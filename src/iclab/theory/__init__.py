@@ -1,5 +1,7 @@
 """Closed-form learning curves of the papers, one module per paper (pure numpy, float64, broadcasting).
 
 - :mod:`iclab.theory.lu2024`: Lu et al. 2024, asymptotic ICL/IDG errors of the solvable linear-attention model;
-- :mod:`iclab.theory.mahankali2023`, :mod:`iclab.theory.yang2024`: the other papers' closed forms (own modules).
+- :mod:`iclab.theory.mahankali2023`: Mahankali et al. 2023, the optimal one-layer LSA is one (preconditioned) GD
+  step: eta*, preconditioners, minimal losses, the nonlinear eta*;
+- :mod:`iclab.theory.yang2024`: Yang et al. 2024, ridge over the basis, Lemma 5 population loss, gap, L*.
 """
