@@ -86,3 +86,19 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))} (got {value!r})")
     return value
+
+
+def check_spd(name: str, mat, d: int | None = None) -> np.ndarray:
+    """Check that ``mat`` is a symmetric positive-definite (d, d) matrix; returns it as float64 numpy."""
+    mat = np.asarray(mat, dtype=float)
+    if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or (d is not None and mat.shape[0] != d):
+        want = f"({d}, {d})" if d is not None else "square"
+        raise ValueError(f"{name} must be a {want} symmetric positive-definite matrix (got shape {mat.shape})")
+    if not np.all(np.isfinite(mat)):
+        raise ValueError(f"{name} must be a finite symmetric positive-definite matrix (got NaN or inf)")
+    if not np.allclose(mat, mat.T, rtol=1e-10, atol=1e-12 * np.abs(mat).max()):
+        raise ValueError(f"{name} must be symmetric positive-definite (got a non-symmetric matrix)")
+    if np.linalg.eigvalsh(mat).min() <= 0:
+        raise ValueError(f"{name} must be symmetric positive-definite (smallest eigenvalue "
+                         f"{np.linalg.eigvalsh(mat).min():.3g} <= 0)")
+    return mat

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from iclab.tasks import LinearRegression, sample_pool
-from iclab.tasks.linear import check_spd, task_indices
+from iclab.tasks.linear import task_indices
+from iclab.validation import check_spd
 
 KEY = jax.random.PRNGKey(0)
 

@@ -15,8 +15,8 @@ def parse_cov(text: str, d: int | None):
     import numpy as np
     import yaml
 
-    from iclab.tasks.linear import check_spd
     from iclab.theory.mahankali2023 import make_cov
+    from iclab.validation import check_spd
 
     text = text.strip()
     if text.startswith("cond:"):

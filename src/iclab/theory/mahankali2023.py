@@ -38,7 +38,7 @@ def _check_n(n) -> np.ndarray:
 
 
 def _check_cov(cov) -> np.ndarray:
-    from iclab.tasks.linear import check_spd
+    from iclab.validation import check_spd
 
     return check_spd("cov", cov)
 
