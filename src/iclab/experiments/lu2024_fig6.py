@@ -58,6 +58,8 @@ def compute(config: dict, seed: int) -> dict:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
+    from matplotlib.ticker import NullFormatter
+
     members = T.member_table(df)
     models = [m for m in FIG_MODELS if m in set(members["model"])]
     fig, axes = C.new_figure(len(models), width=5.2)
@@ -80,6 +82,7 @@ def plot(df, out_dir: Path) -> list[Path]:
                 records += C.curve_records(model, "theory", "kappa", theory[0], theory[1], metric="g_task")
         ax.axvline(1.0, color="red", ls=":", lw=1)
         ax.set(xscale="log", xlabel="κ = k/d", ylabel="g_task = e_ICL − e_IDG", title=f"{T.LABELS[model]}, τ={tau:g}")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7)
     return C.save(fig, out_dir, "fig6", records)
 
