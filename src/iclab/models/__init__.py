@@ -7,6 +7,10 @@
 - :class:`Transformer` (:mod:`.transformer`): a standard pre-LN stack (Yang et al.'s 4-layer baseline)
 
 :func:`build_model` builds one by registry name (:data:`MODELS`) with keyword options.
+
+:class:`TemplateAttention` (:mod:`.template_attention`, Yang et al.'s one-layer multi-head softmax attention over a
+fixed dictionary) predicts all K tokens from the N labelled ones, ``model(tokens (K, d), y (..., N)) -> (..., K)``:
+a different layout, so it is not in the regression registry.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from iclab.models.linear_attention import LinearAttention
 from iclab.models.lsa import LinearSelfAttention
 from iclab.models.softmax import SoftmaxAttentionModel
+from iclab.models.template_attention import TemplateAttention
 from iclab.models.tokens import param_count, tokens
 from iclab.models.transformer import Transformer
 from iclab.validation import check_choice
@@ -50,5 +55,6 @@ def build_model(name: str, d: int, *, key, **options):
     return cls(d, key=key, **{**preset, **options})
 
 
-__all__ = ["MODELS", "LinearAttention", "LinearSelfAttention", "SoftmaxAttentionModel", "Transformer",
+__all__ = ["MODELS", "LinearAttention", "LinearSelfAttention", "SoftmaxAttentionModel", "TemplateAttention",
+           "Transformer",
            "build_model", "model_options", "param_count", "tokens"]
