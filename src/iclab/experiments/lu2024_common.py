@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from iclab.experiments.figures import agreement_frame, agreement_row, pyplot, save_figure
 from iclab.validation import check_int, check_positive
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161")  # seaborn "colorblind"
@@ -177,27 +178,20 @@ def agreement_table(df, metrics: tuple[str, ...] = ("e_icl", "e_idg")):
     The theory uses the simulation's own (τ, α, κ, ρ, λ); z = (sim_mean − theory)/sim_sem (NaN for one seed).
     Finite-d bias is expected near τ = 1 (§7.1: up to ~15% at d = 100).
     """
-    import pandas as pd
-
     from iclab.theory import lu2024
 
     st = sim_stats(df, metrics)
-    cols = ["quantity", "sim_mean", "sim_sem", "theory", "z"]
     if st.empty:
-        return pd.DataFrame(columns=cols)
+        return agreement_frame([])
     lam = st["lam"] if "lam" in st else 0.0
     th = lu2024.evaluate(st["tau"].to_numpy(), st["alpha"].to_numpy(), st["kappa"].to_numpy(),
                          st["rho"].to_numpy(), np.asarray(lam, dtype=float))
     rows = []
     for i, r in st.iterrows():
         where = ", ".join(f"{k}={r[k]:g}" for k in ("d", "tau", "alpha", "kappa", "rho", "lam") if k in st)
-        for m in metrics:
-            sem = r[f"{m}_sem"]
-            theory = float(np.atleast_1d(th[m])[i])
-            z = (r[f"{m}_mean"] - theory) / sem if sem > 0 else math.nan
-            rows.append({"quantity": f"{m} ({where})", "sim_mean": r[f"{m}_mean"], "sim_sem": sem,
-                         "theory": theory, "z": z})
-    return pd.DataFrame(rows, columns=cols)
+        rows += [agreement_row(f"{m} ({where})", r[f"{m}_mean"], r[f"{m}_sem"], float(np.atleast_1d(th[m])[i]))
+                 for m in metrics]
+    return agreement_frame(rows)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -205,12 +199,7 @@ def agreement_table(df, metrics: tuple[str, ...] = ("e_icl", "e_idg")):
 
 
 def new_figure(n_panels: int, width: float = 5.0, height: float = 4.2):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, n_panels, figsize=(width * n_panels, height), squeeze=False)
+    fig, axes = pyplot().subplots(1, n_panels, figsize=(width * n_panels, height), squeeze=False)
     return fig, list(axes[0])
 
 
@@ -223,17 +212,7 @@ def finite(x, y):
 
 def save(fig, out_dir: Path, name: str, records: list[dict[str, Any]]) -> list[Path]:
     """Write ``name.png`` and ``name.csv`` (one row per plotted point) into ``out_dir``; returns both paths."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png, csv = out_dir / f"{name}.png", out_dir / f"{name}.csv"
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    pd.DataFrame.from_records(records).to_csv(csv, index=False)
-    return [png, csv]
+    return save_figure(fig, records, out_dir, name, dpi=110)
 
 
 def curve_records(panel: str, series: str, x_name: str, x, y, **extra) -> list[dict[str, Any]]:
@@ -244,3 +223,11 @@ def curve_records(panel: str, series: str, x_name: str, x, y, **extra) -> list[d
 def sim_records(panel: str, series: str, x_name: str, x, y, yerr, source: str = "simulation", **extra):
     return [{"panel": panel, "series": series, "source": source, "x_name": x_name, "x": float(a), "y": float(b),
              "yerr": float(e), **extra} for a, b, e in zip(x, y, yerr, strict=True)]
+
+
+def sim_errorbars(ax, s, panel: str, series: str, x_name: str, metric: str, color) -> list[dict[str, Any]]:
+    """Draw the simulated points ``s`` (rows of :func:`sim_stats`) as mean ± std of ``metric`` against ``x_name``;
+    returns their CSV records."""
+    mean, std = s[f"{metric}_mean"], s[f"{metric}_std"]
+    ax.errorbar(s[x_name], mean, yerr=std, fmt="o", color=color, ms=5, capsize=3)
+    return sim_records(panel, series, x_name, s[x_name], mean, std, metric=metric, d=int(s["d"].iloc[0]))

@@ -67,10 +67,7 @@ def plot(df, out_dir: Path) -> list[Path]:
             if not sims.empty:
                 s = sims[np.isclose(sims["alpha"], a) & np.isclose(sims["kappa"], KAPPA)]
                 if len(s):
-                    ax.errorbar(s["tau"], s[f"{metric}_mean"], yerr=s[f"{metric}_std"], fmt="o", color=color,
-                                ms=5, capsize=3)
-                    records += C.sim_records(panel, f"alpha={a:g}", "tau", s["tau"], s[f"{metric}_mean"],
-                                             s[f"{metric}_std"], metric=metric, d=int(s["d"].iloc[0]))
+                    records += C.sim_errorbars(ax, s, panel, f"alpha={a:g}", "tau", metric, color)
         ax.set_title(f"{panel}: κ = {KAPPA:g}, ρ = {RHO:g}, ridgeless")
         ax.set_ylabel(label)
     ax = axes[2]
@@ -83,9 +80,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         if not sims.empty:
             s = sims[np.isinf(sims["kappa"]) & np.isclose(sims["lam"], lam)]
             if len(s):
-                ax.errorbar(s["tau"], s["e_icl_mean"], yerr=s["e_icl_std"], fmt="o", color=color, ms=5, capsize=3)
-                records += C.sim_records("C", f"lam={lam:g}", "tau", s["tau"], s["e_icl_mean"], s["e_icl_std"],
-                                         metric="e_icl", d=int(s["d"].iloc[0]))
+                records += C.sim_errorbars(ax, s, "C", f"lam={lam:g}", "tau", "e_icl", color)
     ax.set_title(f"C: κ = ∞, α = {ALPHA_C:g}, ρ = {RHO:g}")
     ax.set_ylabel("ICL error")
     for ax in axes:
@@ -98,12 +93,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     return C.save(fig, out_dir, "lu2024-fig1", records)
 
 
-def agreement(df):
-    """Γ* simulations vs the asymptotic theory at the same (τ, α, κ, ρ, λ)."""
-    return C.agreement_table(df, ("e_icl", "e_idg"))
-
-
 EXPERIMENT = Experiment(
     id="lu2024-fig1", title="Lu et al. 2024 Fig. 1: sample-wise double descent in τ", points=points,
-    compute=C.compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.agreement_table,
     notes={"source": "papers/lu2024.md §7.1", "quick": str(QUICK), "paper": str(PAPER)})

@@ -70,10 +70,7 @@ def plot(df, out_dir: Path) -> list[Path]:
             if not sims.empty:
                 s = sims[np.isclose(sims["tau"], tau) & np.isclose(sims["rho"], rho) & np.isclose(sims["kappa"], k)]
                 if len(s):
-                    ax.errorbar(s["alpha"], s[f"{metric}_mean"], yerr=s[f"{metric}_std"], fmt="o", color=color,
-                                ms=5, capsize=3)
-                    records += C.sim_records(panel, f"kappa={k:g}", "alpha", s["alpha"], s[f"{metric}_mean"],
-                                             s[f"{metric}_std"], metric=metric, d=int(s["d"].iloc[0]))
+                    records += C.sim_errorbars(ax, s, panel, f"kappa={k:g}", "alpha", metric, color)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("α = ℓ / d")
@@ -83,12 +80,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     return C.save(fig, out_dir, "lu2024-fig2", records)
 
 
-def agreement(df):
-    """Γ* simulations vs the asymptotic theory at the same (τ, α, κ, ρ, λ)."""
-    return C.agreement_table(df, ("e_icl", "e_idg"))
-
-
 EXPERIMENT = Experiment(
     id="lu2024-fig2", title="Lu et al. 2024 Fig. 2: error against context length α", points=points,
-    compute=C.compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.agreement_table,
     notes={"source": "papers/lu2024.md §7.2", "quick": str(QUICK), "paper": str(PAPER)})

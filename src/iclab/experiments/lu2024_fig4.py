@@ -69,10 +69,7 @@ def plot(df, out_dir: Path) -> list[Path]:
             if not gam.empty:
                 s = gam[np.isclose(gam["alpha"], a)]
                 if len(s):
-                    ax.errorbar(s["kappa"], s["g_task_mean"], yerr=s["g_task_std"], fmt="o", color=color, ms=5,
-                                capsize=3)
-                    records += C.sim_records(panel, f"alpha={a:g}", "kappa", s["kappa"], s["g_task_mean"],
-                                             s["g_task_std"], d=int(s["d"].iloc[0]), metric="g_task")
+                    records += C.sim_errorbars(ax, s, panel, f"alpha={a:g}", "kappa", "g_task", color)
             if not dm.empty:
                 s = dm[np.isclose(dm["alpha"], a)].sort_values("kappa")
                 if len(s):

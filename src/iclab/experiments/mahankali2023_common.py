@@ -29,6 +29,9 @@ TEST_KEY_SEED = 20230707  # test prompts: fold_in(PRNGKey(TEST_KEY_SEED), n); tr
 
 #: training parameters shared by the three experiments (each experiment adds its own grid keys)
 TRAIN_KEYS = ("seeds", "steps", "batch", "lr", "init_scale", "mask_query", "n_test")
+#: ``Experiment.notes`` of the three experiments (the same model and loss)
+NOTES = {"model": "LSA, query masked, 1/n; Adam + cosine decay; ZFB initialisation; fresh batch each step",
+         "loss": "MSE against the noisy query target, no 1/2"}
 
 
 def resolve(defaults: dict[str, Any], overrides: dict[str, Any], grid_keys: tuple[str, ...]) -> dict[str, Any]:
@@ -166,6 +169,20 @@ def check_prior(prior: str) -> str:
     return check_choice("prior", prior, PRIORS)
 
 
-def mean_sem(values) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+def train_rows(df):
+    """The rows of the trained points (none in a theory-only run)."""
+    return df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
+
+
+def agreement_table(df, tag, quantities: dict[str, tuple[str, Any]]):
+    """Agreement table (:mod:`iclab.experiments.figures`) of the trained points: per point and quantity, the mean and
+    sem over seeds of the list column ``sim`` against ``theory`` (a column name or a number), for
+    ``quantities = {name: (sim, theory)}``; the quantity reads "name tag(row)"."""
+    from iclab.experiments.figures import agreement_frame, agreement_row, mean_sem
+
+    rows = []
+    for _, r in train_rows(df).iterrows():
+        for name, (sim, theory) in quantities.items():
+            value = r[theory] if isinstance(theory, str) else theory
+            rows.append(agreement_row(f"{name} {tag(r)}", *mean_sem(r[sim]), value))
+    return agreement_frame(rows)

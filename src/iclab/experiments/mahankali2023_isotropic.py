@@ -59,21 +59,13 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
             "train_seconds": fit["train_seconds"]}
 
 
-def _train_rows(df):
-    return df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
-
-
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
+    from iclab.experiments.figures import pyplot, save_figure
     from iclab.theory import mahankali2023 as th
 
+    plt = pyplot()
     curves = df[df["kind"] == "curve"]
-    train = _train_rows(df)
+    train = common.train_rows(df)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     rows = []
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -114,33 +106,18 @@ def plot(df, out_dir: Path) -> list[Path]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.suptitle("Mahankali et al. Thm 1: trained 1-layer LSA = one GD step at eta* = n/(n+d+1+sigma2)")
-    fig.tight_layout()
-    out_dir = Path(out_dir)
-    png, csv = out_dir / "mahankali2023-isotropic.png", out_dir / "mahankali2023-isotropic.csv"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    pd.DataFrame(rows).to_csv(csv, index=False)
-    return [png, csv]
+    return save_figure(fig, rows, out_dir, "mahankali2023-isotropic", dpi=120)
 
 
 def agreement(df):
     """eta_hat and the LSA test loss against the closed forms, one row per trained point."""
-    import pandas as pd
-
-    rows = []
-    for _, r in _train_rows(df).iterrows():
-        tag = f"n={r['n']} sigma2={r['sigma2']:g}"
-        for q, sim, theory in (("eta_hat", r["eta_hat"], r["eta_star"]), ("test_loss", r["test_loss"], r["loss_star"])):
-            m, se = common.mean_sem(sim)
-            rows.append({"quantity": f"{q} {tag}", "sim_mean": m, "sim_sem": se, "theory": theory,
-                         "z": (m - theory) / se if se > 0 else float("nan")})
-    return pd.DataFrame(rows, columns=["quantity", "sim_mean", "sim_sem", "theory", "z"])
+    return common.agreement_table(df, lambda r: f"n={r['n']} sigma2={r['sigma2']:g}",
+                                  {"eta_hat": ("eta_hat", "eta_star"), "test_loss": ("test_loss", "loss_star")})
 
 
 EXPERIMENT = Experiment(
     id="mahankali2023-isotropic",
     title="Mahankali et al. 2023, Thm 1: learned step size of 1-layer LSA against n and sigma2",
     points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-    notes={"model": "LSA, query masked, 1/n; Adam + cosine decay; ZFB initialisation; fresh batch each step",
-           "loss": "MSE against the noisy query target, no 1/2"},
+    notes=common.NOTES,
 )

@@ -84,14 +84,11 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib
+    from iclab.experiments.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
+    plt = pyplot()
     curves = df[df["kind"] == "curve"].sort_values("width")
-    train = df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
+    train = common.train_rows(df)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     rows = []
     for i, (_, c) in enumerate(curves.iterrows()):
@@ -128,32 +125,17 @@ def plot(df, out_dir: Path) -> list[Path]:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.suptitle("Mahankali et al. Thm 3: on random ReLU teachers 1-layer LSA = one plain GD step at eta*")
-    fig.tight_layout()
-    out_dir = Path(out_dir)
-    png, csv = out_dir / "mahankali2023-nonlinear.png", out_dir / "mahankali2023-nonlinear.csv"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    pd.DataFrame(rows).to_csv(csv, index=False)
-    return [png, csv]
+    return save_figure(fig, rows, out_dir, "mahankali2023-nonlinear", dpi=120)
 
 
 def agreement(df):
     """eta_hat against eta* (exact), one row per trained point."""
-    import pandas as pd
-
-    rows = []
-    train = df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
-    for _, r in train.iterrows():
-        m, se = common.mean_sem(r["eta_hat"])
-        rows.append({"quantity": f"eta_hat n={r['n']} width={r['width']}", "sim_mean": m, "sim_sem": se,
-                     "theory": r["eta_star"], "z": (m - r["eta_star"]) / se if se > 0 else float("nan")})
-    return pd.DataFrame(rows, columns=["quantity", "sim_mean", "sim_sem", "theory", "z"])
+    return common.agreement_table(df, lambda r: f"n={r['n']} width={r['width']}", {"eta_hat": ("eta_hat", "eta_star")})
 
 
 EXPERIMENT = Experiment(
     id="mahankali2023-nonlinear",
     title="Mahankali et al. 2023, Thm 3: learned step size of 1-layer LSA on random ReLU teachers",
     points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-    notes={"model": "LSA, query masked, 1/n; Adam + cosine decay; ZFB initialisation; fresh batch each step",
-           "loss": "MSE against the noisy query target, no 1/2"},
+    notes=common.NOTES,
 )

@@ -74,14 +74,11 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib
+    from iclab.experiments.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
+    plt = pyplot()
     curves = df[df["kind"] == "curve"]
-    train = df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
+    train = common.train_rows(df)
     priors = sorted(curves["prior"].unique(), reverse=True)  # inverse first
     fig, axes = plt.subplots(len(priors), 4, figsize=(17, 4 * len(priors)), squeeze=False)
     rows = []
@@ -124,34 +121,18 @@ def plot(df, out_dir: Path) -> list[Path]:
             ax_s.set(xlabel="index", ylabel="eigenvalue", yscale="log", title="spectra")
             ax_s.legend(fontsize=7)
     fig.suptitle("Mahankali et al. Thm 2: trained 1-layer LSA = one step of preconditioned GD")
-    fig.tight_layout()
-    out_dir = Path(out_dir)
-    png, csv = out_dir / "mahankali2023-preconditioned.png", out_dir / "mahankali2023-preconditioned.csv"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    pd.DataFrame(rows).to_csv(csv, index=False)
-    return [png, csv]
+    return save_figure(fig, rows, out_dir, "mahankali2023-preconditioned", dpi=110)
 
 
 def agreement(df):
     """Relative Frobenius error of the learned preconditioner (theory 0) and the LSA test loss against the minimum."""
-    import pandas as pd
-
-    rows = []
-    train = df[df["kind"] == "train"] if "kind" in df else df.iloc[:0]
-    for _, r in train.iterrows():
-        tag = f"n={r['n']} prior={r['prior']}"
-        for q, sim, theory in (("rel_frob", r["rel_frob"], 0.0), ("test_loss", r["test_loss"], r["loss_star"])):
-            m, se = common.mean_sem(sim)
-            rows.append({"quantity": f"{q} {tag}", "sim_mean": m, "sim_sem": se, "theory": theory,
-                         "z": (m - theory) / se if se > 0 else float("nan")})
-    return pd.DataFrame(rows, columns=["quantity", "sim_mean", "sim_sem", "theory", "z"])
+    return common.agreement_table(df, lambda r: f"n={r['n']} prior={r['prior']}",
+                                  {"rel_frob": ("rel_frob", 0.0), "test_loss": ("test_loss", "loss_star")})
 
 
 EXPERIMENT = Experiment(
     id="mahankali2023-preconditioned",
     title="Mahankali et al. 2023, Thm 2: learned preconditioner of 1-layer LSA under both priors",
     points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-    notes={"model": "LSA, query masked, 1/n; Adam + cosine decay; ZFB initialisation; fresh batch each step",
-           "loss": "MSE against the noisy query target, no 1/2"},
+    notes=common.NOTES,
 )

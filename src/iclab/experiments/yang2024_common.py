@@ -137,6 +137,11 @@ def _history(result, L_star: float | None = None) -> dict[str, Any]:
     return out
 
 
+def stack_runs(histories) -> np.ndarray:
+    """The per-seed history lists of one column (e.g. ``train_loss``) as a float array (seeds, records)."""
+    return np.stack([np.asarray(v, dtype=float) for v in histories])
+
+
 def train_one_layer(cfg: dict[str, Any], seed: int, *, progress: bool = False) -> dict[str, Any]:
     """Train the one-layer model of §2.3 on the exact population loss (``loss="population"``, as the paper did)
     or on fresh prompts (``"sampled"``, ``batch`` per step). Returns the per-record history (lists): ``step``,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.experiments import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, ONE_LAYER, merge, validate
+from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, ONE_LAYER, merge, stack_runs, validate
 from iclab.validation import check_int
 
 SCALES = {
@@ -75,7 +75,7 @@ def curves(df):
     for model, sub in df.groupby("model"):
         steps = np.asarray(sub["step"].iloc[0])
         for col in CURVES:
-            vals = np.stack([np.asarray(v, dtype=float) for v in sub[col]])
+            vals = stack_runs(sub[col])
             sem = vals.std(0, ddof=1) / np.sqrt(len(vals)) if len(vals) > 1 else np.full(vals.shape[1], np.nan)
             rows += [{"model": model, "step": int(s), "quantity": col, "mean": m, "sem": e,
                       "L_star": float(sub["L_star"].mean())} for s, m, e in zip(steps, vals.mean(0), sem, strict=True)]
@@ -85,9 +85,9 @@ def curves(df):
 def plot(df, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
+    from iclab.experiments.figures import save_figure
+
     table = curves(df)
-    csv = Path(out_dir) / "yang2024_fig2.csv"
-    table.to_csv(csv, index=False)
     titles = {"one_layer": "(a) 1-layer, H = {H}", "four_layer": "(b) 4-layer, H = {H}"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, model in zip(axes, ("one_layer", "four_layer"), strict=True):
@@ -104,11 +104,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax.set_title(titles[model].format(H=int(df[df["model"] == model]["H"].iloc[0])))
         ax.legend(fontsize=8)
     fig.suptitle("Yang et al. 2024, Fig. 2: training and inference losses")
-    fig.tight_layout()
-    png = Path(out_dir) / "yang2024_fig2.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return [png, csv]
+    return save_figure(fig, table, out_dir, "yang2024_fig2")
 
 
 EXPERIMENT = Experiment(id="yang2024-fig2", title="Yang et al. 2024 Fig. 2: losses against iterations",

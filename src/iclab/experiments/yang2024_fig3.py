@@ -74,10 +74,10 @@ def compute(config: dict, seed: int) -> dict:
 def plot(df, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
+    from iclab.experiments.figures import save_figure
+
     df = df.sort_values("N")
     cols = ["N", "m", "K", "tau", "draws"] + [c for c in df.columns if c.startswith("gap")]
-    csv = Path(out_dir) / "yang2024_fig3.csv"
-    df[cols].to_csv(csv, index=False)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(df["N"], df["gap"], yerr=df["gap_sem"], marker="o", ms=3, capsize=2,
                 label="E gap, in domain (exact per draw)")
@@ -89,11 +89,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     ax.set_ylabel(r"$\frac{1}{K}\|\hat y^\star - \hat y^{best}\|^2$")
     ax.set_title(f"Yang et al. 2024, Fig. 3 (m = {int(df['m'].iloc[0])}, tau = {df['tau'].iloc[0]:g})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    png = Path(out_dir) / "yang2024_fig3.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return [png, csv]
+    return save_figure(fig, df[cols], out_dir, "yang2024_fig3")
 
 
 def agreement(df):
@@ -101,9 +97,11 @@ def agreement(df):
     import numpy as np
     import pandas as pd
 
+    from iclab.experiments.figures import agreement_frame
+
     df = df.sort_values("N")
     if "gap_sampled" not in df:
-        return pd.DataFrame(columns=["quantity", "sim_mean", "sim_sem", "theory", "z"])
+        return agreement_frame([])
     sem = np.sqrt(df["gap_sampled_sem"] ** 2 + df["gap_sem"] ** 2)
     return pd.DataFrame({"quantity": [f"gap N={n}" for n in df["N"]], "sim_mean": df["gap_sampled"],
                          "sim_sem": df["gap_sampled_sem"], "theory": df["gap"],

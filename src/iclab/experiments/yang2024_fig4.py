@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.experiments import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, ONE_LAYER, merge, validate
+from iclab.experiments.yang2024_common import DATA, ONE_LAYER, merge, stack_runs, validate
 from iclab.validation import check_int
 
 SCALES = {"quick": {"H_values": [4, 16, 30, 64, 400], "steps": 2000, "lr": 1e-3, "seeds": 1},
@@ -52,6 +52,8 @@ def plot(df, out_dir: Path) -> list[Path]:
     import numpy as np
     import pandas as pd
 
+    from iclab.experiments.figures import save_figure
+
     rows = []
     for H, sub in df.groupby("H"):
         ok = sub[sub["diverged"] == 0]
@@ -59,14 +61,11 @@ def plot(df, out_dir: Path) -> list[Path]:
             rows.append({"H": H, "step": np.nan, "population_loss": np.nan, "excess": np.nan, "diverged": 1})
             continue
         steps = np.asarray(ok["step"].iloc[0])
-        loss = np.stack([np.asarray(v, float) for v in ok["population_loss"]]).mean(0)
-        excess = np.stack([np.asarray(v, float) for v in ok["excess"]]).mean(0)
+        loss, excess = stack_runs(ok["population_loss"]).mean(0), stack_runs(ok["excess"]).mean(0)
         rows += [{"H": H, "step": int(s), "population_loss": a, "excess": b, "L_star": float(ok["L_star"].mean()),
                   "diverged": int(sub["diverged"].max())}
                  for s, a, b in zip(steps, loss, excess, strict=True)]
     table = pd.DataFrame(rows)
-    csv = Path(out_dir) / "yang2024_fig4.csv"
-    table.to_csv(csv, index=False)
     N = int(df["N"].iloc[0])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 7), sharex=True)
     for H, c in table.dropna(subset=["step"]).groupby("H"):
@@ -84,11 +83,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     bottom.set_ylabel("(L - L*) / L*")
     bottom.set_xlabel("iteration")
     top.set_title(f"Yang et al. 2024, Fig. 4: 1-layer model, N = {N}")
-    fig.tight_layout()
-    png = Path(out_dir) / "yang2024_fig4.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return [png, csv]
+    return save_figure(fig, table, out_dir, "yang2024_fig4")
 
 
 EXPERIMENT = Experiment(id="yang2024-fig4", title="Yang et al. 2024 Fig. 4: 1-layer training loss for several H",

@@ -62,10 +62,10 @@ FINAL = {"final_train_loss": "training loss", "test_loss_in": "test loss (in dom
 def plot(df, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
+    from iclab.experiments.figures import save_figure
+
     final = df.groupby("H")[[*FINAL, "steps_done", "L_star"]].agg(["mean", "sem"]).reset_index()
     final.columns = ["_".join(c).rstrip("_") for c in final.columns]
-    csv = Path(out_dir) / "yang2024_fig5.csv"
-    final.to_csv(csv, index=False)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for col, label in FINAL.items():
         a.errorbar(final["H"], final[f"{col}_mean"], yerr=final[f"{col}_sem"].fillna(0), marker="o", capsize=2,
@@ -84,11 +84,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     b.set_title("(b) training curves (first seed)")
     b.legend(fontsize=8)
     fig.suptitle("Yang et al. 2024, Fig. 5: 4-layer transformer under an equal wall-clock budget")
-    fig.tight_layout()
-    png = Path(out_dir) / "yang2024_fig5.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return [png, csv]
+    return save_figure(fig, final, out_dir, "yang2024_fig5")
 
 
 EXPERIMENT = Experiment(id="yang2024-fig5", title="Yang et al. 2024 Fig. 5: 4-layer losses against H, equal wall-clock",
