@@ -5,7 +5,7 @@ the GIL); the pool's time includes starting its worker processes. Prints the rat
 cores the tasks actually obtained (their CPU seconds over the wall time): on a shared machine, and with the
 kernel's per-session CPU fair share (autogroup), a second process may get no more CPU than the first alone.
 
-    python benchmarks/bench_sweep.py [--tasks 32] [--steps 400000] [--workers 2]
+    python benchmarks/bench_sweep.py [--tasks 64] [--steps 1000000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def timed(executor: str, points, workers: int) -> tuple[float, list[float], floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=400_000)
+    ap.add_argument("--tasks", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     points = [Point({"n": args.steps, "a": a}, seeds=1) for a in range(args.tasks)]
