@@ -65,10 +65,6 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     return pts
 
 
-def compute(config: dict, seed: int) -> dict:
-    return T.train_point(config, seed)
-
-
 def plot(df, out_dir: Path) -> list[Path]:
     members = T.member_table(df)
     per_run, fits = T.thresholds(members)
@@ -147,4 +143,4 @@ def _plot_thresholds(per_run, fits, out_dir: Path) -> Path:
 
 
 EXPERIMENT = Experiment(id="lu2024-fig5", title="Lu et al. 2024 Fig. 5: double descent in τ for trained attention",
-                        points=points, compute=compute, plot=plot)
+                        points=points, compute=T.train_point, plot=plot)

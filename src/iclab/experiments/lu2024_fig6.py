@@ -53,10 +53,6 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     return pts
 
 
-def compute(config: dict, seed: int) -> dict:
-    return T.train_point(config, seed)
-
-
 def plot(df, out_dir: Path) -> list[Path]:
     from matplotlib.ticker import NullFormatter
 
@@ -97,4 +93,4 @@ def _theory(tau: float):
 
 
 EXPERIMENT = Experiment(id="lu2024-fig6", title="Lu et al. 2024 Fig. 6: task-diversity transition, 2-block softmax",
-                        points=points, compute=compute, plot=plot)
+                        points=points, compute=T.train_point, plot=plot)
