@@ -102,3 +102,26 @@ def check_spd(name: str, mat, d: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be symmetric positive-definite (smallest eigenvalue "
                          f"{np.linalg.eigvalsh(mat).min():.3g} <= 0)")
     return mat
+
+
+def load_yaml_mapping(path, expected: str) -> dict:
+    """Read a YAML file that must hold a mapping (safe_load); ``ValueError`` for a missing file, malformed YAML,
+    a binary file or another top-level type. ``expected`` completes "must be a YAML mapping ..." in that error."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"spec {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"spec {path} is malformed YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"spec {path} is not a text file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"spec {path} must be a YAML mapping {expected}")
+    return data

@@ -103,17 +103,9 @@ def resolve_config(spec: Path | None, cli: dict) -> dict:
 
 
 def read_spec(path: Path) -> dict:
-    import yaml
+    from iclab.validation import load_yaml_mapping
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"spec must be an existing YAML file (got {str(path)!r})")
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"spec {path} is not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(spec, dict):
-        raise ValueError(f"spec must be a YAML mapping of options (got {type(spec).__name__})")
+    spec = load_yaml_mapping(path, "of options")
     unknown = sorted(set(spec) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"spec key must be one of {', '.join(DEFAULTS)} (got {unknown[0]!r})")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from iclab.experiments import Point
+from iclab.validation import load_yaml_mapping
 
 _KEYS = ("experiment", "name", "scale", "seeds", "fixed", "grid", "zip")
 _NUMERIC = re.compile(r"^\s*([-+.0-9]|inf\b|-inf\b|log:|logspace\()")
@@ -101,22 +102,7 @@ def _mapping(where: str, value: Any) -> dict[str, Any]:
 
 def load_spec(path: str | Path) -> dict[str, Any]:
     """Read a YAML spec file into a dict; ``ValueError`` for a missing file or malformed YAML."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"spec {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"spec {path} is malformed YAML{where}: {getattr(e, 'problem', None) or e}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"spec {path} is not a text file") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"spec {path} must be a YAML mapping with keys {', '.join(_KEYS)}")
-    return data
+    return load_yaml_mapping(path, f"with keys {', '.join(_KEYS)}")
 
 
 def _figure(exp_id: str, scale: str | None, fixed: dict[str, Any],
