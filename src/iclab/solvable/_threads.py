@@ -18,8 +18,10 @@ _NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads6
           ("openblas_set_num_threads", "openblas_get_num_threads"))
 
 
+@functools.cache
 def _openblas() -> list:
-    """(set, get) thread functions of every OpenBLAS loaded now (numpy and scipy each bundle their own)."""
+    """(set, get) thread functions of every OpenBLAS loaded (numpy and scipy each bundle their own); looked up
+    once per process (reading /proc/self/maps costs ~2 ms, and every simulation run enters this block)."""
     import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS too, so that it is found)
 
     try:

@@ -73,18 +73,25 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
 
 
 # --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
-def _householder_apply(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Apply, row by row, an orthogonal Q_i with Q_i e_1 = u_i to v_i. u: (n, d) unit rows, v: (n, d) -> (n, d).
+def _householder_apply(u: np.ndarray, *vs: np.ndarray) -> list[np.ndarray]:
+    """Apply, row by row, an orthogonal Q_i with Q_i e_1 = u_i to each v_i. u: (n, d) unit rows, each v: (n, d)
+    -> list of (n, d) (the v are overwritten).
 
     Q = -(I - 2 r r^T / |r|^2) with r = e_1 + u when u_1 > 0 (then Q e_1 = u), else Q = I - 2 r r^T/|r|^2 with
-    r = e_1 - u; the sign choice keeps |r|^2 = 2(1 +- u_1) >= 2, so there is no cancellation.
+    r = e_1 - u; the sign choice keeps |r|^2 = 2(1 +- u_1) >= 2, so there is no cancellation. With r scaled to
+    |r|^2 = 2 and t = -sign: Q v = t v - t (r . v) r.
     """
-    sign = np.where(u[:, 0] > 0, 1.0, -1.0)
-    r = sign[:, None] * u
+    t = np.where(u[:, 0] > 0, -1.0, 1.0)
+    r = u * -t[:, None]
     r[:, 0] += 1.0
-    coef = 2.0 * np.einsum("nd,nd->n", r, v) / np.einsum("nd,nd->n", r, r)
-    out = v - coef[:, None] * r
-    return out * -sign[:, None]
+    r *= np.sqrt(2.0 / np.einsum("nd,nd->n", r, r))[:, None]
+    out = []
+    for v in vs:
+        coef = np.einsum("nd,nd->n", r, v) * t
+        v *= t[:, None]
+        v -= coef[:, None] * r
+        out.append(v)
+    return out
 
 
 def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float
@@ -110,15 +117,17 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     a1 = rng.standard_normal(n)
     c = rng.chisquare(ell - 1, n) if ell > 1 else np.zeros(n)
     y2 = (theta * a1 + e) ** 2 + theta**2 * c
-    s = rng.standard_normal((n, d)) * np.sqrt(y2)[:, None]
+    s = rng.standard_normal((n, d))
+    s *= np.sqrt(y2)[:, None]
     s[:, 0] = theta * (a1**2 + c) + e * a1
     g = rng.standard_normal((n, d))
     yq = theta * g[:, 0] + math.sqrt(rho) * rng.standard_normal(n)
-    s, g = _householder_apply(u, s), _householder_apply(u, g)
+    s, g = _householder_apply(u, s, g)
     h = np.empty((n, d + 1))
-    h[:, :d] = s * (math.sqrt(d) / ell)  # (d/ell) sum y x = (d/ell) S / sqrt(d)
+    np.multiply(s, math.sqrt(d) / ell, out=h[:, :d])  # (d/ell) sum y x = (d/ell) S / sqrt(d)
     h[:, d] = y2 / ell
-    return h, g / math.sqrt(d), yq
+    g *= 1 / math.sqrt(d)
+    return h, g, yq
 
 
 # --- raw contexts -------------------------------------------------------------------------------------------
