@@ -172,3 +172,31 @@ def test_agreement_z_is_nan_for_single_run():
     assert len(ag) == 2 and ag["z"].isna().all()
     assert ag["theory"].iloc[0] == pytest.approx(1.23399, abs=5e-6)   # §10
     assert math.isnan(ag["sim_sem"].iloc[0])
+
+
+def test_fig4_demo_end_to_end_small(tmp_path):
+    """The authors' CPU demo (§7.4) on real Γ* and dMMSE computes, shrunk to d = 12: every series is drawn and the
+    theory curve is the library's g_task at α = τ = 10."""
+    exp = get_experiment("lu2024-fig4-demo")
+    pts = exp.points("demo", False, {"d": 12, "runs": 2, "n_test": 64, "n_theory": 40})
+    df = sweep.run(exp.compute, pts, name="demo", progress=False)
+    out = pd.read_csv(exp.plot(df, tmp_path)[1])
+    assert (out["source"] == "simulation").sum() == 12 and (out["source"] == "dmmse").sum() == 12
+    assert (out["source"] == "authors").sum() == 12
+    th = out[out["source"] == "theory"]
+    np.testing.assert_allclose(th["y"], lu2024.g_task(10.0, 10.0, th["x"].to_numpy(), 0.01), rtol=1e-12)
+    assert len(exp.agreement(df)) == 3 * 12
+
+
+@pytest.mark.slow
+def test_fig4_demo_matches_the_authors_d32_runs():
+    """§7.4 CPU demo at its own size (d = 32, 20 runs per κ): our Γ* g_task means agree with the authors' stored
+    d = 32 means (also 20 runs) within 3 combined standard errors (sqrt(2) x ours)."""
+    from iclab.experiments.lu2024_fig4_demo import AUTHORS_GAMMA_D32, KAPPAS
+
+    exp = get_experiment("lu2024-fig4-demo")
+    pts = [p for p in exp.points("demo", False, {}) if p.config["kind"] == "gamma"]
+    st = C.sim_stats(sweep.run(exp.compute, pts, name="demo", progress=False), ("g_task",)).sort_values("kappa")
+    np.testing.assert_allclose(st["kappa"], KAPPAS)
+    z = (st["g_task_mean"].to_numpy() - np.array(AUTHORS_GAMMA_D32)) / (np.sqrt(2) * st["g_task_sem"].to_numpy())
+    assert np.all(np.abs(z) < 3), z

@@ -26,7 +26,7 @@ def parse_overrides(items: list[str]) -> dict:
 @app.command("reproduce")
 def reproduce(
     figure: str = typer.Argument(..., help="figure id, e.g. lu2024-fig1 (see `iclab reproduce list`)"),
-    scale: str = typer.Option(None, help="quick (default, a 2-core laptop) or paper"),
+    scale: str = typer.Option(None, help="quick (default, 2-core laptop) or paper; lu2024-fig4-demo: demo"),
     theory_only: bool = typer.Option(False, "--theory-only", help="closed-form curves only, no simulation"),
     set_: list[str] = typer.Option([], "--set", help="override a figure parameter: --set KEY=VALUE (repeatable)"),
     out: Path = typer.Option(Path("iclab-out"), help="output folder; files go to OUT/FIGURE/"),

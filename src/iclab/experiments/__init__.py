@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "lu2024-fig2": "iclab.experiments.lu2024_fig2",
     "lu2024-fig3": "iclab.experiments.lu2024_fig3",
     "lu2024-fig4": "iclab.experiments.lu2024_fig4",
+    "lu2024-fig4-demo": "iclab.experiments.lu2024_fig4_demo",
     "lu2024-fig5": "iclab.experiments.lu2024_fig5",
     "lu2024-fig6": "iclab.experiments.lu2024_fig6",
     "mahankali2023-isotropic": "iclab.experiments.mahankali2023_isotropic",

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable._threads import blas_threads
 from iclab.solvable.error import test_error
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
@@ -43,6 +44,7 @@ def simulate_point(config: dict, seed: int) -> dict:
     lam = float(check_nonnegative("lam", config.get("lam", 0.0)))
     seed = check_int("seed", seed, lo=0)
     ell = context_length(d, config["alpha"])
+    keep_freed_memory()  # runs come one after another in a worker: no page faults for re-allocated arrays
     rng = np.random.default_rng(seed)
     pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),
                                   config.get("assignment", "balanced"))
