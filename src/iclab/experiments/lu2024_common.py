@@ -194,6 +194,11 @@ def agreement_table(df, metrics: tuple[str, ...] = ("e_icl", "e_idg")):
     return agreement_frame(rows)
 
 
+def gtask_agreement(df):
+    """Γ* simulations vs the asymptotic theory (e_ICL, e_IDG and g_task) at the same (τ, α, κ, ρ, λ)."""
+    return agreement_table(df, ("e_icl", "e_idg", "g_task"))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # plotting
 
@@ -231,3 +236,13 @@ def sim_errorbars(ax, s, panel: str, series: str, x_name: str, metric: str, colo
     mean, std = s[f"{metric}_mean"], s[f"{metric}_std"]
     ax.errorbar(s[x_name], mean, yerr=std, fmt="o", color=color, ms=5, capsize=3)
     return sim_records(panel, series, x_name, s[x_name], mean, std, metric=metric, d=int(s["d"].iloc[0]))
+
+
+def gtask_axes(ax, title: str):
+    """The g_task-against-κ axes of Figure 4: log κ, the red dotted line at κ = 1, labels and legend."""
+    ax.axvline(1.0, color="red", ls=":", lw=1.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("κ = k / d")
+    ax.set_ylabel("g_task = e_ICL − e_IDG")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=9)

@@ -77,21 +77,11 @@ def plot(df, out_dir: Path) -> list[Path]:
                     records += C.sim_records(panel, f"alpha={a:g}", "kappa", s["kappa"], s["g_task_mean"],
                                              s["g_task_std"], source="dmmse", d=int(s["d"].iloc[0]),
                                              metric="g_task")
-        ax.axvline(1.0, color="red", ls=":", lw=1.5)
-        ax.set_xscale("log")
-        ax.set_xlabel("κ = k / d")
-        ax.set_ylabel("g_task = e_ICL − e_IDG")
-        ax.set_title(f"{panel}: ρ = {RHO:g}, τ = {TAU_PER_ALPHA:g}α (lines: theory, ▲: dMMSE)")
-        ax.legend(frameon=False, fontsize=9)
+        C.gtask_axes(ax, f"{panel}: ρ = {RHO:g}, τ = {TAU_PER_ALPHA:g}α (lines: theory, ▲: dMMSE)")
     return C.save(fig, out_dir, "lu2024-fig4", records)
-
-
-def agreement(df):
-    """Γ* simulations vs the asymptotic theory (e_ICL, e_IDG and g_task) at the same (τ, α, κ, ρ, λ)."""
-    return C.agreement_table(df, ("e_icl", "e_idg", "g_task"))
 
 
 EXPERIMENT = Experiment(
     id="lu2024-fig4", title="Lu et al. 2024 Fig. 4: memorisation → ICL transition in task diversity κ",
-    points=points, compute=C.compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    points=points, compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.gtask_agreement,
     notes={"source": "papers/lu2024.md §7.4", "quick": str(QUICK), "paper": str(PAPER)})

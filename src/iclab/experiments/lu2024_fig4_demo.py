@@ -56,22 +56,13 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax.plot(dm["kappa"], dm["g_task_mean"], ls="--", marker="^", ms=5, lw=1, color=C.PALETTE[2], label="dMMSE")
         records += C.sim_records("A", "dMMSE", "kappa", dm["kappa"], dm["g_task_mean"], dm["g_task_std"],
                                  source="dmmse", metric="g_task")
-    ax.axvline(1.0, color="red", ls=":", lw=1.5)
-    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("κ = k / d")
-    ax.set_ylabel("g_task = e_ICL − e_IDG")
-    ax.set_title(f"α = {ALPHA:g}, τ = {TAU:g}, ρ = {RHO:g} (the authors' CPU demo)")
-    ax.legend(frameon=False, fontsize=9)
+    C.gtask_axes(ax, f"α = {ALPHA:g}, τ = {TAU:g}, ρ = {RHO:g} (the authors' CPU demo)")
     return C.save(fig, out_dir, "lu2024-fig4-demo", records)
-
-
-def agreement(df):
-    """Γ* simulations vs the asymptotic theory (e_ICL, e_IDG and g_task) at each κ."""
-    return C.agreement_table(df, ("e_icl", "e_idg", "g_task"))
 
 
 EXPERIMENT = Experiment(
     id="lu2024-fig4-demo", title="Lu et al. 2024: the authors' quick CPU figure (Fig. 4 protocol at d = 32)",
     points=points, compute=C.compute, plot=plot, scales=("demo",), default_scale="demo",
-    supports_theory_only=True, agreement=agreement, notes={"source": "papers/lu2024.md §7.4", "demo": str(DEMO)})
+    supports_theory_only=True, agreement=C.gtask_agreement,
+    notes={"source": "papers/lu2024.md §7.4", "demo": str(DEMO)})
