@@ -13,7 +13,8 @@ a flop/memory model (``method="auto"``); none builds the n x p feature matrix:
   G vec(V) = vec(X^T diag(<x_mu, V h_mu>) H) (O(n d^2) each), preconditioned by the Kronecker product
   n (X^T X/n) (x) (H^T H/n) + c I = n E[xx^T] (x) E[hh^T] + c I, inverted exactly through the eigenvectors of its
   two factors. After whitening, the spectrum is close to Marchenko-Pastur with ratio p/n, so the iteration
-  count depends on tau only (about sqrt of the condition number).
+  count depends on tau only (about sqrt of the condition number). Mixed precision: float32 corrections of
+  float64 residuals (iterative refinement), float64 CG when float32 stalls.
 
 Direct solves warn (:class:`SingularSolveWarning`) when the system is numerically singular; CG warns when it
 does not converge. Both messages name the regime.
