@@ -91,6 +91,26 @@ def test_train_and_test_streams_differ():
     assert not np.array_equal(np.asarray(seed_keys(1)), np.asarray(seed_keys(0)))
 
 
+def test_fresh_prompts_equal_the_multi_axis_normal_draws():
+    """tasks.linear draws its normals flat (faster on CPU); the numbers must be jax.random.normal's, bit for bit."""
+    from iclab.tasks.linear import normal
+
+    key = jax.random.PRNGKey(7)
+    for shape in [(5, ELL + 1, D), (4, 3), (2, 3, 4, 5)]:
+        np.testing.assert_array_equal(normal(key, shape), jax.random.normal(key, shape))
+    keys = jax.random.split(key, 3)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(lambda k: normal(k, (6, D))))(keys),
+                                  jax.vmap(lambda k: jax.random.normal(k, (6, D)))(keys))
+
+    @jax.jit
+    def reference(key):  # the inputs as drawn before the flat draw (same jit, so same rounding of the scaling)
+        return jax.random.normal(jax.random.split(key, 3)[1], (32, ELL + 1, D)) * jnp.sqrt(TASK.x_scale)
+
+    b, x = jax.jit(sample)(key), reference(key)
+    np.testing.assert_array_equal(b.xs, x[:, :-1])
+    np.testing.assert_array_equal(b.xq, x[:, -1])
+
+
 class Counter(eqx.Module):
     v: jax.Array
 
