@@ -9,7 +9,12 @@
    sequential (S = 8). Measured for a small model (LSA, overhead-bound) and a softmax block (compute-bound).
 2. Steps per second of a 2-block softmax + MLP model (lu2024.md §8.2 model_type 3) at d = 20, batch 256.
 
-Fresh prompts every step (Lu et al. convention, ell = d). Prints a table; writes nothing.
+3. With ``--parts``: the cost of each part of a step (sampling, forward+backward on a fixed batch, optimiser, full
+   step), 1 seed vs S seeds, each timed as a compiled lax.scan of 100 steps: where the time goes and which parts
+   the vmap amortises.
+
+Fresh prompts every step (Lu et al. convention, ell = d). Prints a table; writes nothing. On a shared machine pin it
+to one core (``taskset -c 1 python ...``) so that both timings see the same threads.
 """
 
 from __future__ import annotations
@@ -78,6 +83,59 @@ def python_loop(fns, seed: int, steps: int) -> float:
     return time.perf_counter() - t0
 
 
+def part_times(fns, n_seeds: int, steps: int = 100) -> dict[str, float]:
+    """Milliseconds per step of each part of the training step for an n_seeds vmapped ensemble (best of 3)."""
+    import equinox as eqx
+
+    from iclab.train import seed_keys
+
+    init, loss, sample, opt = fns
+    keys = jax.vmap(seed_keys)(jnp.arange(n_seeds, dtype=jnp.uint32))
+    params, static = eqx.partition(eqx.filter_vmap(init)(keys[:, 0]), eqx.is_inexact_array)
+    state, data_keys = jax.vmap(opt.init)(params), keys[:, 1]
+    fixed = jax.vmap(sample)(data_keys)
+    grad = jax.grad(lambda q, b: loss(eqx.combine(q, static), b))
+
+    def draw(acc, t):  # the batch is reduced to a scalar so that nothing is dead code
+        b = jax.vmap(lambda k: sample(jax.random.fold_in(k, t)))(data_keys)
+        return acc + sum(x.sum() for x in jax.tree_util.tree_leaves(b))
+
+    def fwd_bwd(p, t):
+        return jax.tree_util.tree_map(lambda a, g: a - 1e-6 * g, p, jax.vmap(grad)(p, fixed))
+
+    def update(c, t):  # the parameters stand in for the gradients
+        u, s = jax.vmap(opt.update)(c[0], c[1], c[0])
+        return optax.apply_updates(c[0], u), s
+
+    def full(c, t):
+        def one(p, s, k):
+            u, s = opt.update(grad(p, sample(jax.random.fold_in(k, t))), s, p)
+            return optax.apply_updates(p, u), s
+        return jax.vmap(one)(c[0], c[1], data_keys)
+
+    out = {}
+    for name, body, carry in (("sampling", draw, jnp.zeros(())), ("forward+backward", fwd_bwd, params),
+                              ("optimiser", update, (params, state)), ("full step", full, (params, state))):
+        run = jax.jit(lambda c, body=body: jax.lax.scan(lambda c, t: (body(c, t), None), c, jnp.arange(steps))[0])
+        jax.block_until_ready(run(carry))  # compile
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            jax.block_until_ready(run(carry))
+            best = min(best, time.perf_counter() - start)
+        out[name] = best / steps * 1e3
+    return out
+
+
+def parts(model: str, d: int, batch: int, n_seeds: int):
+    fns = setup(model, d, batch)
+    one, ens = part_times(fns, 1), part_times(fns, n_seeds)
+    print(f"\n{model}, d={d}, batch {batch}: ms per step, by part")
+    print(f"  {'':20s}{'1 seed':>9s}{f'{n_seeds} seeds':>10s}{'ratio':>8s}")
+    for name in one:
+        print(f"  {name:20s}{one[name]:9.3f}{ens[name]:10.3f}{ens[name] / one[name]:8.2f}")
+
+
 def compare(model: str, d: int, batch: int, n_seeds: int, steps: int, chunk: int):
     fns = setup(model, d, batch)
     t_one = timed(fns, [0], steps, chunk)
@@ -103,7 +161,12 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--parts", action="store_true", help="time the parts of a step (1 seed vs --seeds) instead")
     args = ap.parse_args(argv)
+    if args.parts:
+        parts("lsa", 10, 64, args.seeds)
+        parts("softmax_1block", 10, args.batch, args.seeds)
+        return
     chunk = min(100, args.steps)
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); fresh prompts every step; "
           f"compilation excluded")
