@@ -6,7 +6,10 @@
    and vs one seed. Two sequential baselines: the usual training script (a jitted step called from a Python loop,
    one seed after another, as in the papers' code) and iclab's own compiled lax.scan loop run once per seed.
    Compilation is excluded everywhere. Targets (issue 7): ensemble <= 2.5x one seed, >= 3x faster than
-   sequential (S = 8). Measured for a small model (LSA, overhead-bound) and a softmax block (compute-bound).
+   sequential (S = 8). Measured for a small model (LSA; its step is mostly the threefry draws of the prompts)
+   and a softmax block (bound by XLA CPU's element-wise loops over short axes, ~0.3 GFLOP/s of matmul
+   work against ~57 GFLOP/s for a large matmul on the same core: per-element cost, which vmap cannot
+   amortise).
 2. Steps per second of a 2-block softmax + MLP model (lu2024.md §8.2 model_type 3) at d = 20, batch 256.
 
 3. With ``--parts``: the cost of each part of a step (sampling, forward+backward on a fixed batch, optimiser, full
