@@ -8,7 +8,6 @@ import pytest
 from scipy import stats
 
 from iclab.solvable.sampler import (
-    _householder_apply,
     context_length,
     features,
     pretraining_tasks,
@@ -61,21 +60,6 @@ def test_two_sample_ks_on_projections():
 
     pvals = [stats.ks_2samp(a, b).pvalue for a, b in zip(projections(*fast), projections(*naive), strict=True)]
     assert min(pvals) > 1e-3 / len(pvals), pvals
-
-
-def test_householder_maps_e1_to_u_and_is_orthogonal():
-    rng = np.random.default_rng(0)
-    u = rng.standard_normal((6, 7))
-    u[0] = np.eye(7)[0]  # u = e_1 and u = -e_1: the sign choice must avoid 0/0
-    u[1] = -np.eye(7)[0]
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    e1 = np.tile(np.eye(7)[0], (6, 1))
-    np.testing.assert_allclose(_householder_apply(u, e1)[0], u, atol=1e-14)
-    v = rng.standard_normal((6, 7))
-    norms = np.linalg.norm(v, axis=1)
-    qv, qe1 = _householder_apply(u, v, np.tile(np.eye(7)[0], (6, 1)))  # several vectors per row at once
-    np.testing.assert_allclose(np.linalg.norm(qv, axis=1), norms)
-    np.testing.assert_allclose(qe1, u, atol=1e-14)
 
 
 def test_pretraining_tasks_balanced_and_fresh():

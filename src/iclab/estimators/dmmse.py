@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from iclab._threads import blas_threads
 from iclab.estimators.linear import _check, cumulative_stats, prefix_lengths
 from iclab.validation import check_int, check_positive
 
@@ -53,45 +54,44 @@ def dmmse_from_stats(s, b, xq, pool, noise, *, chunk: int = 1024, pool_mask=None
     return _posterior_mean(lambda w: _stats_loglik(feats, w, noise), xq, pool, noise, b.shape[1], chunk, pool_mask)
 
 
-def stats_features(s, b):
+def stats_features(s, b, xp=jnp):
     """[S_ii, 2 S_ij (i < j), b] (B, L, d(d+1)/2 + d) for (S, b) of (B, L, d, d), (B, L, d): with
     :func:`task_features` [w_i w_j (i <= j), -2 w] it turns the quadratic form w^T S w - 2 w^T b for a chunk of
-    tasks into one GEMM (half the flops of S w, and no (B, L, c, d) intermediate)."""
-    d = s.shape[-1]
-    i, j = np.triu_indices(d)
-    return jnp.concatenate([s[..., i, j] * jnp.where(i == j, 1.0, 2.0).astype(s.dtype), b], axis=-1)
+    tasks into one GEMM (half the flops of S w, and no (B, L, c, d) intermediate). ``xp``: jax.numpy or numpy."""
+    i, j = np.triu_indices(s.shape[-1])
+    return xp.concatenate([s[..., i, j] * xp.where(i == j, 1.0, 2.0).astype(s.dtype), b], axis=-1)
 
 
-def task_features(w):
+def task_features(w, xp=jnp):
     """[w_i w_j (i <= j), -2 w] (c, d(d+1)/2 + d) for tasks w (c, d); see :func:`stats_features`."""
     i, j = np.triu_indices(w.shape[-1])
-    return jnp.concatenate([w[:, i] * w[:, j], -2 * w], axis=-1)
+    return xp.concatenate([w[:, i] * w[:, j], -2 * w], axis=-1)
 
 
-def _stats_loglik(feats, w, noise):
+def _stats_loglik(feats, w, noise, xp=jnp):
     """-(w^T S w - 2 w^T b) / (2 noise) for the tasks w (c, d): (B, L, c)."""
-    return -jnp.einsum("blp,cp->blc", feats, task_features(w)) / (2 * noise)
+    return -(feats @ task_features(w, xp).T) / (2 * noise)
 
 
-def _accumulate(carry, ll, pred):
+def _accumulate(carry, ll, pred, xp=jnp):
     """One chunk of the online log-sum-exp: carry (running max m (B, L), normaliser z (B, L), numerator
     num (B, L[, Q])), the chunk's log-likelihoods ll (B, L, c) and predictions pred (B, [Q,] c)."""
     m, z, num = carry
-    new_m = jnp.maximum(m, ll.max(-1))
-    scale = jnp.exp(m - new_m)
-    p = jnp.exp(ll - new_m[..., None])
+    new_m = xp.maximum(m, ll.max(-1))
+    scale = xp.exp(m - new_m)
+    p = xp.exp(ll - new_m[..., None])
     z = z * scale + p.sum(-1)
     if pred.ndim == 3:
-        num = num * scale[..., None] + jnp.einsum("blc,bqc->blq", p, pred)
+        num = num * scale[..., None] + xp.einsum("blc,bqc->blq", p, pred)
     else:
-        num = num * scale + jnp.einsum("blc,bc->bl", p, pred)
+        num = num * scale + xp.einsum("blc,bc->bl", p, pred)
     return new_m, z, num
 
 
-def _init_carry(xq, nl: int):
+def _init_carry(xq, nl: int, xp=jnp):
     batch, qshape = xq.shape[0], xq.shape[1:-1]  # qshape () or (Q,)
-    return (jnp.full((batch, nl), -jnp.inf, xq.dtype), jnp.zeros((batch, nl), xq.dtype),
-            jnp.zeros((batch, nl, *qshape), xq.dtype))
+    return (xp.full((batch, nl), -np.inf, xq.dtype), xp.zeros((batch, nl), xq.dtype),
+            xp.zeros((batch, nl, *qshape), xq.dtype))
 
 
 def _finish(carry):
@@ -146,15 +146,27 @@ def _pad(a: np.ndarray, rows: int):
     return jnp.asarray(np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]))]) if len(a) < rows else a)
 
 
-_stats_features_jit = jax.jit(stats_features)
+def _dmmse_last_numpy(s, b, xq, pool, noise, chunk: int = 1024):
+    """dMMSE at the last prefix from statistics s (B, d, d), b (B, d), in numpy float64 (the same pieces as the
+    JAX path): no JAX start-up or compilation per worker process, which cost more than the arithmetic. -> (B,)."""
+    feats = stats_features(s, b, xp=np)
+    carry = _init_carry(xq, 1, xp=np)
+    for i in range(0, len(pool), chunk):
+        w = pool[i:i + chunk]
+        carry = _accumulate(carry, _stats_loglik(feats, w, noise, xp=np)[:, None], xq @ w.T, xp=np)
+    return _finish(carry)[:, 0]
 
 
-@partial(jax.jit, static_argnames=("noise",))
-def _stats_chunk(carry, feats, xq, w, ok, noise):
-    """One pool chunk of the dMMSE from statistics: feats (B, 1, P) of :func:`stats_features`, xq (B, d), tasks
-    w (c, d) with validity ok (c,). Compiled once per (B, c): the pool size only sets the number of calls."""
-    ll = jnp.where(ok, _stats_loglik(feats, w, noise), -jnp.inf)
-    return _accumulate(carry, ll, jnp.einsum("bd,cd->bc", xq, w))
+def _dmmse_prompts_jax(xs, ys, xq, pool, noise, batch: int):
+    """dMMSE at the last prefix from raw contexts (ell < d), compiled; inputs padded to ``batch`` prompts and the
+    pool to a power of two (few compiled shapes), or to a multiple of 4096 for large pools. -> (B,)."""
+    k, d = pool.shape
+    bucket = max(64, 1 << (k - 1).bit_length()) if k <= 4096 else -(-k // 4096) * 4096
+    with jax.enable_x64(True):
+        padded = jnp.asarray(np.concatenate([pool, np.zeros((bucket - k, d))]))
+        pred = _prompts_jit(_pad(xs, batch), _pad(ys, batch), _pad(xq, batch), padded,
+                            jnp.asarray(np.arange(bucket) < k), noise=noise)
+        return np.asarray(pred)[:len(xq), 0]
 
 
 @partial(jax.jit, static_argnames=("noise",))
@@ -169,7 +181,7 @@ def dmmse_point(config: dict, seed: int) -> dict:
     rho, n_test (test prompts per error; one query each, squared error against the noisy target). ICL draws a
     fresh w ~ N(0, I) per prompt, IDG a uniform pool member; g_task = e_icl - e_idg. Computed in float64, from
     exact draws of the sufficient statistics (:func:`sample_last_stats`) when ell >= d, else raw contexts."""
-    from iclab.solvable.sampler import context_length, pool_size, sample_contexts
+    from iclab.solvable.sampler import context_length, pool_size
     from iclab.solvable.simulate import parse_kappa
 
     missing = [key for key in ("d", "alpha", "kappa", "rho", "n_test") if key not in config]
@@ -187,33 +199,26 @@ def dmmse_point(config: dict, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     pool = rng.standard_normal((k, d))
     batch = max(1, min(n_test, 256, 2**22 // (ell * d)))
-    # pad the pool to a power of two (few compiled shapes), or to a multiple of 4096 for large pools (less waste)
-    bucket = max(64, 1 << (k - 1).bit_length()) if k <= 4096 else -(-k // 4096) * 4096
-    chunk = 64  # one compiled chunk step for every pool size (compiling costs more than the calls it saves)
-    errors = {}
-    with jax.enable_x64(True):
-        padded, mask = np.concatenate([pool, np.zeros((bucket - k, d))]), np.arange(bucket) < k
-        pool_j, mask_j = jnp.asarray(padded), jnp.asarray(mask)
-        # sliced in numpy: eager jnp slicing would compile anew for every pool size
-        chunks = [(jnp.asarray(padded[i:i + chunk]), jnp.asarray(mask[i:i + chunk])) for i in range(0, bucket, chunk)]
-        for name in ("icl", "idg"):
-            sq = []
-            for i in range(0, n_test, batch):
-                m = min(batch, n_test - i)
-                tasks = rng.standard_normal((m, d)) if name == "icl" else pool[rng.integers(0, k, m)]
-                xq = rng.standard_normal((m, d)) / math.sqrt(d)
-                yq = np.einsum("bd,bd->b", xq, tasks)
-                yq = yq + math.sqrt(rho) * rng.standard_normal(m)
-                if ell >= d:
-                    s, b = sample_last_stats(rng, tasks, ell, rho)
-                    feats, xq_j = _stats_features_jit(_pad(s[:, None], batch), _pad(b[:, None], batch)), _pad(xq, batch)
-                    carry = _init_carry(xq_j, 1)
-                    for w, ok in chunks:
-                        carry = _stats_chunk(carry, feats, xq_j, w, ok, noise=rho)
-                    pred = _finish(carry)
-                else:
-                    xs, ys, _, _ = sample_contexts(rng, tasks, ell, rho)
-                    pred = _prompts_jit(_pad(xs, batch), _pad(ys, batch), _pad(xq, batch), pool_j, mask_j, noise=rho)
-                sq.append((yq - np.asarray(pred)[:m, 0]) ** 2)
-            errors[name] = float(np.concatenate(sq).mean())
+    with blas_threads(1):  # sweeps run one point per core
+        errors = {name: _mc_error(rng, name, pool, ell, rho, n_test, batch) for name in ("icl", "idg")}
     return {"e_icl": errors["icl"], "e_idg": errors["idg"], "g_task": errors["icl"] - errors["idg"]}
+
+
+def _mc_error(rng, name: str, pool, ell: int, rho: float, n_test: int, batch: int) -> float:
+    """Monte-Carlo test error of the dMMSE over ``n_test`` prompts, ICL (fresh w ~ N(0, I)) or IDG (pool tasks)."""
+    from iclab.solvable.sampler import sample_contexts
+
+    k, d = pool.shape
+    sq = []
+    for i in range(0, n_test, batch):
+        m = min(batch, n_test - i)
+        tasks = rng.standard_normal((m, d)) if name == "icl" else pool[rng.integers(0, k, m)]
+        xq = rng.standard_normal((m, d)) / math.sqrt(d)
+        yq = np.einsum("bd,bd->b", xq, tasks)
+        yq = yq + math.sqrt(rho) * rng.standard_normal(m)
+        if ell >= d:
+            pred = _dmmse_last_numpy(*sample_last_stats(rng, tasks, ell, rho), xq, pool, rho)
+        else:
+            pred = _dmmse_prompts_jax(*sample_contexts(rng, tasks, ell, rho)[:2], xq, pool, rho, batch)
+        sq.append((yq - pred) ** 2)
+    return float(np.concatenate(sq).mean())

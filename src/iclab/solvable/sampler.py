@@ -7,9 +7,9 @@ One context: x_i ~ N(0, I/d) (i <= ell + 1), y_i = <x_i, w> + N(0, rho). The red
 so a batch of n contexts is stored as ``h: (n, d+1)``, ``xq: (n, d)``, ``yq: (n,)`` (never the n x d x (d+1)
 tensor H_Z, see :func:`features`).
 
-- :func:`sample_stats` draws (h, xq, yq) exactly in O(d) per context (§3.4: rotate the task to e_1, sample the
-  few scalars that carry the dependence on w, rotate back with a Householder reflection; chi-square draws
-  replace the ell-dimensional norms, so the cost does not even grow with ell);
+- :func:`sample_stats` draws (h, xq, yq) exactly in O(d) per context (§3.4: the few scalars that carry the
+  dependence on w, plus an isotropic Gaussian projected off w; chi-square draws replace the ell-dimensional
+  norms, so the cost does not even grow with ell);
 - :func:`sample_stats_naive` builds every context (O(ell d) per context), the reference it is tested against.
 """
 
@@ -73,37 +73,20 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
 
 
 # --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
-def _householder_apply(u: np.ndarray, *vs: np.ndarray) -> list[np.ndarray]:
-    """Apply, row by row, an orthogonal Q_i with Q_i e_1 = u_i to each v_i. u: (n, d) unit rows, each v: (n, d)
-    -> list of (n, d) (the v are overwritten).
-
-    Q = -(I - 2 r r^T / |r|^2) with r = e_1 + u when u_1 > 0 (then Q e_1 = u), else Q = I - 2 r r^T/|r|^2 with
-    r = e_1 - u; the sign choice keeps |r|^2 = 2(1 +- u_1) >= 2, so there is no cancellation. With r scaled to
-    |r|^2 = 2 and t = -sign: Q v = t v - t (r . v) r.
-    """
-    t = np.where(u[:, 0] > 0, -1.0, 1.0)
-    r = u * -t[:, None]
-    r[:, 0] += 1.0
-    r *= np.sqrt(2.0 / np.einsum("nd,nd->n", r, r))[:, None]
-    out = []
-    for v in vs:
-        coef = np.einsum("nd,nd->n", r, v) * t
-        v *= t[:, None]
-        v -= coef[:, None] * r
-        out.append(v)
-    return out
-
-
 def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact draw of (h, xq, yq) for one context per task row, in O(d) per context (§3.4).
 
     tasks: (n, d) task vectors (any norms); returns h (n, d+1), xq (n, d), yq (n,).
 
-    In the frame where w = |w| e_1, with g_i = sqrt(d) x_i ~ N(0, I) and theta = |w|/sqrt(d): y = theta a + e with
-    a = (g_i1)_i. Rotating the ell-space so that the noise e is along f_1 gives, exactly,
-    S = sum_i y_i g_i with S_1 = theta (a_1^2 + c) + |e| a_1, S_{2:d} ~ N(0, |y|^2 I), |y|^2 = (theta a_1 + |e|)^2
-    + theta^2 c, where a_1 ~ N(0,1), c ~ chi2(ell-1), |e|^2 ~ rho chi2(ell).
+    Write w = |w| u, theta = |w|/sqrt(d), g_i = sqrt(d) x_i ~ N(0, I) and y = theta a + e with a = (<u, g_i>)_i.
+    Rotating the ell-space so that the noise e lies along its first axis gives, exactly,
+    S = sum_i y_i g_i = S_u u + S_perp with S_u = theta (a_1^2 + c) + |e| a_1 and S_perp ~ N(0, |y|^2 (I - u u^T))
+    independent of S_u, where a_1 ~ N(0, 1), c ~ chi2(ell - 1), |e|^2 ~ rho chi2(ell) and
+    |y|^2 = (theta a_1 + |e|)^2 + theta^2 c. S_perp = |y| (z - <u, z> u) with z ~ N(0, I): a projection, so no
+    rotation to the frame of w is needed (the §3.4 recipe samples in that frame and rotates back with a Householder
+    reflection; the law is the same). The query x_q ~ N(0, I/d) is independent of the task, and
+    y_q = <x_q, w> + N(0, rho).
     """
     tasks = np.asarray(tasks, dtype=np.float64)
     n, d = tasks.shape
@@ -117,17 +100,18 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     a1 = rng.standard_normal(n)
     c = rng.chisquare(ell - 1, n) if ell > 1 else np.zeros(n)
     y2 = (theta * a1 + e) ** 2 + theta**2 * c
-    s = rng.standard_normal((n, d))
-    s *= np.sqrt(y2)[:, None]
-    s[:, 0] = theta * (a1**2 + c) + e * a1
-    g = rng.standard_normal((n, d))
-    yq = theta * g[:, 0] + math.sqrt(rho) * rng.standard_normal(n)
-    s, g = _householder_apply(u, s, g)
+    ynorm = np.sqrt(y2)
+    s_u = theta * (a1**2 + c) + e * a1
+    sv = rng.standard_normal((n, d))  # z
+    sv *= ynorm[:, None]
+    sv += (s_u - np.einsum("nd,nd->n", u, sv))[:, None] * u  # S = S_u u + |y| (z - <u, z> u)
     h = np.empty((n, d + 1))
-    np.multiply(s, math.sqrt(d) / ell, out=h[:, :d])  # (d/ell) sum y x = (d/ell) S / sqrt(d)
+    np.multiply(sv, math.sqrt(d) / ell, out=h[:, :d])  # (d/ell) sum y x = (d/ell) S / sqrt(d)
     h[:, d] = y2 / ell
-    g *= 1 / math.sqrt(d)
-    return h, g, yq
+    xq = rng.standard_normal((n, d))
+    xq *= 1 / math.sqrt(d)
+    yq = np.einsum("nd,nd->n", xq, tasks) + math.sqrt(rho) * rng.standard_normal(n)
+    return h, xq, yq
 
 
 # --- raw contexts -------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
+from iclab._threads import blas_threads
 from iclab.solvable._malloc import keep_freed_memory
-from iclab.solvable._threads import blas_threads
 from iclab.solvable.error import test_error
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from iclab.solvable._threads import blas_threads
+from iclab._threads import blas_threads
 from iclab.solvable.sampler import context_stats
 from iclab.validation import check_choice, check_nonnegative, check_positive
 
