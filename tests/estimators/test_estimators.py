@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from iclab.estimators import bayes_ridge, dmmse, dmmse_point, gd_one_step, gd_optimal_step, least_squares, ridge
-from iclab.estimators.dmmse import sample_last_stats
+from iclab.estimators.dmmse_mc import sample_last_stats
 from iclab.solvable.sampler import sample_contexts
 
 
