@@ -34,7 +34,7 @@ def parse_kappa(kappa) -> float:
 def simulate_point(config: dict, seed: int) -> dict:
     """{"e_icl", "e_idg"} of Gamma* for one seed. config: d, tau, alpha, kappa (float or "inf"), rho,
     lam (default 0), assignment ("balanced" default, or "uniform"), method (solver, default "auto"),
-    rtol (CG tolerance, default 1e-9), blas_threads (default 1).
+    rtol (CG tolerance, default 1e-8), blas_threads (default 1).
     Other keys are ignored (figure modules may carry their own)."""
     missing = [k for k in REQUIRED if k not in config]
     if missing:
@@ -51,6 +51,7 @@ def simulate_point(config: dict, seed: int) -> dict:
     # one BLAS thread: sweeps run one point per core, where extra threads only contend (see _threads.py)
     with blas_threads(config.get("blas_threads", 1)):
         h, xq, yq = sample_stats(rng, pool[idx], ell, rho)
-        # rtol 1e-9: Gamma* to about 1e-7 relative, far below the run-to-run spread of the errors
-        gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"), rtol=config.get("rtol", 1e-9))
+        # rtol 1e-8: Gamma* to about 1e-6 relative at worst (tau near 1; measured error / residual <= 100), so the
+        # errors are exact to ~1e-6, four orders below their run-to-run spread
+        gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"), rtol=config.get("rtol", 1e-8))
         return {"e_icl": test_error(gamma, ell, rho), "e_idg": test_error(gamma, ell, rho, tasks=pool)}
