@@ -8,15 +8,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from iclab.experiments import Point
 from iclab.sweep.config import point_hash
 from iclab.sweep.executors import EXECUTORS, execute
 from iclab.sweep.store import Store
 from iclab.validation import check_choice, check_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def open_store(store: Store | str | Path | None) -> tuple[Store, bool]:
@@ -128,4 +129,6 @@ def _table(st: Store, name: str, points: list[Point], hashes: list[str],
                 failed.append((p.config, seed, r["error"] or ""))
                 continue
             rows.append({**p.config, "seed": seed, **r["metrics"], "wall_time": r["wall_time"]})
+    import pandas as pd  # here, not at import: a process-pool sweep imports it while its workers compute
+
     return pd.DataFrame.from_records(rows), failed
