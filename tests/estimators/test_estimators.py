@@ -130,6 +130,19 @@ def test_sample_last_stats_same_law_as_raw_contexts():
     np.testing.assert_allclose(s.mean(0), ell / d * np.eye(d), atol=0.05)
 
 
+@pytest.mark.parametrize("chunk", [3, 1024])
+def test_numpy_monte_carlo_path_matches_brute_force(chunk):
+    """dmmse_point's numpy scoring from the statistics (S, b) of whole contexts equals the plain softmax over the
+    pool at the last prefix, with the online log-sum-exp split over chunks or not."""
+    from iclab.estimators.dmmse_mc import _last_prefix
+
+    xs, ys, xq, _, _ = prompts(b=4, ell=9, d=3, rho=0.2)
+    pool = np.random.default_rng(5).standard_normal((10, 3))
+    s, b = np.einsum("bld,ble->bde", xs, xs), np.einsum("bld,bl->bd", xs, ys)
+    got = _last_prefix(s, b, xq, pool, 0.2, chunk=chunk)
+    np.testing.assert_allclose(got, brute_dmmse(xs, ys, xq, pool, 0.2)[:, -1], rtol=1e-10, atol=1e-12)
+
+
 def test_dmmse_point_protocol():
     out = dmmse_point({"d": 8, "alpha": 4, "kappa": 1, "rho": 0.01, "n_test": 300}, 0)
     assert set(out) == {"e_icl", "e_idg", "g_task"}
