@@ -76,6 +76,16 @@ def test_pretraining_tasks_balanced_and_fresh():
     assert idx.size == 50 and idx.max() < 3
 
 
+def test_pool_with_indices_draws_as_the_gathered_tasks():
+    """sample_stats(rng, pool, ell, rho, idx) is the same draw as on pool[idx] (tasks of unequal norms)."""
+    rng = np.random.default_rng(3)
+    pool, idx = rng.standard_normal((6, 9)) * np.arange(1, 7)[:, None], rng.integers(0, 6, 40)
+    gathered = sample_stats(np.random.default_rng(1), pool[idx], 20, 0.3)
+    indexed = sample_stats(np.random.default_rng(1), pool, 20, 0.3, idx)
+    for a, b in zip(gathered, indexed, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.parametrize(("args", "name"), [
     ((1, 1.0, 1.0), "d must"), ((4, 0.0, 1.0), "tau must"), ((4, 1.0, 0.0), "kappa must"),
     ((4, 1.0, 0.1), "kappa must be >= 1/d"), ((4, 0.5, 3.0), "kappa must be <= tau d"),

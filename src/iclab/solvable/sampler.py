@@ -73,11 +73,13 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
 
 
 # --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
-def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float
+def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float, idx: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact draw of (h, xq, yq) for one context per task row, in O(d) per context (§3.4).
 
-    tasks: (n, d) task vectors (any norms); returns h (n, d+1), xq (n, d), yq (n,).
+    tasks: (k, d) task vectors (any norms); idx: (n,) the task of each context (default: context i has task i,
+    n = k; passing a pool with its indices saves gathering and normalising n task rows). Returns h (n, d+1),
+    xq (n, d), yq (n,); the same draws as ``sample_stats(rng, tasks[idx], ell, rho)``.
 
     Write w = |w| u, theta = |w|/sqrt(d), g_i = sqrt(d) x_i ~ N(0, I) and y = theta a + e with a = (<u, g_i>)_i.
     Rotating the ell-space so that the noise e lies along its first axis gives, exactly,
@@ -89,13 +91,16 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     y_q = <x_q, w> + N(0, rho).
     """
     tasks = np.asarray(tasks, dtype=np.float64)
-    n, d = tasks.shape
+    d = tasks.shape[1]
     ell = check_int("ell", ell, lo=1)
     rho = float(check_nonnegative("rho", rho))
     norm = np.linalg.norm(tasks, axis=1)
     if np.any(norm == 0):
         raise ValueError("tasks must be nonzero vectors (got a zero row)")
-    u, theta = tasks / norm[:, None], norm / math.sqrt(d)
+    u = tasks / norm[:, None]
+    if idx is not None:
+        u, norm = u[idx], norm[idx]
+    n, theta = len(norm), norm / math.sqrt(d)
     e = np.sqrt(rho * rng.chisquare(ell, n)) if rho > 0 else np.zeros(n)
     a1 = rng.standard_normal(n)
     c = rng.chisquare(ell - 1, n) if ell > 1 else np.zeros(n)
@@ -110,7 +115,7 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     h[:, d] = y2 / ell
     xq = rng.standard_normal((n, d))
     xq *= 1 / math.sqrt(d)
-    yq = np.einsum("nd,nd->n", xq, tasks) + math.sqrt(rho) * rng.standard_normal(n)
+    yq = np.einsum("nd,nd->n", xq, u) * norm + math.sqrt(rho) * rng.standard_normal(n)
     return h, xq, yq
 
 

@@ -50,7 +50,7 @@ def simulate_point(config: dict, seed: int) -> dict:
                                   config.get("assignment", "balanced"))
     # one BLAS thread: sweeps run one point per core, where extra threads only contend (see _threads.py)
     with blas_threads(config.get("blas_threads", 1)):
-        h, xq, yq = sample_stats(rng, pool[idx], ell, rho)
+        h, xq, yq = sample_stats(rng, pool, ell, rho, idx)
         # rtol 1e-8: Gamma* to about 1e-6 relative at worst (tau near 1; measured error / residual <= 100), so the
         # errors are exact to ~1e-6, four orders below their run-to-run spread
         gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"), rtol=config.get("rtol", 1e-8))
