@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 from contextlib import contextmanager
 
 _NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
@@ -18,12 +19,15 @@ _NAMES = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads6
           ("openblas_set_num_threads", "openblas_get_num_threads"))
 
 
-@functools.cache
 def _openblas() -> list:
-    """(set, get) thread functions of every OpenBLAS loaded (numpy and scipy each bundle their own); looked up
-    once per process (reading /proc/self/maps costs ~2 ms, and every simulation run enters this block)."""
-    import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS too, so that it is found)
+    """(set, get) thread functions of every OpenBLAS loaded (numpy and scipy each bundle their own). Read from
+    /proc/self/maps (~2 ms) once per process, and once more after scipy.linalg is imported: a run that never
+    needs scipy does not import it (0.3 s in every sweep worker)."""
+    return _openblas_scan("scipy.linalg" in sys.modules)
 
+
+@functools.cache
+def _openblas_scan(with_scipy: bool) -> list:  # with_scipy: the cache key only
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}

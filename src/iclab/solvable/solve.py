@@ -27,8 +27,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.linalg import lapack
 
 from iclab._threads import blas_threads
 from iclab.solvable.sampler import context_stats
@@ -89,6 +87,9 @@ def _norm1(mat: np.ndarray, lower_only: bool) -> float:
 def _cholesky_solve(build, rhs: np.ndarray, lower_only: bool, regime: str, n: int, p: int, lam: float):
     """Solve the SPD system ``build()`` (full symmetric, or lower triangle only) by Cholesky, in place; on failure
     rebuild it and use an eigen-pseudo-inverse. Warns when numerically singular. Returns (solution, rcond)."""
+    import scipy.linalg as sla  # here, not at the top: CG-only sweep workers skip its 0.3 s import
+    from scipy.linalg import lapack
+
     mat = build()
     if mat.flags.c_contiguous and not mat.flags.f_contiguous:
         mat = mat.T  # symmetric: the transpose is the same matrix, and LAPACK wants Fortran order (no copy)
@@ -133,6 +134,8 @@ def _solve_dual(h, xq, y, c, lam, rtol):
     the flops rate) preconditions float64 CG on the same system with exact matrix-free products
     K a = Phi Phi^T a; a few iterations reach float64 accuracy while cond(K) * 6e-8 < 1. When the float32
     factorisation fails or CG breaks down, fall back to the float64 Cholesky."""
+    import scipy.linalg as sla
+
     n, d = xq.shape
     p = d * (d + 1)
     phi = _Features.of(h, xq, np.float64)
