@@ -78,12 +78,15 @@ def get_experiment(exp_id: str) -> Experiment:
     return importlib.import_module(REGISTRY[exp_id]).EXPERIMENT
 
 
+PREFETCH_DELAY = 0.5  # seconds: worker processes start in about this time, and need the cores meanwhile
+
+
 def _prefetch_plotting():
     """Import pandas and matplotlib (Agg) and draw a throwaway log-scale figure in a background thread while
     worker processes compute: about 1.5 s of imports, font loading and mathtext set-up that the table and the
-    plot would otherwise pay after the last result (the main thread only waits on results meanwhile). Returns
-    the thread, to be joined before plotting (matplotlib is not thread-safe). A failure here is ignored: it
-    happens again, with its message, where the import is needed."""
+    plot would otherwise pay after the last result (the main thread only waits on results meanwhile). Starts
+    after PREFETCH_DELAY. Returns the timer thread: cancel and join it before plotting (matplotlib is not
+    thread-safe). A failure here is ignored: it happens again, with its message, where the import is needed."""
     import threading
 
     def load():
@@ -101,7 +104,8 @@ def _prefetch_plotting():
         except Exception:
             pass
 
-    thread = threading.Thread(target=load, name="iclab-prefetch", daemon=True)
+    thread = threading.Timer(PREFETCH_DELAY, load)
+    thread.name, thread.daemon = "iclab-prefetch", True
     thread.start()
     return thread
 
@@ -124,6 +128,7 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
     prefetch = _prefetch_plotting() if sweep_options.get("executor", "local") != "local" else None
     df = sweep.run(exp.compute, points, name=exp.id, **sweep_options)
     if prefetch is not None:
+        prefetch.cancel()  # not started yet (a sweep shorter than the delay): the plot imports what it needs
         prefetch.join()
     out = Path(out_dir) / exp.id
     out.mkdir(parents=True, exist_ok=True)

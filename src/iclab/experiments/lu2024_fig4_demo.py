@@ -30,10 +30,11 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
                   "lam": 0.0})]
     if theory_only:
         return pts
+    # the dMMSE points first: they are the longest tasks (up to 0.3 s), so the pool ends on short Γ* runs
+    pts += [Point({"kind": "dmmse", "d": s["d"], "alpha": ALPHA, "kappa": k, "rho": RHO, "n_test": s["n_test"]})
+            for k in KAPPAS[::-1]]
     pts += [Point({"kind": "gamma", "d": s["d"], "tau": TAU, "alpha": ALPHA, "kappa": k, "rho": RHO,
                    "lam": s["lam"], "rtol": s["rtol"]}, seeds=s["runs"]) for k in KAPPAS]
-    pts += [Point({"kind": "dmmse", "d": s["d"], "alpha": ALPHA, "kappa": k, "rho": RHO, "n_test": s["n_test"]})
-            for k in KAPPAS]
     return pts
 
 
