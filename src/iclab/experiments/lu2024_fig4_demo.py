@@ -15,7 +15,7 @@ from iclab.experiments import lu2024_common as C
 
 # rtol: the Gamma* solves' CG tolerance. 1e-5 moves each run's g_task by <= 7e-6 from the exact (1e-11) solve,
 # <= 3e-4 of its run-to-run std at every kappa (tests/experiments: test_demo_tolerance_is_below_the_noise), and
-# saves a third of the solve; --set rtol=1e-8 restores the sweeps' default
+# saves 30% of each Gamma* run; --set rtol=1e-8 restores the sweeps' default
 DEMO = {"d": 32, "runs": 20, "lam": 1e-6, "n_test": 1000, "n_theory": 300, "rtol": 1e-5}
 ALPHA, TAU, RHO = 10.0, 10.0, 0.01
 KAPPAS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0, 4.0, 8.0, 16.0, 32.0)

@@ -75,7 +75,7 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
 # --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
 def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float, idx: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact draw of (h, xq, yq) for one context per task row, in O(d) per context (§3.4).
+    """Exact draw of (h, xq, yq) for one context per task row (or per entry of idx), in O(d) per context (§3.4).
 
     tasks: (k, d) task vectors (any norms); idx: (n,) the task of each context (default: context i has task i,
     n = k; passing a pool with its indices saves gathering and normalising n task rows). Returns h (n, d+1),
