@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from iclab.claims import CLAIMS_FILE
 from iclab.cli.apps import app
 
 
@@ -49,3 +50,23 @@ def reproduce(
                            progress=progress)
     for f in files:
         console.print(f"wrote {f}")
+    for f in files:
+        if Path(f).name == CLAIMS_FILE:
+            print_claims(f, console)
+
+
+def print_claims(path: Path, console: Console) -> None:
+    """The claims of one ``claims.json`` as a table, with the count that hold as its title."""
+    from rich.table import Table
+
+    from iclab.claims import format_value, read_claims, summary, verdict
+
+    figure, scale, claims = read_claims(path)
+    table = Table(title=f"{figure} ({scale}): {summary(claims)}", show_lines=False)
+    for col, kw in (("claim", {}), ("measured", {"justify": "right"}), ("target", {}), ("verdict", {})):
+        table.add_column(col, overflow="fold", **kw)
+    style = {True: "green", False: "bold red", None: "yellow"}
+    for c in claims:
+        table.add_row(f"{c.id}: {c.statement}", format_value(c.value, c.uncertainty), c.target,
+                      f"[{style[c.holds]}]{verdict(c.holds)}[/]")
+    console.print(table)

@@ -9,7 +9,9 @@ An experiment is three pure pieces (see :class:`Experiment`):
   it is a module-level function so that process pools and Dask workers can import it;
 - ``plot(df, out_dir)`` turns the results table (one row per point and seed) into PNG and CSV files;
 - optionally ``agreement(df)`` returns a DataFrame comparing simulation with theory, one row per compared
-  quantity, columns ``quantity, sim_mean, sim_sem, theory, z`` (for ``iclab report``).
+  quantity, columns ``quantity, sim_mean, sim_sem, theory, z`` (for ``iclab report``);
+- optionally ``claims(df, scale)`` returns the paper's claims this run checks (:class:`iclab.claims.Claim`);
+  ``run_experiment`` writes them to ``claims.json`` beside the PNG and CSV.
 
 The sweep engine (:mod:`iclab.sweep`) runs the points, caches each finished one, and hands the table to ``plot``.
 The registry below maps figure ids to the module that defines ``EXPERIMENT``; modules are imported lazily so that
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from iclab.claims import CLAIMS_FILE, Claim, write_claims
 
 REGISTRY: dict[str, str] = {
     "lu2024-fig1": "iclab.experiments.lu2024_fig1",
@@ -62,6 +66,7 @@ class Experiment:
     default_scale: str = "quick"
     supports_theory_only: bool = False
     agreement: Callable[[Any], Any] | None = None
+    claims: Callable[[Any, str], list[Claim]] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -132,4 +137,7 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
         prefetch.join()
     out = Path(out_dir) / exp.id
     out.mkdir(parents=True, exist_ok=True)
-    return exp.plot(df, out)
+    files = exp.plot(df, out)
+    if exp.claims is not None:
+        files.append(write_claims(out / CLAIMS_FILE, exp.id, scale, exp.claims(df, scale)))
+    return files
