@@ -67,6 +67,11 @@ class Experiment:
     supports_theory_only: bool = False
     agreement: Callable[[Any], Any] | None = None
     claims: Callable[[Any, str], list[Claim]] | None = None
+    # What `iclab reproduce list` and `--dry-run` show: the kind of computation (theory | simulation | training),
+    # a one-line description, and the estimated CPU seconds of one (config, seed) on one core (None: unknown).
+    kind: str = "theory"
+    description: str = ""
+    cost: Callable[[dict[str, Any]], float] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
 
