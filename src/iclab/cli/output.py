@@ -34,7 +34,7 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
 
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows([repr(r[c]) for c in columns] for r in rows)
+        w.writerows([r[c] if isinstance(r[c], str) else repr(r[c]) for c in columns] for r in rows)
     else:
         from rich.console import Console
         from rich.table import Table
