@@ -7,8 +7,12 @@ import pytest
 from iclab.solvable.error import test_error as lu_test_error
 from iclab.solvable.sampler import sample_contexts
 from iclab.solvable.solve import predict
-from iclab.solvable.structured import (gaussian_tasks, gaussian_test_error, simulate_structured,
-                                       structured_pretraining_tasks)
+from iclab.solvable.structured import (
+    gaussian_tasks,
+    gaussian_test_error,
+    simulate_structured,
+    structured_pretraining_tasks,
+)
 from iclab.theory import letey2025 as T
 from iclab.validation import UserInputError
 
