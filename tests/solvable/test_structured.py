@@ -74,28 +74,55 @@ def test_gaussian_error_reduces_to_the_isotropic_formula_and_vectorises():
 
 
 # ---- simulation against the theory -----------------------------------------------------------------------------
-# Relative deviation (sim − theory)/theory measured for these cases with 8 seeds at d = 40/60/80/100 is positive and
-# shrinks with d (finite-size excess, Letey et al. 2025 §7); the fast test allows at d = 40 what was measured there
-# plus 3 standard errors, rounded up (see the report of issue 17).
+# Relative deviations (sim − theory)/theory measured with 8 seeds (max over tests and α_test ∈ {α, 8}; SE 0.2–3%):
+#
+#   case                        d = 40   60     80     100
+#   R3a τ = 2,  λ = .1          +4.5%   +3.1%  +2.9%  +1.7%
+#   R3a τ = .5, λ = .1          +1.9%   +1.5%  +0.3%  +1.1%
+#   R3b τ = 2,  λ = 1           +3.6%   +2.4%  +1.6%  +1.3%
+#   R3b τ = .6, λ = 1           +3.5%   +0.9%  +0.5%  +1.3%
+#   flat (I), τ = .5, λ = 0     +2.6%   +4.6%  +0.7%  +2.0%   (the spike test's SE is 1.5–3%)
+#
+# Positive and shrinking with d: the finite-size excess of Letey et al. 2025 §7. Each test allows the measured
+# deviation at its d plus 3 SE, rounded up.
 
-FAST = [  # name, C_train, τ, α, κ, ρ, λ, tests, max relative deviation at d = 40 (8 seeds)
-    ("R3a tau=.5", lambda d: two(1.6, .4, d), .5, 2, .5, .01, .1,
-     lambda d: [np.ones(d), two(1.6, .4, d), two(.4, 1.6, d)], 0.05),
-    ("R3b tau=2", lambda d: two(3.2, .8, d), 2, 2, .7, .05, 1.0, lambda d: [two(3.2, .8, d), two(.2, 1.8, d)], 0.05),
-]
+CASES = {  # name: C_train, τ, α, κ, ρ, λ, tests
+    "R3a tau=2": (lambda d: two(1.6, .4, d), 2, 2, .5, .01, .1, lambda d: [np.ones(d), two(1.6, .4, d),
+                                                                       two(.4, 1.6, d)]),
+    "R3a tau=.5": (lambda d: two(1.6, .4, d), .5, 2, .5, .01, .1, lambda d: [np.ones(d), two(1.6, .4, d),
+                                                                         two(.4, 1.6, d)]),
+    "R3b tau=2": (lambda d: two(3.2, .8, d), 2, 2, .7, .05, 1.0, lambda d: [two(3.2, .8, d), two(.2, 1.8, d)]),
+    "R3b tau=.6": (lambda d: two(3.2, .8, d), .6, 2, .7, .05, 1.0, lambda d: [two(3.2, .8, d), two(.2, 1.8, d)]),
+    "flat ridgeless tau=.5": (lambda d: np.ones(d), .5, 2, .5, .01, 0.0,
+                              lambda d: [np.ones(d), two(1.6, .4, d), T.family("spike", d, .5, 1)]),
+}
 
 
-@pytest.mark.parametrize("case", FAST, ids=[c[0] for c in FAST])
-def test_two_level_simulation_matches_theory_at_d40(case):
-    _, ctr, tau, alpha, kappa, rho, lam, tests, tol = case
-    d, seeds = 40, 8
+def sim_vs_theory(name, d, seeds=8):
+    ctr, tau, alpha, kappa, rho, lam, tests = CASES[name]
     c, ts = ctr(d), tests(d)
     at = np.array([alpha, 8.0])
     sol = T.solve(c, tau, alpha, kappa, rho, lam)
     theory = np.array([T.errors(sol, t, at)["e_icl"] for t in ts])
     runs = [simulate_structured(d, tau, alpha, kappa, rho, c, ts, lam=lam, alpha_test=at, seed=s)
             for s in range(seeds)]
-    e = np.mean([r["e_icl"] for r in runs], axis=0)
-    idg = np.mean([r["e_idg"] for r in runs])
-    np.testing.assert_array_less(np.abs(e - theory) / theory, tol)
-    assert abs(idg - sol.e_idg) / sol.e_idg < 2 * tol
+    e = np.array([r["e_icl"] for r in runs])
+    idg = np.array([r["e_idg"] for r in runs])
+    return (np.abs(e.mean(0) - theory) / theory, e.std(0, ddof=1) / np.sqrt(seeds) / theory,
+            abs(idg.mean() - sol.e_idg) / sol.e_idg)
+
+
+@pytest.mark.parametrize("name, tol", [("R3a tau=.5", 0.05), ("R3b tau=2", 0.06)])
+def test_two_level_simulation_matches_theory_at_d40(name, tol):
+    rel, _, idg = sim_vs_theory(name, 40)
+    np.testing.assert_array_less(rel, tol)
+    assert idg < 0.06                                           # measured |IDG deviation| <= 2% ± 1.9% at d = 40
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, tol", [("R3a tau=2", 0.04), ("R3a tau=.5", 0.02), ("R3b tau=2", 0.035),
+                                       ("R3b tau=.6", 0.015), ("flat ridgeless tau=.5", 0.055)])
+def test_simulation_matches_theory_at_d80(name, tol):
+    rel, _, idg = sim_vs_theory(name, 80)
+    np.testing.assert_array_less(rel, tol)
+    assert idg < 0.03                                           # measured |IDG deviation| <= 0.8% ± 0.8% at d = 80
