@@ -20,14 +20,13 @@ import numpy as np
 from iclab._threads import blas_threads
 from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import _check_gamma, _moments, error_from_moments
-from iclab.solvable.sampler import context_length, pool_size, sample_stats
+from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
 from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
 
-ASSIGNMENTS = ("balanced", "uniform")
 FORMS = ("exact", "authors")
 
-__all__ = ["ASSIGNMENTS", "FORMS", "gaussian_tasks", "structured_pretraining_tasks", "gaussian_test_error",
+__all__ = ["FORMS", "gaussian_tasks", "structured_pretraining_tasks", "gaussian_test_error",
            "simulate_structured"]
 
 
@@ -60,26 +59,14 @@ def gaussian_tasks(rng: np.random.Generator, k: int, cov) -> np.ndarray:
 
 def structured_pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float, c_train,
                                  assignment: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
-    """The pool ``(k, d)`` from N(0, C_train), unnormalised, and each of the n = round(τd²) contexts' task ``(n,)``.
+    """The pool ``(k, d)`` from N(0, C_train), unnormalised, and each context's task ``(n,)``.
 
-    assignment ``"uniform"``: i.i.d. uniform indices (the authors' ``randint``, Letey et al. 2025, §1); ``"balanced"``:
-    every task used round(n/k) times (n = r k, Lu et al.'s convention). κ = inf: n fresh tasks, one per context.
+    assignment ``"uniform"``: n = round(τd²) i.i.d. uniform indices (the authors' ``randint``, Letey et al. 2025, §1);
+    ``"balanced"``: every task used round(n/k) times (Lu et al.'s convention). κ = inf: n fresh tasks, one per
+    context. The counting rules are those of :func:`iclab.solvable.sampler.pretraining_tasks`.
     """
-    d = check_int("d", d, lo=2)
-    tau = float(check_positive("tau", tau))
-    check_choice("assignment", assignment, ASSIGNMENTS)
-    n = round(tau * d * d)
-    if n < 1:
-        raise UserInputError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
-    k = pool_size(d, kappa)
-    if k is None:
-        return gaussian_tasks(rng, n, c_train), np.arange(n)
-    pool = gaussian_tasks(rng, k, c_train)
-    if assignment == "balanced":
-        idx = rng.permutation(np.repeat(np.arange(k), max(1, round(n / k))))
-    else:
-        idx = rng.integers(0, k, size=n)
-    return pool, idx
+    _sqrt_cov(c_train, check_int("d", d, lo=2))          # validate before drawing
+    return pretraining_tasks(rng, d, tau, kappa, assignment, draw=lambda rng, m: gaussian_tasks(rng, m, c_train))
 
 
 def _gaussian_moments(cov, mu, d: int, rho: float, form: str):
