@@ -354,3 +354,14 @@ def test_threshold_and_shapes():
     assert np.all(np.isinf(s.e_pre[1])) and np.all(np.isfinite(s.e_pre[[0, 2]]))
     e = T.errors(s, np.ones(20), np.array([[[1.0]], [[10.0]]]))
     assert e["e_icl"].shape == (2, 3, 3)
+
+
+def test_chunked_solve_equals_one_block(monkeypatch):
+    d = 30
+    c = fam("pl", d, 1)
+    tau, alpha, kappa = np.meshgrid([.3, 2], [1, 5], np.linspace(.2, 3, 7), indexing="ij")
+    one = T.evaluate(c, np.ones(d), tau, alpha, kappa, .01, .05)
+    monkeypatch.setattr(T, "CHUNK_ELEMS", 64)                 # two grid points per chunk
+    many = T.evaluate(c, np.ones(d), tau, alpha, kappa, .01, .05)
+    for k in one:
+        np.testing.assert_allclose(many[k], one[k], rtol=1e-12)

@@ -130,7 +130,7 @@ def _check_cov(name: str, cov, d: int | None = None) -> np.ndarray:
         low = arr.min()
     if low < -1e-10 * scale:
         raise UserInputError(f"{name} must be positive semi-definite (smallest eigenvalue {low:.3g} < 0)")
-    if not np.trace(np.atleast_2d(arr) if arr.ndim == 2 else np.diag(arr)) > 0:
+    if not (np.trace(arr) if arr.ndim == 2 else arr.sum()) > 0:
         raise UserInputError(f"{name} must have a positive trace (got 0)")
     return arr
 
@@ -401,6 +401,23 @@ def solve(c_train, tau, alpha, kappa, rho, lam=0.0) -> Solution:
     shape = tau.shape
     tau, alpha, kappa, rho, lam = (np.ascontiguousarray(v, dtype=float).ravel()
                                    for v in (tau, alpha, kappa, rho, lam))
+    eig = train.eig
+    m = eig.size
+    step = max(1, CHUNK_ELEMS // m)                     # bounds the (points, m) temporaries of the solvers
+    parts = [_solve_flat(train, *(v[i:i + step] for v in (tau, alpha, kappa, rho, lam)))
+             for i in range(0, tau.size, step)]
+    lt, sigma, a, M, m2, e_pre, S2, c, K, f = (np.concatenate(p) for p in zip(*parts, strict=True))
+    r = lambda v: v.reshape(shape)                                      # noqa: E731
+    return Solution(train, r(tau), r(alpha), r(kappa), r(rho), r(lam), r(lt), r(sigma), r(a), r(M), r(-m2),
+                    r(e_pre), r(tau * e_pre), r(S2), r(c), K.reshape(*shape, m), f.reshape(*shape, m))
+
+
+CHUNK_ELEMS = 2**21
+"""Grid points × distinct eigenvalues solved at once by :func:`solve` (the output keeps two such arrays)."""
+
+
+def _solve_flat(train: TrainSpectrum, tau, alpha, kappa, rho, lam):
+    """:func:`solve` on 1-d arrays of one size; returns (λ̃, σ, a, 𝓜, ⟨F_2⟩, E_pre, S2, c, 𝒦 (N, m), f (N, m))."""
     eig, w = train.eig, train.weight
     invk = _invk(kappa)
     q = (train.c_tr + rho) / alpha                                      # q_tr (§3.1)
@@ -417,14 +434,9 @@ def solve(c_train, tau, alpha, kappa, rho, lam=0.0) -> Solution:
         # 𝒦_i = σ²(a'λ_i + 1)f_i² + E_pre[f_i − λ̃(a'λ_i + 1)f_i²]
         #     = f_i²[σ²(a'λ_i + 1) + E_pre(λ_i(a − λ̃a') + q)], with a − λ̃a' = a/(1 + σS2λ/κ) + q a' > 0.
         amla = tr.a - lt * tr.ap
-        f2 = tr.f * tr.f
-        K = f2 * (sigma[:, None] ** 2 * (tr.ap[:, None] * eig + 1.0)
-                  + e_pre[:, None] * (eig * amla[:, None] + q[:, None]))
-    m = eig.size
-    r = lambda v: v.reshape(shape)                                      # noqa: E731
-    return Solution(train, r(tau), r(alpha), r(kappa), r(rho), r(lam), r(lt), r(sigma), r(tr.a), r(tr.M),
-                    r(-tr.m2), r(e_pre), r(tau * e_pre), r(tr.S2), r(c), K.reshape(*shape, m),
-                    tr.f.reshape(*shape, m))
+        K = tr.f * tr.f * (sigma[:, None] ** 2 * (tr.ap[:, None] * eig + 1.0)
+                           + e_pre[:, None] * (eig * amla[:, None] + q[:, None]))
+    return lt, sigma, tr.a, tr.M, tr.m2, e_pre, tr.S2, c, K, tr.f
 
 
 def errors(sol: Solution, c_test, alpha_test=None, mu=None) -> dict[str, np.ndarray]:
@@ -494,7 +506,7 @@ def alignment_measures(sol: Solution, c_train, c_test) -> dict[str, np.ndarray]:
     ⟨C_test F_κ(σ)⟩, ``inverse`` ⟨C_test C_train⁻¹⟩ (inf when C_test has mass on null directions of C_train) and
     ``cka`` (of the matrices as given)."""
     ct = project_test(sol.train, c_test).ct
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(ct > 0, ct / np.where(sol.train.eig > 0, sol.train.eig, 0.0), 0.0).sum()
     return {"misalign": sol.K @ ct, "resolvent": sol.resolvent @ ct, "inverse": inv, "cka": cka(c_train, c_test)}
 
