@@ -11,16 +11,21 @@ from iclab.claims import CLAIMS_FILE
 from iclab.cli.apps import app
 
 
-def parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str], option: str = "--set") -> dict:
     """``["N=40", "basis=fourier"]`` -> ``{"N": 40, "basis": "fourier"}`` (values read as YAML scalars)."""
     import yaml
+
+    from iclab.validation import UserInputError
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set must look like KEY=VALUE (got {item!r})")
-        out[key.strip()] = yaml.safe_load(value)
+            raise UserInputError(f"{option} must look like KEY=VALUE (got {item!r})")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserInputError(f"{option} {key.strip()} must be a number or a word (got {value!r})") from None
     return out
 
 
