@@ -1,13 +1,17 @@
 """``iclab results show`` (per-point summaries that fit the terminal) and ``results export --format parquet``
 (κ = ∞ and other mixed columns round-trip; an export bug is not reported as bad input)."""
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from iclab.cli import main
+from iclab.experiments import available, get_experiment
 from iclab.experiments import lu2024_common as C
 from iclab.sweep.config import point_hash
-from iclab.sweep.store import Store
+from iclab.sweep.store import Store, parquet_frame
 
 # Γ* simulations at tiny d added to the theory-only Figure 1: (config, runs); κ = ∞ stored as "inf" as Fig 1 does
 SIMS = [({"kind": "gamma", "d": 6, "tau": 0.5, "alpha": 10.0, "kappa": 0.5, "rho": 0.01, "lam": 1e-5}, 3),
@@ -84,3 +88,79 @@ def test_show_raw_keeps_one_row_per_run(fig1_store, capsys, monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)
     code, out, _ = show(capsys, store, "--raw", "--limit", "0")
     assert code == 0 and "13 ok rows" in out and "[400 values]" in out and max(map(len, out.splitlines())) <= 120
+
+
+def test_parquet_round_trips_kappa_inf(fig1_store, tmp_path, capsys):
+    store, _ = fig1_store
+    out = tmp_path / "fig1.parquet"
+    assert main(["results", "export", "lu2024-fig1", "--format", "parquet", "--out", str(out),
+                 "--store", str(store)]) == 0
+    df = pd.read_parquet(out)
+    assert df["kappa"].dtype == np.float64  # numbers stored as numbers, κ = ∞ as the float inf
+    assert sorted(set(df["kappa"])) == [0.5, math.inf]
+    fresh = df[(df["kind"] == "gamma") & np.isinf(df["kappa"])]
+    assert len(fresh) == 3 and (fresh["lam"] == 0.1).all()
+    curves = df[df["kind"] == "theory"]
+    assert len(curves) == 6 and all(len(c) == 400 for c in curves["curve_x"])
+    assert df.loc[df["kind"] == "gamma", "curve_x"].isna().all()
+
+
+def _write(df):
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    buf.seek(0)
+    return buf
+
+
+def test_parquet_mixed_columns():
+    df = pd.DataFrame({"kappa": [0.5, "inf", None], "n": pd.Series([1, 2, None], dtype=object),
+                       "a_star": [None, 9.6, 1], "label": ["x", 3, None], "flag": [True, 0.5, None],
+                       "curve": [[1, "inf"], None, [2.0]],
+                       "cov": [{"a": 1}, [1], None], "words": [["p", "q"], ["r"], None]})
+    pq = parquet_frame(df)
+    assert pq["kappa"].tolist()[:2] == [0.5, math.inf] and math.isnan(pq["kappa"][2])
+    assert str(pq["n"].dtype) == "Int64" and pq["n"].tolist()[:2] == [1, 2]
+    assert pq["a_star"].dtype == np.float64 and pq["label"].tolist()[:2] == ["x", "3"]
+    assert pq["flag"].tolist()[:2] == ["True", "0.5"] and pq["curve"].tolist() == [[1.0, math.inf], None, [2.0]]
+    assert pq["cov"].tolist()[:2] == ['{"a": 1}', "[1]"] and pq["words"].tolist()[:2] == [["p", "q"], ["r"]]
+    assert all(pd.isna(pq[c][2]) for c in ("label", "flag", "cov"))
+    back = pd.read_parquet(_write(pq))
+    assert back["kappa"].tolist()[1] == math.inf and list(back["curve"][0]) == [1.0, math.inf]
+
+
+def test_parquet_failure_is_a_bug_not_bad_input(tmp_path, monkeypatch):
+    """An export that pyarrow refuses raises RuntimeError (a traceback, exit 1), not the exit-2 input error."""
+    import iclab.sweep.store as store_mod
+
+    with Store(tmp_path / "s.sqlite") as st:
+        st.put("e", "h", 0, {"x": 1}, metrics={"y": 2.0})
+    monkeypatch.setattr(store_mod, "parquet_frame", lambda df: df.assign(y=[object()]))
+    with pytest.raises(RuntimeError, match="could not write"):
+        main(["results", "export", "e", "--format", "parquet", "--out", str(tmp_path / "e.parquet"),
+              "--store", str(tmp_path / "s.sqlite")])
+
+
+def _synthetic_metrics(config: dict, seed: int) -> dict:
+    """Metrics of the shapes the figures store: scalars, inf, a None where a curve has no minimum, lists."""
+    return {"e_icl": 1.0 + seed, "e_idg": math.inf if seed == 1 else 0.5, "alpha_star": None if seed else 9.6,
+            "curve_x": [0.1, 0.2, math.inf], "index": [1, 2], "losses": [0.5] * (seed + 1)}
+
+
+def test_every_figure_exports_to_parquet(tmp_path):
+    """Each registered figure's own sweep points (its configs, quick scale) with figure-shaped metrics."""
+    with Store(tmp_path / "all.sqlite") as st:
+        for exp_id in available():
+            exp = get_experiment(exp_id)
+            for p in exp.points(exp.default_scale, False, {}):
+                for seed in range(min(p.seeds, 2)):
+                    st.put(exp_id, point_hash(p.config), seed, p.config, metrics=_synthetic_metrics(p.config, seed))
+            st.put(exp_id, "failed", 0, {"kappa": "inf"}, error="Traceback ...")
+        for exp_id in available():
+            df = pd.read_parquet(st.export(tmp_path / f"{exp_id}.parquet", "parquet", exp_id))
+            assert len(df) == st.count(exp_id) and df["e_icl"].dtype == np.float64, exp_id
+            if "kappa" in df:
+                assert df["kappa"].dtype == np.float64, exp_id
+        df = pd.read_parquet(st.export(tmp_path / "all.parquet", "parquet"))
+        assert set(df["experiment"]) == set(available()) and len(df) == st.count()
