@@ -27,28 +27,38 @@ def _signature(config: dict) -> tuple:
 
 
 def dry_run_text(sw, store: Path, workers: int) -> str:
-    """The ``--dry-run`` summary: points x seeds, what the store already holds, and an estimated cost.
+    """The ``--dry-run`` summary of a sweep spec: points x seeds, what the store already holds, the cost."""
+    seeds = sorted({p.seeds for p in sw.points})
+    axes = " x ".join(f"{k}[{n}]" for k, n in sw.axes.items())
+    n_runs = sum(p.seeds for p in sw.points)
+    head = f"{sw.name}: {len(sw.points)} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {n_runs} runs"
+    return "\n".join([head, *estimate_lines(sw.name, sw.points, store, workers)])
 
-    The cost of a run is the mean stored wall time of runs of the same kind (same keys and string values, e.g.
-    ``kind: gamma``), else of all stored runs of the experiment.
+
+def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, stored_timings: bool = True,
+                   unknown: str = "") -> list[str]:
+    """What the store already holds of ``points`` (stored under ``name``) and the estimated cost of the rest.
+
+    With ``cost`` (CPU seconds of one (config, seed), :attr:`iclab.experiments.Experiment.cost`) the estimate is
+    its sum. Otherwise, if ``stored_timings``, the cost of a run is the mean stored wall time of runs of the same
+    kind (same keys and string values, e.g. ``kind: gamma``), else of all stored runs of ``name``; else the
+    estimate is ``unknown`` (default: "unknown" and why).
     """
     from collections import defaultdict
 
     from iclab.sweep.config import point_hash
     from iclab.sweep.store import Store
 
-    seeds = sorted({p.seeds for p in sw.points})
-    axes = " x ".join(f"{k}[{n}]" for k, n in sw.axes.items())
-    todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in sw.points for s in range(p.seeds)}
+    todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in points for s in range(p.seeds)}
     n_runs = len(todo)
-    lines = [f"{sw.name}: {len(sw.points)} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {n_runs} runs"]
+    lines = []
     times: dict[tuple, list[float]] = defaultdict(list)
     if store.exists() and store.stat().st_size > 0:
         with Store(store, readonly=True) as st:
-            rows = st.rows(sw.name, status="ok")
+            rows = st.rows(name, status="ok")
         for r in rows:
             todo.pop((r["point_hash"], r["seed"]), None)
-            if r["wall_time"] is not None:
+            if r["wall_time"] is not None and stored_timings:
                 times[_signature(r["config"])].append(r["wall_time"])
         lines.append(f"  {n_runs - len(todo)} already in {store}, {len(todo)} to compute")
     else:
@@ -56,8 +66,12 @@ def dry_run_text(sw, store: Path, workers: int) -> str:
     every = [t for ts in times.values() for t in ts]
     if not todo:
         lines.append("  estimated cost: nothing to compute")
+    elif cost is not None:
+        total = sum(float(cost(c)) for c in todo.values())
+        lines.append(f"  estimated cost: {_duration(total)} of CPU time (the figure's cost model), about "
+                     f"{_duration(total / workers)} on {workers} workers")
     elif not every:
-        lines.append(f"  estimated cost: unknown (no timings for {sw.name} in the store yet)")
+        lines.append(f"  estimated cost: {unknown or f'unknown (no timings for {name} in the store yet)'}")
     else:
         fallback = sum(every) / len(every)
         means = {k: sum(v) / len(v) for k, v in times.items()}
@@ -68,7 +82,7 @@ def dry_run_text(sw, store: Path, workers: int) -> str:
         if unlike:
             lines.append(f"  ({unlike} runs are of a kind with no stored timing yet: estimated at the mean of the "
                          "others, so a rough guess)")
-    return "\n".join(lines)
+    return lines
 
 
 @app.command("sweep")
