@@ -130,7 +130,7 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
     CSV keeps full precision (``repr``); the table shows ``digits`` significant digits (inf, nan and exact zeros
     spelled out) and the ``exact`` columns (integers, strings) as they are. The table is at most ``width``
     columns wide (default and upper bound: the terminal's width), folded with the ``keys`` columns (default: the
-    first column) repeated when the columns do not fit.
+    leading parameter columns, see :func:`_leading_inputs`) repeated when the columns do not fit.
     """
     from iclab.validation import check_choice
 
@@ -149,4 +149,16 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
     else:
         cells = [{c: str(r[c]) if c in exact else format_number(r[c], digits) for c in columns} for r in rows]
         limit = terminal_width() if width is None else min(width, terminal_width())
-        render_table(cells, columns, title=title, keys=list(columns[:1]) if keys is None else keys, width=limit)
+        render_table(cells, columns, title=title, keys=_leading_inputs(columns) if keys is None else keys,
+                     width=limit)
+
+
+def _leading_inputs(columns: Sequence[str]) -> list[str]:
+    """The default key columns: the leading columns named without "_" (parameters such as d, tau, alpha), which
+    the numeric commands list before their outputs (e_icl_mean, ...); at least the first column."""
+    keys = []
+    for c in columns:
+        if "_" in c:
+            break
+        keys.append(c)
+    return keys or list(columns[:1])
