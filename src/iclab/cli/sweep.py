@@ -279,7 +279,7 @@ def results_show(
     raw: bool = typer.Option(False, "--raw", help="one row per (point, seed) with every column, arrays "
                                                   "abbreviated (the full arrays: `iclab results export`)"),
     failed: bool = typer.Option(False, "--failed", help="show the failed runs and their errors instead"),
-    limit: int = typer.Option(50, metavar="N", help="points (rows with --raw) to show (0: all)"),
+    limit: int = typer.Option(30, metavar="N", help="points of each kind (rows with --raw) to show (0: all)"),
 ) -> None:
     """Summarise an experiment: one row per point with mean ± std over its runs and their number n.
 
@@ -299,14 +299,13 @@ def results_show(
         return
     cols = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     points, metric_names, hidden = summarise(rows, where_map)
-    shown = points[:limit] if limit else points
-    tables = summary_tables(shown, metric_names, cols)
+    tables = summary_tables(points, metric_names, cols)
     echo_wrapped(f"{experiment}: {sum(p['n'] for p in points)} ok rows, {len(points)} points "
                  "(mean ± std over the n runs of each point)")
     for label, tcols, keys, cells in tables:
-        render_table(cells, tcols, title=label, keys=keys)
-    if len(shown) < len(points):
-        echo_wrapped(f"... {len(points) - len(shown)} more points (--limit 0 shows all, --where filters)")
+        render_table(cells[:limit] if limit else cells, tcols, title=label, keys=keys)
+        if limit and len(cells) > limit:
+            echo_wrapped(f"... {len(cells) - limit} more points of this kind (--limit 0 shows all, --where filters)")
     if hidden:
         echo_wrapped("hidden array columns (values per row): " + ", ".join(f"{k} [{n}]" for k, n in hidden.items())
                      + "; `iclab results export` writes them")
