@@ -78,6 +78,9 @@ def test_show_narrow_terminal_where_and_columns(fig1_store, capsys, monkeypatch)
     assert code == 0 and "1 points" in out and "e_idg" not in out and "theory" not in out
     e = np.array([r["e_icl"] for r in runs[point_hash(SIMS[1][0])]])
     assert f"{e.mean():.5g} ± {e.std(ddof=1):.2g}" in out
+    code, out, _ = show(capsys, store, "--limit", "1")  # per kind: the simulations are not crowded out
+    assert code == 0 and "kind = theory" in out and "kind = gamma" in out
+    assert "5 more points of this kind" in out and "2 more points of this kind" in out
     for bad in (["--where", "nokey=1"], ["--where", "kappa"], ["--columns", "tau,nope"]):
         code, out, err = show(capsys, store, *bad)
         assert code == 2 and err.startswith("iclab: error:") and err.count("\n") == 1
