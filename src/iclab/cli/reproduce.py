@@ -1,4 +1,9 @@
-"""``iclab reproduce ID``: run one paper figure through the sweep engine and write PNG + CSV."""
+"""``iclab reproduce ID``: run one paper figure through the sweep engine and write PNG + CSV (+ claims.json).
+
+``reproduce list`` shows every figure's kind, cost and one-line description; ``--dry-run`` counts points and runs
+without computing. The files of a run with ``--set``, a non-default ``--scale`` or ``--theory-only`` go to a folder
+named after those settings (:func:`output_subfolder`), so no run overwrites another's figure.
+"""
 
 from __future__ import annotations
 
