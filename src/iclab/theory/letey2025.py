@@ -244,14 +244,15 @@ def _solve_a(sigma, invk, eig, w, *, max_iter=200):
         bad = ~np.isfinite(new) | (new < lo[idx]) | (new > hi[idx])
         new = np.where(bad, 0.5 * (lo[idx] + hi[idx]), new)
         a[idx] = new
-        done = (np.abs(new - a_) <= 2e-16 * new) | (g == 0)
+        done = (np.abs(new - a_) <= 4e-16 * new) | (g == 0) | (hi[idx] - lo[idx] <= 4e-16 * hi[idx])
         idx = idx[~done]
     return a
 
 
 @dataclass(frozen=True)
 class _Traces:
-    """Traces of F_κ at σ (Letey et al. 2025, §3.2), each (N,) unless noted; derived in the docstrings of users."""
+    """Traces of F_κ at σ (Letey et al. 2025, §3.2), each (N,) unless noted; the identities are derived in
+    :func:`_traces` and :func:`solve`."""
 
     a: np.ndarray
     f: np.ndarray      # (N, m) 1/(aλ + σ)
