@@ -145,7 +145,7 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
 
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows([repr(r[c]) for c in columns] for r in rows)
+        w.writerows([r[c] if isinstance(r[c], str) else repr(r[c]) for c in columns] for r in rows)
     else:
         cells = [{c: str(r[c]) if c in exact else format_number(r[c], digits) for c in columns} for r in rows]
         limit = terminal_width() if width is None else min(width, terminal_width())

@@ -30,6 +30,10 @@ from typing import Any
 from iclab.claims import CLAIMS_FILE, Claim, write_claims
 
 REGISTRY: dict[str, str] = {
+    "letey2025-fig1": "iclab.experiments.letey2025_fig1",
+    "letey2025-spike": "iclab.experiments.letey2025_spike",
+    "letey2025-alignment": "iclab.experiments.letey2025_alignment",
+    "letey2025-test-scaling": "iclab.experiments.letey2025_test_scaling",
     "lu2024-fig1": "iclab.experiments.lu2024_fig1",
     "lu2024-fig2": "iclab.experiments.lu2024_fig2",
     "lu2024-fig3": "iclab.experiments.lu2024_fig3",
