@@ -77,26 +77,27 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def runs_text(runs) -> str:
+def runs_text(runs, unit: str = "run") -> str:
     """``"5 runs"`` for one count, ``"3–5 runs"`` for the range of several (points of a partial table)."""
     counts = sorted({int(r) for r in np.atleast_1d(runs)})
     if not counts:
-        return "no runs"
+        return f"no {unit}s"
     span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
-    return f"{span} run{'' if span == '1' else 's'}"
+    return f"{span} {unit}{'' if span == '1' else 's'}"
 
 
-def sim_label(what: str, d=None, runs=None, spread: str = "std") -> str:
+def sim_label(what: str, d=None, runs=None, spread: str = "std", unit: str = "run") -> str:
     """The legend label of simulated points: ``"Γ* simulation, d = 30, mean ± std of 5 runs"``.
 
     ``d`` and ``runs`` may be one value or several (the label then gives their range); ``spread`` names the
-    error bar (``"std"`` or ``"SEM"``)."""
+    error bar (``"std"`` or ``"SEM"``; empty: no error bar); ``unit`` names a run (e.g. "trained seed")."""
     parts = [what]
     if d is not None:
         ds = sorted({int(v) for v in np.atleast_1d(d)})
         parts.append(f"d = {ds[0]}" if len(ds) == 1 else f"d = {ds[0]}–{ds[-1]}")
     if runs is not None:
-        parts.append(f"mean ± {spread} of {runs_text(runs)}" if spread else f"mean of {runs_text(runs)}")
+        n = runs_text(runs, unit)
+        parts.append(f"mean ± {spread} of {n}" if spread else f"mean of {n}")
     return ", ".join(parts)
 
 
@@ -200,12 +201,16 @@ def mean_sem(values) -> tuple[float, float]:
 
 def agreement_row(quantity: str, mean: float, sem: float, theory: float, *, d: int | None = None,
                   runs: int | None = None, reference: str = "closed form (exact)", ref_sem: float = 0.0,
-                  band: float | None = None) -> dict:
+                  band: float | None = None, tol: float | None = None) -> dict:
     """One row of an agreement table (module docstring). With ``band`` (a fraction, e.g. 10/d) the reference is
     a limit the simulation only approaches: no z, severity = |sim/theory − 1| / band (NaN when band is NaN).
-    Otherwise z uses the combined standard error and is NaN unless it is > 0."""
+    With ``tol`` (absolute) the claim is agreement within a stated tolerance, not within noise (e.g. a trained
+    model against the optimum it approaches): no z, severity = |sim − theory| / tol. Otherwise z uses the
+    combined standard error and is NaN unless it is > 0."""
     excess = 100 * (mean / theory - 1) if theory != 0 else math.nan
-    if band is not None:
+    if tol is not None:
+        z, severity = math.nan, abs(mean - theory) / tol
+    elif band is not None:
         z = math.nan
         severity = abs(excess) / (100 * band) if band > 0 and math.isfinite(band) else math.nan
     else:

@@ -109,8 +109,9 @@ def claims(df, scale: str) -> list[Claim]:
         x, y = C.finite(rows.iloc[0]["curve_x"], rows.iloc[0]["curve_icl"])
         step = float(np.max(np.diff(x)))
         out.append(in_range("peak-theory", "Fig. 1A (§7.1): the ridgeless e_ICL (α = 10, κ = 0.5) diverges at the "
-                            "interpolation threshold τ = 1; τ of its maximum on the plotted grid", float(x[np.argmax(y)]),
-                            step, lo=1 - step, hi=1 + step, target=f"within one grid step ({step:.3g}) of τ = 1"))
+                            "interpolation threshold τ = 1; τ of its maximum on the plotted grid",
+                            float(x[np.argmax(y)]), step, lo=1 - step, hi=1 + step,
+                            target=f"within one grid step ({step:.3g}) of τ = 1"))
     sims = C.sim_stats(df, ("e_icl", "e_idg"))
     for a in ALPHAS:
         s = sims[np.isclose(sims["alpha"], a) & np.isclose(sims["kappa"], KAPPA)] if not sims.empty else sims

@@ -98,7 +98,7 @@ def claims(df, scale: str) -> list[Claim]:
     gam = C.sim_stats(df, ("g_task",), kind="gamma")
     if not gam.empty:
         ratios = []
-        for a, s in gam.groupby("alpha"):
+        for _, s in gam.groupby("alpha"):
             s = s.sort_values("kappa")
             ratios.append(float(s["g_task_mean"].iloc[-1] / s["g_task_mean"].iloc[0]))
         out.append(in_range("transition-gamma", "Fig. 4 (§7.4): the memorisation → ICL transition: the Γ* g_task "
