@@ -12,8 +12,8 @@ import pytest
 from iclab import sweep
 from iclab.cli import main
 from iclab.experiments import get_experiment
-from iclab.experiments.figures import AGREEMENT_COLUMNS
 from iclab.experiments import lu2024_common as C
+from iclab.experiments.figures import AGREEMENT_COLUMNS
 from iclab.sweep.config import canonical_json
 from iclab.theory import lu2024
 
