@@ -12,6 +12,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,15 +28,16 @@ class Browser:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
 
-        def wire():  # in the child: the pipe becomes fds 3 (commands in) and 4 (replies out)
-            a, b = os.dup(to_child_r), os.dup(from_child_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
+        # a fresh Python hands the pipe to Chromium as fds 3 (commands in) and 4 (replies out); no preexec_fn, so
+        # no fork of this (JAX-threaded) process in Python (POSIX shells only redirect fds 0-9, pipes may be higher)
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--remote-debugging-pipe",
+                f"--user-data-dir={profile}", "--no-first-run", "about:blank"]
+        wire = ("import os, sys; a, b = os.dup(int(sys.argv[1])), os.dup(int(sys.argv[2])); os.dup2(a, 3); "
+                "os.dup2(b, 4); os.set_inheritable(3, True); os.set_inheritable(4, True); "
+                "os.execv(sys.argv[3], sys.argv[3:])")
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--remote-debugging-pipe", f"--user-data-dir={profile}", "--no-first-run", "about:blank"],
-            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-c", wire, str(to_child_r), str(from_child_w), CHROMIUM, *args],
+            pass_fds=(to_child_r, from_child_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(from_child_w)
         self._buf, self._id, self.events = b"", 0, []
