@@ -13,6 +13,7 @@ from iclab import sweep
 from iclab.cli import main
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_common as C
+from iclab.experiments.figures import AGREEMENT_COLUMNS
 from iclab.sweep.config import canonical_json
 from iclab.theory import lu2024
 
@@ -145,13 +146,23 @@ def test_simulation_path_plot_and_agreement(fig, monkeypatch, tmp_path):
     if fig == "lu2024-fig4":
         assert (out["source"] == "dmmse").sum() == 6 * 5
     ag = exp.agreement(df)
-    assert list(ag.columns) == ["quantity", "sim_mean", "sim_sem", "theory", "z"]
+    assert list(ag.columns) == AGREEMENT_COLUMNS
     n_metrics = 3 if fig == "lu2024-fig4" else 2
     assert len(ag) == n_metrics * sum(p.config["kind"] == "gamma" for p in pts)
     # fake = theory × (1 + 2% noise): the table must find the theory it was built from
     rel = np.abs(ag["sim_mean"] - ag["theory"]) / np.abs(ag["theory"]).clip(lower=1e-3)
     assert (rel[~ag["quantity"].str.startswith("g_task")] < 0.1).all()
-    assert np.isfinite(ag["z"]).all() and (np.abs(ag["z"]) < 8).mean() > 0.95
+    # the reference is the d → ∞ limit: labelled so, with d and runs, the excess in % and no raw z
+    assert set(ag["reference"]) == {"theory (d → ∞)"} and set(ag["d"]) == {100} and set(ag["runs"]) == {4}
+    assert ag["z"].isna().all()
+    np.testing.assert_allclose(ag["excess_pct"], 100 * (ag["sim_mean"] / ag["theory"] - 1))
+    # the band is 10/d = 10% away from τ = 1 and absent (NaN severity) inside [0.8, 1.25]
+    tau = ag["quantity"].str.extract(r"tau=([0-9.]+)")[0].astype(float)
+    near = tau.between(0.8, 1.25)
+    assert ag.loc[near, "severity"].isna().all()
+    np.testing.assert_allclose(ag.loc[~near, "severity"], np.abs(ag.loc[~near, "excess_pct"]) / 10)
+    ok = ~near & ~ag["quantity"].str.startswith("g_task")
+    assert (ag.loc[ok, "severity"] < 1).all()
 
 
 def test_plot_skips_absent_simulation_series(monkeypatch, tmp_path):
@@ -185,7 +196,9 @@ def test_fig4_demo_end_to_end_small(tmp_path):
     assert (out["source"] == "authors").sum() == 12
     th = out[out["source"] == "theory"]
     np.testing.assert_allclose(th["y"], lu2024.g_task(10.0, 10.0, th["x"].to_numpy(), 0.01), rtol=1e-12)
-    assert len(exp.agreement(df)) == 3 * 12
+    ag = exp.agreement(df)
+    # twelve rows against the authors' d = 32 runs only when d = 32; here d = 12: the d → ∞ rows alone
+    assert len(ag) == 3 * 12 and set(ag["reference"]) == {"theory (d → ∞)"}
 
 
 def test_prefetch_thread_is_joined_before_plotting(tmp_path, monkeypatch):

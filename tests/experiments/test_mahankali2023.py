@@ -12,6 +12,7 @@ import pytest
 from iclab import sweep
 from iclab.experiments import get_experiment, run_experiment
 from iclab.experiments import mahankali2023_common as common
+from iclab.experiments.figures import AGREEMENT_COLUMNS
 from iclab.models import LinearSelfAttention
 from iclab.tasks import LinearRegression
 from iclab.theory import mahankali2023 as th
@@ -28,7 +29,7 @@ def _run(exp_id, tmp_path, overrides):
     files = exp.plot(df, tmp_path)
     assert {f.suffix for f in files} == {".png", ".csv"} and all(f.stat().st_size > 0 for f in files)
     agree = exp.agreement(df)
-    assert list(agree.columns) == ["quantity", "sim_mean", "sim_sem", "theory", "z"] and len(agree) > 0
+    assert list(agree.columns) == AGREEMENT_COLUMNS and len(agree) > 0 and agree["runs"].notna().all()
     train = df[df["kind"] == "train"]
     metrics = [{k: r[k] for k in train.columns} for _, r in train.iterrows()]
     return [(m, m) for m in metrics], pd.read_csv([f for f in files if f.suffix == ".csv"][0])

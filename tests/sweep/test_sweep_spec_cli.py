@@ -164,12 +164,12 @@ def test_report_embeds_figures_and_agreement(demo_figure, tmp_path):
     page = (tmp_path / "rep" / "report.html").read_text()
     png = (tmp_path / "rep" / "demo" / "demo.png").read_bytes()
     assert base64.b64encode(png).decode() in page  # self-contained: the PNG is inside the page
-    assert "Agreement with theory" in page and "1 failed runs left out" in page and "Environment" in page
+    assert "<h3>Agreement</h3>" in page and "1 failed runs left out" in page and "Environment" in page
     agreement = pd.read_csv(tmp_path / "rep" / "demo" / "demo.csv")
     # the mean of 100 N(mu, 1) draws: its seed average is within a few standard errors of mu
     assert np.allclose(agreement["theory"], [0, 1, 2]) and (agreement["z"].abs() < 4).all()
     assert agreement["sim_sem"].between(0.1 / np.sqrt(30) / 2, 0.1 / np.sqrt(30) * 2).all()
-    assert all(f"mean at mu={mu}" in page for mu in (0, 1, 2)) and "sim_sem" in page
+    assert all(f"mean at mu={mu}" in page for mu in (0, 1, 2)) and "simulation (mean ± SE)" in page
 
 
 def test_reproduce_runs_through_the_store_and_replots_from_it(demo_figure, tmp_path, capsys):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
 
@@ -84,12 +85,13 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import pyplot, save_figure
+    from iclab.experiments.figures import legends, pyplot, save_figure
 
     plt = pyplot()
     curves = df[df["kind"] == "curve"].sort_values("width")
     train = common.train_rows(df)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    lsa = common.lsa_label(train)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     rows = []
     for i, (_, c) in enumerate(curves.iterrows()):
         w, col = int(c["width"]), f"C{i}"
@@ -103,39 +105,61 @@ def plot(df, out_dir: Path) -> list[Path]:
         sub = train[train["width"] == w]
         for _, r in sub.iterrows():
             eh, tl = np.asarray(r["eta_hat"]), np.asarray(r["test_loss"])
-            axes[0].errorbar(w, eh.mean(), yerr=eh.std(), fmt="o", color=col)
+            axes[0].errorbar(w, eh.mean(), yerr=eh.std(), fmt="o", color=col, label=lsa)
             axes[1].errorbar(r["n"] * (1 + 0.02 * (i - len(curves) / 2)), eh.mean(), yerr=eh.std(), fmt="o",
-                             color=col, label=f"learned, width {w}" if r["n"] == sub["n"].min() else None)
-            axes[2].errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color=col)
+                             color=col, label=f"learned, width {w}")
+            axes[2].errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color=col, label=lsa)
             rows.append({"series": "lsa", "width": w, "n": int(r["n"]), "seed": int(r["seed"]),
                          "eta_hat_mean": eh.mean(), "eta_hat_sd": eh.std(), "eta_star": r["eta_star"],
                          "eta_star_mc": r["eta_star_mc"], "test_loss_mean": tl.mean(), "test_loss_sd": tl.std(),
                          "loss_star": r["loss_star"], "gd_loss_mc": r["gd_loss_mc"],
                          "ridge_loss_mc": r["ridge_loss_mc"], "offdiag_max": float(np.max(r["offdiag"]))})
     for n in sorted(train["n"].unique()) if len(train) else []:
-        axes[0].axhline(train[train["n"] == n]["eta_star"].iloc[0], color="gray", ls=":")
-        axes[0].annotate(f"eta*, n={int(n)}", (1, train[train["n"] == n]["eta_star"].iloc[0]), fontsize=7,
-                         color="gray", xytext=(0, 3), textcoords="offset points")
+        axes[0].axhline(train[train["n"] == n]["eta_star"].iloc[0], color="gray", ls=":", label=f"eta*, n={int(n)}")
     axes[0].set(xlabel="teacher width k", ylabel="learned eta_hat = tr(Gamma)/d", xscale="log",
                 title="learned step size (dots) against the predicted eta* (lines)")
     axes[1].set(xlabel="context length n", ylabel="step size", title="eta* against n (width-independent)")
     axes[2].set(xlabel="context length n", ylabel="test MSE (noisy target)", ylim=(0, None),
                 title="test loss: trained LSA (dots)")
-    for ax in axes:
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+    legends(fig, axes, inside=lambda lab: lab != lsa, fontsize=7)
     fig.suptitle("Mahankali et al. Thm 3: on random ReLU teachers 1-layer LSA = one plain GD step at eta*")
-    return save_figure(fig, rows, out_dir, "mahankali2023-nonlinear", dpi=120)
+    foot = common.footer(df, SCALES, "eta* and GD loss in closed form from the teacher's exact moments (Thm 3); "
+                         "matched ridge by Monte Carlo")
+    return save_figure(fig, rows, out_dir, "mahankali2023-nonlinear", dpi=120, footer=foot)
+
+
+def claims(df, scale: str) -> list[Claim]:
+    """Thm 3 (§1.3, §4.3): on nonlinear (ReLU) teachers the trained LSA is still one plain GD step, at the eta*
+    given by the teacher's moments, whatever the width."""
+    import numpy as np
+
+    train = common.train_rows(df)
+    if not len(train):
+        return [in_range("eta-hat", "Thm 3: needs trained points (not a theory-only run)", None, hi=0.03)]
+    eta = max(float(np.max(np.abs(np.asarray(r["eta_hat"]) / r["eta_star"] - 1))) for _, r in train.iterrows())
+    mc = max(abs(float(r["eta_star_mc"]) / r["eta_star"] - 1) for _, r in train.iterrows())
+    loss = max(float(np.max(np.abs(np.asarray(r["test_loss"]) / r["gd_loss_mc"] - 1))) for _, r in train.iterrows())
+    return [
+        in_range("eta-hat", "Thm 3 (§4.3): the learned step size equals eta* = n E|β_f|² / (E[y²|x|²] + (n−1) "
+                 "E|β_f|²) at every teacher width; largest |eta_hat/eta* − 1| over points and seeds", eta, hi=0.03,
+                 target="<= 3%"),
+        in_range("moments", "§4.3: eta* from moments estimated on the test prompts matches the exact (Stein) eta*; "
+                 "largest relative difference", mc, hi=0.05, target="<= 5%"),
+        in_range("loss-is-gd", "Thm 3: the trained LSA predicts like one plain GD step at eta*: largest |LSA test "
+                 "loss / GD-at-eta* test loss − 1| on the same prompts", loss, hi=0.02, target="<= 2%"),
+    ]
 
 
 def agreement(df):
     """eta_hat against eta* (exact), one row per trained point."""
-    return common.agreement_table(df, lambda r: f"n={r['n']} width={r['width']}", {"eta_hat": ("eta_hat", "eta_star")})
+    return common.agreement_table(df, lambda r: f"n={r['n']} width={r['width']}",
+                                  {"eta_hat": ("eta_hat", "eta_star", "eta* of Thm 3", 0.03)})
 
 
 EXPERIMENT = Experiment(
     id="mahankali2023-nonlinear",
     title="Mahankali et al. 2023, Thm 3: learned step size of 1-layer LSA on random ReLU teachers",
-    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-    notes=common.NOTES,
+    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement, claims=claims,
+    kind="training", description="trained 1-layer LSA on ReLU teachers is one plain GD step at eta* (Thm 3)",
+    cost=common.cost, notes=common.NOTES,
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
 
@@ -74,11 +75,12 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import pyplot, save_figure
+    from iclab.experiments.figures import legends, pyplot, save_figure
 
     plt = pyplot()
     curves = df[df["kind"] == "curve"]
     train = common.train_rows(df)
+    lsa = common.lsa_label(train)
     priors = sorted(curves["prior"].unique(), reverse=True)  # inverse first
     fig, axes = plt.subplots(len(priors), 4, figsize=(17, 4 * len(priors)), squeeze=False)
     rows = []
@@ -94,15 +96,13 @@ def plot(df, out_dir: Path) -> list[Path]:
         sub = sub.sort_values("n") if len(sub) else sub
         for _, r in sub.iterrows():
             tl, rf = np.asarray(r["test_loss"]), np.asarray(r["rel_frob"])
-            ax_loss.errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color="C2",
-                             label="trained LSA" if r["n"] == sub["n"].iloc[0] else None)
+            ax_loss.errorbar(r["n"], tl.mean(), yerr=tl.std(), fmt="o", color="C2", label=lsa)
             rows.append({"series": "lsa", "prior": prior, "n": int(r["n"]), "seed": int(r["seed"]),
                          "test_loss_mean": tl.mean(), "test_loss_sd": tl.std(), "loss_star": r["loss_star"],
                          "rel_frob_mean": rf.mean(), "rel_frob_max": rf.max(), "eig_hat": r["eig_hat"],
                          "eig_star": r["eig_star"]})
         ax_loss.set(xlabel="context length n", ylabel="test MSE (noisy target)", ylim=(0, None),
                     title=f"test loss ({prior} prior)")
-        ax_loss.legend(fontsize=7)
         if len(sub):
             r = sub.iloc[-1]  # the largest n
             hat, star = np.asarray(r["gamma_hat"]), np.asarray(r["gamma_star"])
@@ -119,20 +119,46 @@ def plot(df, out_dir: Path) -> list[Path]:
                 ax_s.plot(k, rr["eig_star"], color=f"C{j}", label=f"predicted, n={int(rr['n'])}")
                 ax_s.plot(k, rr["eig_hat"], "o", color=f"C{j}", label=f"learned, n={int(rr['n'])}")
             ax_s.set(xlabel="index", ylabel="eigenvalue", yscale="log", title="spectra")
-            ax_s.legend(fontsize=7)
+    legends(fig, axes.ravel(), inside=lambda lab: True, fontsize=7)
     fig.suptitle("Mahankali et al. Thm 2: trained 1-layer LSA = one step of preconditioned GD")
-    return save_figure(fig, rows, out_dir, "mahankali2023-preconditioned", dpi=110)
+    foot = common.footer(df, SCALES, "Gamma* and its loss in closed form (Thm 2, exact at finite n); Bayes ridge by "
+                         "Monte Carlo; learned eigenvalues: symmetric part of the seed-mean Gamma")
+    return save_figure(fig, rows, out_dir, "mahankali2023-preconditioned", dpi=110, footer=foot)
+
+
+def claims(df, scale: str) -> list[Claim]:
+    """Thm 2 (§1.2, §4.2): the trained LSA's preconditioner is Gamma* for either prior, and it predicts like one
+    step of GD preconditioned by Gamma*."""
+    import numpy as np
+
+    train = common.train_rows(df)
+    if not len(train):
+        return [in_range("gamma", "Thm 2: needs trained points (not a theory-only run)", None, hi=0.05)]
+    out = []
+    for prior, sub in train.groupby("prior"):
+        worst = max(float(np.max(r["rel_frob"])) for _, r in sub.iterrows())
+        what = "eta* Sigma^-1" if prior == "inverse" else "((n+1)/n Sigma + (tr Sigma + σ²)/n I)^-1"
+        out.append(in_range(f"gamma-{prior}", f"Thm 2 (§4.2), prior {prior}: the learned preconditioner equals "
+                            f"Gamma* = {what}; largest relative Frobenius error over points and seeds", worst,
+                            hi=0.05, target="<= 5%"))
+    loss = max(float(np.max(np.abs(np.asarray(r["test_loss"]) / r["gd_loss_mc"] - 1))) for _, r in train.iterrows())
+    out.append(in_range("loss-is-gd", "Thm 2: the trained LSA predicts like one GD step preconditioned by Gamma*: "
+                        "largest |LSA test loss / GD-at-Gamma* test loss − 1| on the same test prompts", loss,
+                        hi=0.02, target="<= 2%"))
+    return out
 
 
 def agreement(df):
     """Relative Frobenius error of the learned preconditioner (theory 0) and the LSA test loss against the minimum."""
     return common.agreement_table(df, lambda r: f"n={r['n']} prior={r['prior']}",
-                                  {"rel_frob": ("rel_frob", 0.0), "test_loss": ("test_loss", "loss_star")})
+                                  {"rel_frob": ("rel_frob", 0.0, "0: Gamma* of Thm 2 exactly", 0.05),
+                                   "test_loss": ("test_loss", "gd_loss_mc", "GD at Gamma*, same test prompts", 0.02)})
 
 
 EXPERIMENT = Experiment(
     id="mahankali2023-preconditioned",
     title="Mahankali et al. 2023, Thm 2: learned preconditioner of 1-layer LSA under both priors",
-    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-    notes=common.NOTES,
+    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement, claims=claims,
+    kind="training", description="trained 1-layer LSA learns preconditioned GD under both priors (Thm 2)",
+    cost=common.cost, notes=common.NOTES,
 )
