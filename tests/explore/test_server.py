@@ -162,9 +162,9 @@ def test_simulation_refuses_oversized_requests():
 
 
 def test_ctrl_c_stops_the_server_cleanly(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from iclab.cli import main; sys.exit(main())", "explore", "--no-browser", "--port", "0",
-                             "--store", str(tmp_path / "s.sqlite")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cli = [sys.executable, "-c", "import sys; from iclab.cli import main; sys.exit(main())"]
+    proc = subprocess.Popen([*cli, "explore", "--no-browser", "--port", "0", "--store", str(tmp_path / "s.sqlite")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert "serving http://127.0.0.1:" in line
