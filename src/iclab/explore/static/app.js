@@ -24,7 +24,7 @@ let sims = [];        // simulation overlays: {label, x, mean, std}
 let last = null;      // the last /api/curves answer
 let logy = true;
 const pinCache = new Map();
-window.iclab = {latencies: [], draws: 0, errors: []};  // read by the browser test
+window.iclab = {latencies: [], parts: [], draws: 0, busy: false};  // parts: [fetch, draw] ms  // read by the browser test
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => (v === Infinity ? "inf" : String(Number(v.toPrecision(6))));
@@ -88,6 +88,7 @@ function buildControls() {
   }
   document.querySelectorAll("input[name=x]").forEach((el) => el.addEventListener("change", (ev) => {
     state.x = ev.target.value;
+    if (!isFinite(state[state.x]) || state[state.x] <= 0) state[state.x] = 1;  // an axis variable is never ∞ or 0
     [state.x_min, state.x_max] = AXIS[state.x].range;
     sims = [];  // a simulation belongs to its axis
     syncControls();
@@ -118,9 +119,12 @@ function syncControls() {
   $("x_max").value = fmt(state.x_max);
   $("logy").checked = logy;
   for (const [name, p] of Object.entries(PARAMS)) {
-    const special = p.special && state[name] === p.special.value;
     const onAxis = name === state.x;
-    if (p.special) $(`c_${name}`).checked = special;
+    const special = p.special && state[name] === p.special.value && !onAxis;
+    if (p.special) {
+      $(`c_${name}`).checked = special && !onAxis;
+      $(`c_${name}`).disabled = onAxis;
+    }
     if (!special) $(`s_${name}`).value = toPos(p, state[name]);
     $(`s_${name}`).disabled = special || onAxis;
     $(`v_${name}`).disabled = special || onAxis;
@@ -145,14 +149,18 @@ function schedule(t0) {
 }
 async function pump() {
   inflight = true;
+  window.iclab.busy = true;
   while (pending) {
     const job = pending;
     pending = null;
     try {
       const view = {...state};
+      const t1 = performance.now();
       last = await getJson("/api/curves?" + query(view));
       const pinned = await Promise.all(pins.map((p) => pinCurves(p, view)));
+      const t2 = performance.now();
       await draw(pinned);
+      window.iclab.parts.push([t2 - t1, performance.now() - t2]);
       writeUrl();
       window.iclab.latencies.push(performance.now() - job.t0);
       window.iclab.draws += 1;
@@ -162,6 +170,7 @@ async function pump() {
     }
   }
   inflight = false;
+  window.iclab.busy = false;
 }
 
 function pinCurves(pin, view) {
@@ -174,8 +183,8 @@ function showError(msg) {
   $("error").textContent = msg;
 }
 
-function describe(p) {
-  return Object.entries(PARAMS).filter(([k]) => k !== state.x).map(([k, d]) => `${d.label} = ${fmt(p[k])}`)
+function describe(p, skip = []) {
+  return Object.entries(PARAMS).filter(([k]) => k !== state.x && !skip.includes(k)).map(([k, d]) => `${d.label} = ${fmt(p[k])}`)
     .join(", ");
 }
 
@@ -217,7 +226,7 @@ function draw(pinned) {
   }
   const astar = last.alpha_star === null ? "e_ICL is monotone in α here (no finite α*)" :
     `α* = ${last.alpha_star.toPrecision(6)} (e_ICL there: ${last.e_star.toPrecision(6)})`;
-  $("astar").textContent = `Optimal context length at ${describe(state)}: ${astar}.`;
+  $("astar").textContent = `Optimal context length at ${describe(state, ["alpha"])}: ${astar}.`;
   if (state.x === "alpha" && last.alpha_star !== null) {
     traces.push({x: [last.alpha_star], y: [last.e_star], xaxis: "x", yaxis: "y", mode: "markers",
       marker: {symbol: "star", size: 14, color: "#000"}, name: `α* = ${last.alpha_star.toPrecision(4)}`,
