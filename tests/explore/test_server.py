@@ -177,3 +177,32 @@ def test_ctrl_c_stops_the_server_cleanly(tmp_path):
         assert "stopped" in out and "Traceback" not in err
     finally:
         proc.kill()
+
+
+def test_structured_covariances_use_the_alignment_theory(server, capsys):
+    """With a train or test family (Letey et al. 2025 §1) the curves are letey2025's, and the printed
+    `iclab theory letey2025` command prints the same numbers; the isotropic references are not shown."""
+    from iclab.theory import letey2025
+
+    q = "x=kappa&x_min=0.1&x_max=10&n=40&tau=2&alpha=1&rho=0.01&lam=0.05&train=pl:1&test=spike:0.5:1&dim=60"
+    status, doc = get_json(server, "/api/curves?" + q)
+    assert status == 200 and doc["structured"] and doc["alpha_star"] is None
+    x = np.geomspace(0.1, 10, 40)
+    want = letey2025.evaluate(letey2025.family("pl", 60, 1), letey2025.family("spike", 60, 0.5, 1), 2.0, 1.0, x,
+                              0.01, 0.05)
+    assert np.allclose(doc["e_icl"], want["e_icl"], rtol=1e-13)
+    assert np.allclose(doc["g_task"], want["e_icl"] - want["e_idg"], rtol=1e-12)
+    assert all(v is None for v in doc["bayes"] + doc["gd"])
+    assert main(doc["command"].split()[1:] + ["--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["kappa"] for r in rows] == doc["x"]
+    assert np.allclose([r["e_icl"] for r in rows], doc["e_icl"], rtol=1e-15)
+    status, doc = get_json(server, "/api/curves?train=pl:x")
+    assert status == 400 and doc["error"].startswith("covariance")
+
+
+def test_structured_views_are_not_simulated_here():
+    from iclab.explore.jobs import sim_points
+
+    with pytest.raises(UserInputError, match="^train and test must be iso"):
+        sim_points(View(train="pl:1"), 16, 2)

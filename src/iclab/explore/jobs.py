@@ -31,6 +31,9 @@ N_POINTS = 6
 def sim_points(view: View, d: int, runs: int) -> list[Point]:
     """``N_POINTS`` points spread over the visible x range (geometrically on log axes), rounded to 3 significant
     digits so that repeats hit the store; τ = 1 exactly is avoided (the ridgeless peak)."""
+    if view.structured:
+        raise UserInputError("train and test must be iso to simulate here: the page's simulations are of isotropic "
+                             "tasks; the structured ones are in `iclab reproduce letey2025-fig1`")
     d = check_int("d", d, lo=4, hi=MAX_D)
     runs = check_int("runs", runs, lo=1, hi=20)
     lo, hi = view.x_min, view.x_max

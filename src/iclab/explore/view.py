@@ -8,6 +8,10 @@ the x grid, in one vectorised call each:
   gradient descent at its optimal step (the κ, τ → ∞ limit of Γ*, §5.6);
 - the optimal context length α* and its error e* at the current τ, κ, ρ, λ (§7.2).
 
+With a structured train or test task covariance (the families of Letey et al. 2025, §1), the curves come from
+:mod:`iclab.theory.letey2025` instead (e_ICL = e_bias + e_misalign, §3.5; e_IDG, §3.4); the two references and
+α* are those of isotropic tasks, so they are not shown then.
+
 The x grid is exactly the one of the printed ``iclab theory lu2024`` command (same value grammar), so the page
 and the command line show the same numbers.
 """
@@ -22,12 +26,13 @@ from functools import lru_cache
 import numpy as np
 
 from iclab.grid import parse_values
-from iclab.theory import lu2024
+from iclab.theory import letey2025, lu2024
 from iclab.validation import UserInputError, check_choice, check_int, check_real
 
 AXES = ("tau", "alpha", "kappa")
 LOG_AXES = ("alpha", "kappa")  # the papers draw α and κ on log axes, τ on a linear one (Lu et al. Figs 1, 2, 4)
 MAX_POINTS = 5000              # a curve of the page; more is never drawn and would only slow the round trip
+MAX_DIM = 4000                 # spectra of the covariance families; the structured theory costs O(n · d)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class View:
     kappa: float = 0.5       #: task-pool size per dimension, k/d (> 0, inf allowed)
     rho: float = 0.01        #: label-noise variance (>= 0)
     lam: float = 0.0         #: ridge λ of the pretraining regression (>= 0; 0 = ridgeless)
+    train: str = "iso"       #: pretraining task covariance (Letey et al. 2025 §1: iso, pl:P, revpl:P, piano, ...)
+    test: str = "iso"        #: test task covariance, same forms
+    dim: int = 100           #: the dimension at which the covariance families' spectra are built
 
     def __post_init__(self):
         check_choice("x", self.x, AXES)
@@ -54,6 +62,17 @@ class View:
         check_real("kappa", self.kappa, lo=0.0, lo_open=True, allow_inf=True)
         check_real("rho", self.rho, lo=0.0)
         check_real("lam", self.lam, lo=0.0)
+        check_int("dim", self.dim, lo=2, hi=MAX_DIM)
+        if self.structured:
+            self.spectra()  # a malformed family is an input error now, not at evaluation
+
+    @property
+    def structured(self) -> bool:
+        return not (self.train == "iso" and self.test == "iso")
+
+    def spectra(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C_train, C_test) spectra of size ``dim`` (Letey et al. 2025, §1)."""
+        return (letey2025.family_from_spec(self.train, self.dim), letey2025.family_from_spec(self.test, self.dim))
 
     def grid_text(self) -> str:
         """The x grid in the CLI's value grammar: ``log:a:b:n`` on log axes, ``a:b:n`` on τ."""
@@ -61,10 +80,12 @@ class View:
         return f"log:{body}" if self.x in LOG_AXES else body
 
     def command(self) -> str:
-        """The ``iclab theory lu2024`` command that prints the same curves."""
+        """The ``iclab theory lu2024`` (or ``letey2025``, with structured covariances) command that prints the same
+        curves."""
         value = lambda k: self.grid_text() if k == self.x else _fmt(getattr(self, k))
-        return ("iclab theory lu2024 " + " ".join(f"--{k} {value(k)}" for k in ("tau", "alpha", "kappa", "rho",
-                                                                                   "lam")))
+        head = (f"iclab theory letey2025 --d {self.dim} --train {self.train} --test {self.test} " if self.structured
+                else "iclab theory lu2024 ")
+        return head + " ".join(f"--{k} {value(k)}" for k in ("tau", "alpha", "kappa", "rho", "lam"))
 
     def to_query(self) -> dict[str, str]:
         return {k: _fmt(v) for k, v in asdict(self).items()}
@@ -85,13 +106,13 @@ def view_from_query(query: Mapping[str, str | list[str]], base: View = View()) -
             raw = raw[-1]
         if key not in known:
             raise UserInputError(f"parameter must be one of {', '.join(known)} (got {key!r})")
-        if key == "x":
+        if key in ("x", "train", "test"):
             changes[key] = raw
-        elif key == "n":
+        elif key in ("n", "dim"):
             try:
                 changes[key] = int(raw)
             except ValueError:
-                raise UserInputError(f"n must be an integer in [2, {MAX_POINTS}] (got {raw!r})") from None
+                raise UserInputError(f"{key} must be an integer (got {raw!r})") from None
         else:
             try:
                 changes[key] = float(raw)
@@ -118,18 +139,26 @@ def curves(view: View) -> dict:
     """Every number the page draws for ``view`` (JSON-ready).
 
     Returns ``{"x", "e_icl", "e_idg", "g_task", "bayes", "gd"}`` as lists over the x grid (None where a curve
-    diverges), ``alpha_star`` / ``e_star`` (None when e_ICL is monotone in α on [1e-2, 1e4]), ``command`` and the
-    view itself.
+    diverges, and for the isotropic references with structured covariances), ``alpha_star`` / ``e_star`` (None
+    when e_ICL is monotone in α on [1e-2, 1e4], or with structured covariances), ``structured``, ``command`` and
+    the view itself.
     """
     x = parse_values(view.x, view.grid_text())
     p = {k: getattr(view, k) for k in ("tau", "alpha", "kappa", "rho", "lam")}
     p[view.x] = x
-    out = lu2024.evaluate(**p)
-    alpha = np.broadcast_to(p["alpha"], x.shape)
-    bayes = np.broadcast_to(lu2024.e_bayes_ridge(alpha, view.rho), x.shape)
-    gd = np.broadcast_to(lu2024.e_gd(alpha, view.rho), x.shape)
-    a_star, e_star = _alpha_star(view.tau, view.kappa, view.rho, view.lam)
+    if view.structured:
+        c_train, c_test = view.spectra()
+        out = letey2025.evaluate(c_train, c_test, **p)
+        out["g_task"] = out["e_icl"] - out["e_idg"]
+        bayes = gd = np.full(x.shape, np.nan)
+        a_star = e_star = None
+    else:
+        out = lu2024.evaluate(**p)
+        alpha = np.broadcast_to(p["alpha"], x.shape)
+        bayes = np.broadcast_to(lu2024.e_bayes_ridge(alpha, view.rho), x.shape)
+        gd = np.broadcast_to(lu2024.e_gd(alpha, view.rho), x.shape)
+        a_star, e_star = _alpha_star(view.tau, view.kappa, view.rho, view.lam)
     return {"x": _json_list(x), "e_icl": _json_list(out["e_icl"]), "e_idg": _json_list(out["e_idg"]),
             "g_task": _json_list(out["g_task"]), "bayes": _json_list(bayes), "gd": _json_list(gd),
-            "alpha_star": a_star, "e_star": e_star, "command": view.command(),
+            "alpha_star": a_star, "e_star": e_star, "structured": view.structured, "command": view.command(),
             "view": view.to_query()}

@@ -16,9 +16,12 @@ const AXIS = {  // default x ranges; α and κ on log axes as in the papers
 };
 const STEPS = 1000;  // slider positions; every slider is logarithmic between its min and max
 const COLORS = {icl: "#0173b2", idg: "#de8f05", gtask: "#029e73", ref: "#555555", pin: "#cc78bc", sim: "#d55e00"};
-const KEYS = ["x", "x_min", "x_max", "n", "tau", "alpha", "kappa", "rho", "lam"];
+const KEYS = ["x", "x_min", "x_max", "n", "tau", "alpha", "kappa", "rho", "lam", "train", "test", "dim"];
+const TEXT_KEYS = new Set(["x", "train", "test"]);
+const PIN_KEYS = [...Object.keys(PARAMS), "train", "test", "dim"];  // what a pinned curve keeps
 
-let state = {x: "tau", x_min: 0.02, x_max: 3, n: 400, tau: 0.5, alpha: 10, kappa: 0.5, rho: 0.01, lam: 0};
+let state = {x: "tau", x_min: 0.02, x_max: 3, n: 400, tau: 0.5, alpha: 10, kappa: 0.5, rho: 0.01, lam: 0,
+  train: "iso", test: "iso", dim: 100};
 let pins = [];        // saved parameter sets (objects with the keys of PARAMS)
 let sims = [];        // simulation overlays: {label, x, mean, std}
 let last = null;      // the last /api/curves answer
@@ -32,25 +35,26 @@ const toPos = (p, v) => Math.round(STEPS * Math.log(v / p.min) / Math.log(p.max 
 const fromPos = (p, pos) => Number((p.min * Math.pow(p.max / p.min, pos / STEPS)).toPrecision(4));
 
 function query(view) {
-  return KEYS.map((k) => `${k}=${encodeURIComponent(typeof view[k] === "number" ? fmt(view[k]) : view[k])}`)
-    .join("&");
+  return KEYS.map((k) => `${k}=${encodeURIComponent(TEXT_KEYS.has(k) ? view[k] : fmt(view[k]))}`).join("&");
 }
 
 function readUrl() {
   const q = new URLSearchParams(location.search);
   for (const k of KEYS) {
     if (!q.has(k)) continue;
-    state[k] = k === "x" ? q.get(k) : (q.get(k) === "inf" ? Infinity : Number(q.get(k)));
+    state[k] = TEXT_KEYS.has(k) ? q.get(k) : (q.get(k) === "inf" ? Infinity : Number(q.get(k)));
   }
   pins = q.getAll("pin").map((s) => Object.fromEntries(s.split(";").map((kv) => {
-    const [k, v] = kv.split(":");
-    return [k, v === "inf" ? Infinity : Number(v)];
+    const i = kv.indexOf("=");
+    const [k, v] = [kv.slice(0, i), kv.slice(i + 1)];
+    return [k, TEXT_KEYS.has(k) ? v : (v === "inf" ? Infinity : Number(v))];
   })));
   if (q.has("logy")) logy = q.get("logy") === "1";
 }
 
 function writeUrl() {
-  const pinText = pins.map((p) => "&pin=" + Object.keys(PARAMS).map((k) => `${k}:${fmt(p[k])}`).join(";"));
+  const pinText = pins.map((p) => "&pin=" + encodeURIComponent(PIN_KEYS.map((k) =>
+    `${k}=${TEXT_KEYS.has(k) ? p[k] : fmt(p[k])}`).join(";")));
   history.replaceState(null, "", "?" + query(state) + pinText.join("") + `&logy=${logy ? 1 : 0}`);
 }
 
@@ -101,8 +105,14 @@ function buildControls() {
     });
   }
   $("logy").addEventListener("change", (ev) => { logy = ev.target.checked; schedule(ev.timeStamp); });
+  for (const k of ["train", "test", "dim"]) {
+    $(k).addEventListener("change", (ev) => {
+      state[k] = k === "dim" ? Number(ev.target.value) : ev.target.value.trim();
+      schedule(ev.timeStamp);
+    });
+  }
   $("pin").addEventListener("click", (ev) => {
-    pins.push(Object.fromEntries(Object.keys(PARAMS).map((k) => [k, state[k]])));
+    pins.push(Object.fromEntries(PIN_KEYS.map((k) => [k, state[k]])));
     schedule(ev.timeStamp);
   });
   $("unpin").addEventListener("click", (ev) => { pins = []; schedule(ev.timeStamp); });
@@ -118,6 +128,7 @@ function syncControls() {
   $("x_min").value = fmt(state.x_min);
   $("x_max").value = fmt(state.x_max);
   $("logy").checked = logy;
+  for (const k of ["train", "test", "dim"]) $(k).value = state[k];
   for (const [name, p] of Object.entries(PARAMS)) {
     const onAxis = name === state.x;
     const special = p.special && state[name] === p.special.value && !onAxis;
@@ -198,14 +209,15 @@ function draw(pinned) {
     ["g_task", "y3", "x3", COLORS.gtask, "g_task = e_ICL − e_IDG"]];
   const traces = [];
   const hover = (name) => `${name}<br>${state.x} = %{x:.6g}<br>value = %{y:.8g}<extra></extra>`;
+  const tasks = last.structured ? `, train ${state.train}, test ${state.test} (d = ${state.dim} spectra)` : "";
   for (const [key, yaxis, xaxis, color, name] of panels) {
     traces.push({x: last.x, y: last[key], xaxis, yaxis, mode: "lines", line: {color, width: 2.5},
-      name: `${name}, theory (d → ∞)`, hovertemplate: hover(name)});
+      name: `${name}, theory (d → ∞)${tasks}`, hovertemplate: hover(name)});
   }
-  traces.push({x: last.x, y: last.bayes, xaxis: "x", yaxis: "y", mode: "lines",
+  if (!last.structured) traces.push({x: last.x, y: last.bayes, xaxis: "x", yaxis: "y", mode: "lines",
     line: {color: COLORS.ref, dash: "dash"}, name: "Bayes-optimal ridge, e_ICL (§6.2)",
     hovertemplate: hover("Bayes ridge")});
-  traces.push({x: last.x, y: last.gd, xaxis: "x", yaxis: "y", mode: "lines",
+  if (!last.structured) traces.push({x: last.x, y: last.gd, xaxis: "x", yaxis: "y", mode: "lines",
     line: {color: COLORS.ref, dash: "dot"}, name: "one-step GD at optimal η, e_ICL (§5.6)",
     hovertemplate: hover("one-step GD")});
   pinned.forEach((c, i) => panels.forEach(([key, yaxis, xaxis], j) => traces.push({x: c.x, y: c[key], xaxis,
@@ -224,7 +236,7 @@ function draw(pinned) {
         legendgroup: "threshold", showlegend: j === 0, name: threshold[state.x], hoverinfo: "skip"});
     });
   }
-  const astar = last.alpha_star === null ? "e_ICL is monotone in α here (no finite α*)" :
+  const astar = last.structured ? "shown for isotropic tasks only" : last.alpha_star === null ? "e_ICL is monotone in α here (no finite α*)" :
     `α* = ${last.alpha_star.toPrecision(6)} (e_ICL there: ${last.e_star.toPrecision(6)})`;
   $("astar").textContent = `Optimal context length at ${describe(state, ["alpha"])}: ${astar}.`;
   if (state.x === "alpha" && last.alpha_star !== null) {
@@ -263,8 +275,8 @@ async function simulate() {
   const bar = $("sim_progress");
   try {
     const job = await getJson("/api/simulate", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({view: Object.fromEntries(KEYS.map((k) => [k, typeof state[k] === "number" ?
-        fmt(state[k]) : state[k]])), d, runs})});
+      body: JSON.stringify({view: Object.fromEntries(KEYS.map((k) => [k, TEXT_KEYS.has(k) ? state[k] :
+        fmt(state[k])])), d, runs})});
     bar.hidden = false;
     const overlay = {label: "", x: [], mean: {}, std: {}};
     sims.push(overlay);
