@@ -17,7 +17,17 @@ try:  # typer >= 0.20 vendors click; its usage errors derive from TyperException
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import ClickException as _UsageError
 
-from iclab.cli import letey, mahankali, reproduce, simulate, sweep, theory, train, yang  # noqa: F401  (registers)
+from iclab.cli import (  # noqa: F401  (each module registers its commands)
+    explore,
+    letey,
+    mahankali,
+    reproduce,
+    simulate,
+    sweep,
+    theory,
+    train,
+    yang,
+)
 from iclab.cli.apps import app
 
 
