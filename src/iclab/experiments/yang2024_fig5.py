@@ -12,7 +12,7 @@ per layer) do, so large H gets somewhat fewer steps. ``budget=wall``: the paper'
 clock per run, compilation excluded; it depends on the machine and its load, so compare H within one run only.
 Either way the run stops at a chunk boundary, so ``steps_done`` is what each H managed.
 
-Scales: quick: the 4-layer stack of Fig. 2's quick scale (d_model = 64, d_ff = 128, batch 32, Adam lr 1e-3),
+Scales: quick: a narrow 4-layer stack (d_model = 32, d_ff = 64, batch 16, Adam lr 3e-3),
 H = 1, 2, 4, 8, 16, 32, the FLOPs of 800 steps at H = 1 per run, three seeds; paper: d_model = 256,
 d_ff = 512, batch 256, lr 1e-4, H = 1, 2, 4, 8, 16, 32, 64, 100 s of wall clock per run, three seeds.
 ``--set`` keys: the data model (N, K, d, m, tau, basis, unit_norm, n_test), H_values, budget (flops | wall),
@@ -25,13 +25,13 @@ from pathlib import Path
 
 from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, four_layer_step_flops, merge, validate
+from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_TINY, four_layer_step_flops, merge, validate
 from iclab.validation import check_choice, check_int, check_positive
 
 QUICK_STEPS_H1 = 800  # the quick budget: the FLOPs of this many steps at H = 1
 SCALES = {"quick": {"H_values": [1, 2, 4, 8, 16, 32], "budget": "flops", "budget_gflop": 0.0, "budget_s": 30.0,
-                    "d_model": FOUR_LAYER_QUICK["d_model"], "d_ff": FOUR_LAYER_QUICK["d_ff"],
-                    "lr": FOUR_LAYER_QUICK["lr"], "batch": FOUR_LAYER_QUICK["batch"], "chunk": 20, "seeds": 3},
+                    "d_model": FOUR_LAYER_TINY["d_model"], "d_ff": FOUR_LAYER_TINY["d_ff"],
+                    "lr": FOUR_LAYER_TINY["lr"], "batch": FOUR_LAYER_TINY["batch"], "chunk": 20, "seeds": 3},
           "paper": {"H_values": [1, 2, 4, 8, 16, 32, 64], "budget": "wall", "budget_gflop": 0.0, "budget_s": 100.0,
                     "d_model": FOUR_LAYER["d_model"], "d_ff": FOUR_LAYER["d_ff"], "lr": FOUR_LAYER["lr"],
                     "batch": FOUR_LAYER["batch"], "chunk": 20, "seeds": 3}}
