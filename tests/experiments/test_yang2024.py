@@ -299,3 +299,20 @@ def test_step_flops_heads_term_matches_xla_cost_analysis():
     ours = {H: step_flops(T, n_in, D, F, L, H, b) for H in (1, 8)}
     assert ours[8] - ours[1] == pytest.approx(xla[8] - xla[1], rel=0.15)
     assert ours[1] == pytest.approx(xla[1], rel=0.25) and ours[8] == pytest.approx(xla[8], rel=0.25)
+
+
+def test_fig5_flop_budget_gives_equal_compute():
+    """Every H gets the whole chunks that fit the same FLOP budget; the quick budget is 800 steps at H = 1."""
+    from iclab.experiments.yang2024_common import four_layer_step_flops
+    from iclab.experiments.yang2024_fig5 import QUICK_STEPS_H1, budget_steps
+
+    pts = get_experiment("yang2024-fig5").points("quick", False, {})
+    budgets = {p.config["budget_gflop"] for p in pts}
+    assert len(budgets) == 1
+    budget = budgets.pop() * 1e9
+    steps = {p.config["H"]: budget_steps(p.config) for p in pts}
+    assert steps[1] == QUICK_STEPS_H1
+    for p in pts:
+        flops, n, chunk = four_layer_step_flops(p.config), steps[p.config["H"]], p.config["eval_every"]
+        assert n % chunk == 0 and n * flops <= budget * (1 + 1e-6) < (n + chunk) * flops
+    assert steps[32] < steps[1]  # the softmaxes make many heads dearer
