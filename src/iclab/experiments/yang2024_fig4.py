@@ -162,6 +162,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     top.legend(fontsize=8)
     bottom.set_yscale("log")
     bottom.set_ylabel("(L - L*) / L*")
+    bottom.legend(fontsize=7)
     bottom.set_xlabel("iteration")
     opt = df["optimizer"].iloc[0]
     opt = f"Adam lr {df['lr'].iloc[0]:g}" if opt == "adam" else f"two-rate GD eta_Q {df['lr'].iloc[0]:g}"
