@@ -140,3 +140,179 @@ def test_theory_cli_bad_input(capsys, args, message):
     assert main(["theory", "yang2024", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err
+
+
+# ---- claims logic on synthetic curves with a known answer ------------------------------------------------------
+
+def test_steps_to_reach_fall_and_mean_sem():
+    from iclab.experiments.yang2024_common import fall, mean_sem, steps_to_reach
+
+    steps = [50, 100, 150, 200]
+    assert steps_to_reach(steps, [3.0, 1.2, 1.09, 1.0], 1.1) == 150
+    assert steps_to_reach(steps, [3.0, 2.0, 1.5, 1.2], 1.1) == float("inf")
+    assert fall([20.0, 5.0, 2.0]) == 10.0
+    assert mean_sem([1.0]) == (1.0, None)
+    m, se = mean_sem([1.0, 2.0, 3.0])
+    assert m == 2.0 and se == pytest.approx(1 / np.sqrt(3))  # sd 1 over sqrt(3)
+    assert mean_sem([1.0, float("inf")])[1] is None
+
+
+def _fig4_frame(curves, N=30, L_star=0.25, diverged=()):
+    """A Fig. 4 results frame from per-H curves of L / L* on steps 50, 100, ..."""
+    import pandas as pd
+
+    rows = []
+    for H, ratio in curves.items():
+        if H in diverged:
+            rows.append({"H": H, "N": N, "seed": 0, "diverged": 1})
+            continue
+        steps = [50 * (i + 1) for i in range(len(ratio))]
+        rows.append({"H": H, "N": N, "seed": 0, "diverged": 0, "step": steps, "L_star": L_star,
+                     "population_loss": [r * L_star for r in ratio]})
+    return pd.DataFrame(rows)
+
+
+def test_fig4_claims_true_and_false():
+    from iclab.experiments.yang2024_fig4 import claims
+
+    good = {4: [9, 7, 6, 6], 30: [5, 2, 1.2, 1.05], 64: [3, 1.05, 1.005, 1.002], 400: [2, 1.5, 1.2, 1.08]}
+    c = {x.id: x for x in claims(_fig4_frame(good), "quick")}
+    assert c["h_below_n_plateau"].holds and c["h_below_n_plateau"].value == 6
+    assert c["h_equal_n_slower"].holds and c["h_equal_n_slower"].value == 200 / 100  # 1.1 L* at 200 vs 100
+    assert c["h64_converges"].holds and c["h64_converges"].value == pytest.approx(1.002)
+    assert c["h400_unstable"].holds and c["h400_unstable"].value == 2.0  # 1.1 L* at step 200 vs 100
+    bad = {4: [9, 3, 1.02, 1.01], 30: [3, 1.05, 1.0, 1.0], 64: [3, 1.5, 1.2, 1.05], 400: [1.05, 1.0, 1.0, 1.0]}
+    c = {x.id: x for x in claims(_fig4_frame(bad), "quick")}
+    assert c["h_below_n_plateau"].holds is False  # H = 4 ends at 1.01 L*
+    assert c["h_equal_n_slower"].holds is False  # H = N reaches 1.1 L* first
+    assert c["h64_converges"].holds is False and c["h400_unstable"].holds is False
+    c = {x.id: x for x in claims(_fig4_frame(good, diverged=(400,)), "quick")}
+    assert c["h400_unstable"].holds and c["h400_unstable"].value == float("inf")
+
+
+def test_fig2_claims_true_and_false():
+    import pandas as pd
+
+    from iclab.experiments.yang2024_fig2 import claims
+
+    def row(model, train, inf_in, inf_ood, seed=0):
+        return {"model": model, "seed": seed, "train_loss": train, "inference_in": inf_in,
+                "inference_ood": inf_ood, "population_loss": [t * 1.0 for t in train], "L_star": train[-1]}
+
+    df = pd.DataFrame([row("four_layer", [10, 2, 0.9], [20, 3, 1.5], [80, 30, 9]),
+                       row("four_layer", [11, 2, 1.0], [22, 3, 2.0], [85, 31, 10], seed=1)])
+    c = {x.id: x for x in claims(df, "quick")}
+    assert c["4layer_train_loss_falls"].holds and c["4layer_train_loss_falls"].value == pytest.approx(
+        (10 / 0.9 + 11) / 2)
+    assert c["4layer_inference_in_falls"].holds and c["4layer_inference_in_falls"].value == pytest.approx(12.17,
+                                                                                                         abs=0.01)
+    assert c["4layer_ood_above_in"].holds and c["4layer_ood_above_in"].uncertainty == pytest.approx(0.5)  # 6, 5
+    df = pd.DataFrame([row("four_layer", [10, 9, 8], [20, 3, 1.0], [8, 3, 0.5])])
+    c = {x.id: x for x in claims(df, "quick")}
+    assert c["4layer_train_loss_falls"].holds is False and c["4layer_inference_in_falls"].holds
+    assert c["4layer_ood_above_in"].holds is False and c["4layer_ood_above_in"].uncertainty is None
+
+
+def test_fig5_claims_true_and_false():
+    import pandas as pd
+
+    from iclab.experiments.yang2024_fig5 import claims
+
+    def frame(means, spread):
+        rows = []
+        for H, m in means.items():
+            for s, e in enumerate((-spread, 0.0, spread)):  # sd = spread, SE = spread / sqrt(3)
+                rows.append({"H": H, "seed": s, "final_train_loss": m + e, "test_loss_in": m, "inference_in": m,
+                             "inference_ood": m, "steps_done": 100, "L_star": 1.0, "budget": "flops",
+                             "budget_gflop": 1.0, "budget_s": 1.0})
+        return pd.DataFrame(rows)
+
+    means = {1: 5.0, 4: 3.0, 16: 4.0, 32: 4.5}
+    c = {x.id: x for x in claims(frame(means, 0.3), "quick")}
+    se = np.hypot(0.3, 0.3) / np.sqrt(3)
+    assert c["small_h_best"].value == pytest.approx(1.0) and c["small_h_best"].uncertainty == pytest.approx(se)
+    assert c["small_h_best"].holds and c["best_h_small"].holds and c["best_h_small"].value == 4
+    c = {x.id: x for x in claims(frame(means, 1.5), "quick")}  # gap 1 < 2 SE = 2.45: the bars overlap
+    assert c["small_h_best"].holds is False
+    c = {x.id: x for x in claims(frame({1: 5.0, 4: 3.0, 16: 2.0, 32: 4.5}, 0.1), "quick")}
+    assert c["small_h_best"].holds is False and c["best_h_small"].value == 16 and c["best_h_small"].holds is False
+
+
+# ---- the FLOP count of the Fig. 5 budget -------------------------------------------------------------------------
+
+def _dot_flops(jaxpr) -> int:
+    """Brute force: 2 x (output size) x (contracted size) summed over every dot_general of a jaxpr, recursing
+    into sub-jaxprs (pjit, custom_jvp, ...)."""
+    import math
+
+    total = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            (contract, _), _ = eqn.params["dimension_numbers"]
+            lhs = eqn.invars[0].aval.shape
+            total += 2 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[i] for i in contract)
+        for param in eqn.params.values():
+            sub = getattr(param, "jaxpr", param)
+            if hasattr(sub, "eqns"):
+                total += _dot_flops(sub)
+    return total
+
+
+def _grad_fn(T, n_in, D, F, L, H, b):
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from iclab.models.transformer import Transformer
+
+    model = Transformer(n_in - 1, key=jax.random.PRNGKey(0), n_layers=L, d_model=D, d_ff=F, heads=H, n_in=n_in)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    z, y = jnp.ones((b, T, n_in)), jnp.ones((b, T))
+    return jax.value_and_grad(lambda p: jnp.mean((eqx.combine(p, static).forward_tokens(z) - y) ** 2)), params
+
+
+@pytest.mark.parametrize("H", [1, 4])
+def test_matmul_flops_match_a_brute_force_count(H):
+    import jax
+
+    from iclab.experiments.yang2024_common import matmul_flops
+
+    T, n_in, D, F, L, b = 12, 5, 8, 16, 2, 3
+    fn, params = _grad_fn(T, n_in, D, F, L, H, b)
+    assert matmul_flops(T, n_in, D, F, L, b) == _dot_flops(jax.make_jaxpr(fn)(params).jaxpr)
+
+
+def test_step_flops_heads_term_matches_xla_cost_analysis():
+    """The H-dependent part (the softmaxes) against XLA's own count of the compiled step: the difference between
+    H = 8 and H = 1 within 15%; the total within 25% (the layer norms, GELU and adds are not counted)."""
+    import jax
+
+    from iclab.experiments.yang2024_common import step_flops
+
+    T, n_in, D, F, L, b = 40, 5, 16, 16, 2, 2
+    xla = {}
+    for H in (1, 8):
+        fn, params = _grad_fn(T, n_in, D, F, L, H, b)
+        cost = jax.jit(fn).lower(params).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        xla[H] = cost["flops"] + cost.get("transcendentals", 0.0)
+    ours = {H: step_flops(T, n_in, D, F, L, H, b) for H in (1, 8)}
+    assert ours[8] - ours[1] == pytest.approx(xla[8] - xla[1], rel=0.15)
+    assert ours[1] == pytest.approx(xla[1], rel=0.25) and ours[8] == pytest.approx(xla[8], rel=0.25)
+
+
+def test_fig5_flop_budget_gives_equal_compute():
+    """Every H gets the whole chunks that fit the same FLOP budget; the quick budget is 800 steps at H = 1."""
+    from iclab.experiments.yang2024_common import four_layer_step_flops
+    from iclab.experiments.yang2024_fig5 import QUICK_STEPS_H1, budget_steps
+
+    pts = get_experiment("yang2024-fig5").points("quick", False, {})
+    budgets = {p.config["budget_gflop"] for p in pts}
+    assert len(budgets) == 1
+    budget = budgets.pop() * 1e9
+    steps = {p.config["H"]: budget_steps(p.config) for p in pts}
+    assert steps[1] == QUICK_STEPS_H1
+    for p in pts:
+        flops, n, chunk = four_layer_step_flops(p.config), steps[p.config["H"]], p.config["eval_every"]
+        assert n % chunk == 0 and n * flops <= budget * (1 + 1e-6) < (n + chunk) * flops
+    assert steps[32] < steps[1]  # the softmaxes make many heads dearer

@@ -5,8 +5,9 @@ tau is not stated in the paper (0.01 here, Fig. 3's value). Inference loss: (1/K
 prompts, lambda ~ N(0, I) in domain and N(1, 4I) out of domain.
 
 Scales. quick: one seed each; the 1-layer model runs 3000 Adam steps at lr 1e-3 (it reaches the ridge limit);
-the 4-layer model is shrunk to d_model = 32, d_ff = 64 with batch 16 and 300 steps at lr 3e-3 (it only starts
-to learn: its curves show the trend, not the paper's endpoint). paper: the paper's 4-layer stack (d_model = 256,
+the 4-layer model is shrunk to d_model = 64, d_ff = 128 with batch 32 and 2000 Adam steps at lr 1e-3. The former
+quick stack (d_model = 32, d_ff = 64, batch 16, lr 3e-3, 300 steps) stayed flat at the loss of copying the N
+prompt labels and predicting 0 elsewhere (about 40 L*). paper: the paper's 4-layer stack (d_model = 256,
 d_ff = 512, batch 256, Adam lr 1e-4) for 5000 steps, the 1-layer model at lr 1e-4 for 30000 steps, three seeds.
 
 ``--set`` keys: the data model (N, K, d, m, tau, basis, unit_norm, n_test), ``seeds``, and per model
@@ -18,9 +19,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, ONE_LAYER, merge, stack_runs, validate
+from iclab.experiments.yang2024_common import (
+    DATA,
+    FOUR_LAYER,
+    FOUR_LAYER_QUICK,
+    ONE_LAYER,
+    fall,
+    four_layer_step_flops,
+    mean_sem,
+    merge,
+    stack_runs,
+    validate,
+)
 from iclab.validation import check_int
+
+FALL = 10.0  # the training and in-domain inference losses must fall at least this many times over the run
+CONVERGED = 1.01  # the 1-layer model ends within 1% of L*
 
 SCALES = {
     "quick": {"seeds": 1, "steps_1layer": 3000, "lr_1layer": 1e-3, "steps_4layer": FOUR_LAYER_QUICK["steps"],
@@ -50,6 +66,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     if four["d_model"] % four["H"]:
         raise ValueError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
     seeds = check_int("seeds", p["seeds"], lo=1)
+    one["scale"] = four["scale"] = scale  # for the figure's footer
     return [Point(one, seeds), Point(four, seeds)]
 
 
@@ -97,15 +114,73 @@ def plot(df, out_dir: Path) -> list[Path]:
         for col, label in CURVES.items():
             c = sub[sub["quantity"] == col]
             ax.plot(c["step"], c["mean"], label=label)
-            ax.fill_between(c["step"], c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), alpha=0.2)
+            if c["sem"].notna().any():
+                ax.fill_between(c["step"], c["mean"] - c["sem"], c["mean"] + c["sem"], alpha=0.2,
+                                label=f"{label}: ± SE over seeds")
         ax.axhline(sub["L_star"].iloc[0], color="k", ls="--", lw=0.8, label="L* (population loss floor)")
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
         ax.set_title(titles[model].format(H=int(df[df["model"] == model]["H"].iloc[0])))
         ax.legend(fontsize=8)
+    r = df.iloc[0]
     fig.suptitle("Yang et al. 2024, Fig. 2: training and inference losses")
+    four = df[df["model"] == "four_layer"]
+    stack = (f"; 4-layer: d_model {four['d_model'].iloc[0]}, d_ff {four['d_ff'].iloc[0]}, batch "
+             f"{four['batch'].iloc[0]}, Adam lr {four['lr'].iloc[0]:g}") if not four.empty else ""
+    fig.text(0.01, 0.005, f"scale {r['scale']}; d = {r['d']}, N = {r['N']}, K = {r['K']}, m = {r['m']}, "
+             f"tau = {r['tau']:g}; {df['seed'].nunique()} seed(s) per model{stack}", fontsize=7)
     return save_figure(fig, table, out_dir, "yang2024_fig2")
 
 
+def claims(df, scale: str) -> list[Claim]:
+    """Fig. 2's claims (``papers/yang2024.md`` §5): in both panels the training and in-domain inference losses
+    fall together (>= 10x from the first record, after ``eval_every`` steps, to the last), and the out-of-domain
+    inference loss stays above the in-domain one; the 1-layer model reaches L*. Values: means over seeds (SE with
+    >= 2 seeds)."""
+    out = []
+    for model, name in (("one_layer", "(a) 1-layer"), ("four_layer", "(b) 4-layer")):
+        sub = df[df["model"] == model]
+        if sub.empty:
+            continue
+        tag = "1layer" if model == "one_layer" else "4layer"
+        for col, what in (("train_loss", "training loss"), ("inference_in", "in-domain inference loss")):
+            v, se = mean_sem([fall(r) for r in sub[col]])
+            out.append(in_range(f"{tag}_{col}_falls", f"Fig. 2{name}: the {what} falls as training proceeds; "
+                                f"value: first record / last record", v, se, lo=FALL,
+                                target=f"falls >= {FALL:g}x"))
+        v, se = mean_sem([ood[-1] / ind[-1] for ood, ind in zip(sub["inference_ood"], sub["inference_in"],
+                                                                   strict=True)])
+        out.append(in_range(f"{tag}_ood_above_in", f"Fig. 2{name}: the out-of-domain inference loss (lambda ~ "
+                            "N(1, 4I)) is higher than the in-domain one; value: their ratio at the end", v, se,
+                            lo=1.0, target="ratio >= 1"))
+        if model == "one_layer":
+            v, se = mean_sem([r["population_loss"][-1] / r["L_star"] for _, r in sub.iterrows()])
+            out.append(in_range("1layer_converges", "Fig. 2(a): the 1-layer model's training loss converges to "
+                                "the minimum L* (Theorem 1); value: final L / L*", v, se, hi=CONVERGED,
+                                target=f"<= {CONVERGED:g}"))
+    return out
+
+
+def cost(config: dict) -> float:
+    """CPU-seconds of one (config, seed): the 1-layer part as Fig. 4's; the 4-layer part from its FLOPs per step
+    (training steps, plus the evaluations' forward passes at a third of a step's FLOPs per prompt) at
+    ``FLOPS_PER_CPU_S``."""
+    from iclab.experiments.yang2024_fig4 import cost as one_layer_cost
+
+    if config["model"] == "one_layer":
+        return one_layer_cost(config)
+    flops = four_layer_step_flops(config)
+    evals = config["steps"] // config["eval_every"] * 2 * config["n_test"] / config["batch"] / 3
+    return 10.0 + (config["steps"] + evals) * flops / FLOPS_PER_CPU_S
+
+
+# The quick stack (d_model 64, batch 32: 9.55 GFLOP a step) ran its 2000 steps in 552 s of wall clock on 2 cores
+# (the whole figure; so at most 1104 CPU-seconds): at least 1.7e10 FLOPs per CPU-second. The narrow stack of
+# Fig. 5 (d_model 32) reaches 7.7e9 (``yang2024_fig5.FLOPS_PER_CPU_S``): small matrices use the cores less well.
+FLOPS_PER_CPU_S = 1.7e10
+
+
 EXPERIMENT = Experiment(id="yang2024-fig2", title="Yang et al. 2024 Fig. 2: losses against iterations",
-                        points=points, compute=compute, plot=plot)
+                        points=points, compute=compute, plot=plot, claims=claims, kind="training",
+                        description="1-layer and 4-layer transformers: training and in/out-of-domain inference "
+                                    "losses against iterations", cost=cost)
