@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from iclab.validation import UserInputError
+
 _LOGSPACE = re.compile(r"^logspace\(([^,]+),([^,]+),([^,]+)\)$")
 
 
@@ -26,13 +28,13 @@ def parse_values(name: str, text: str) -> np.ndarray:
         return np.atleast_1d(np.asarray(text, dtype=float))
     compact = text.replace(" ", "")
     if not compact:
-        raise ValueError(f"{name}: empty value list")
+        raise UserInputError(f"{name}: empty value list")
     out: list[float] = []
     for piece in _split_top_level(compact):
         out.extend(_parse_piece(name, piece))
     arr = np.asarray(out, dtype=float)
     if np.isnan(arr).any():
-        raise ValueError(f"{name} must not be NaN (got {text!r})")
+        raise UserInputError(f"{name} must not be NaN (got {text!r})")
     return arr
 
 
@@ -57,20 +59,20 @@ def _num(name: str, s: str, whole: str) -> float:
     try:
         return float(s)
     except ValueError:
-        raise ValueError(f"{name}: cannot parse {whole!r} (expected a number, a comma list, "
+        raise UserInputError(f"{name}: cannot parse {whole!r} (expected a number, a comma list, "
                          "start:stop:num, log:start:stop:num or logspace(a,b,num))") from None
 
 
 def _count(name: str, s: str, whole: str) -> int:
     v = _num(name, s, whole)
     if not v.is_integer() or v < 1:
-        raise ValueError(f"{name}: the point count in {whole!r} must be an integer >= 1")
+        raise UserInputError(f"{name}: the point count in {whole!r} must be an integer >= 1")
     return int(v)
 
 
 def _parse_piece(name: str, piece: str) -> list[float]:
     if not piece:
-        raise ValueError(f"{name}: empty entry in value list")
+        raise UserInputError(f"{name}: empty entry in value list")
     m = _LOGSPACE.match(piece)
     if m:
         a, b = _num(name, m[1], piece), _num(name, m[2], piece)
@@ -84,7 +86,7 @@ def _parse_piece(name: str, piece: str) -> list[float]:
     if len(parts) == 4 and parts[0] == "log":
         a, b = _num(name, parts[1], piece), _num(name, parts[2], piece)
         if a <= 0 or b <= 0:
-            raise ValueError(f"{name}: log range bounds must be > 0 (got {piece!r})")
+            raise UserInputError(f"{name}: log range bounds must be > 0 (got {piece!r})")
         return list(np.geomspace(a, b, _count(name, parts[3], piece)))
-    raise ValueError(f"{name}: cannot parse {piece!r} (expected a number, a comma list, "
+    raise UserInputError(f"{name}: cannot parse {piece!r} (expected a number, a comma list, "
                      "start:stop:num, log:start:stop:num or logspace(a,b,num))")

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from iclab.claims import CLAIMS_FILE
 from iclab.cli.apps import app
+from iclab.validation import UserInputError
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -19,7 +20,7 @@ def parse_overrides(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set must look like KEY=VALUE (got {item!r})")
+            raise UserInputError(f"--set must look like KEY=VALUE (got {item!r})")
         out[key.strip()] = yaml.safe_load(value)
     return out
 

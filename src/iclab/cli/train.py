@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from iclab.cli.apps import app
+from iclab.validation import UserInputError
 
 DEFAULTS = {"model": "lsa", "task": "lu2024", "d": 8, "ell": None, "noise": 0.01, "kappa": math.inf, "n_train": 0,
             "steps": 1000, "seeds": 1, "batch": 256, "optimizer": "adamw", "lr": 1e-3, "schedule": "constant",
@@ -98,7 +99,7 @@ def resolve_config(spec: Path | None, cli: dict) -> dict:
     config["eval_every"] = check_int("eval_every", config["eval_every"], lo=0)
     config["n_test"] = check_int("n_test", config["n_test"], lo=1)
     if not isinstance(config["model_options"], dict):
-        raise ValueError(f"model_options must be a mapping (got {config['model_options']!r})")
+        raise UserInputError(f"model_options must be a mapping (got {config['model_options']!r})")
     return config
 
 
@@ -108,7 +109,7 @@ def read_spec(path: Path) -> dict:
     spec = load_yaml_mapping(path, "of options")
     unknown = sorted(set(spec) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"spec key must be one of {', '.join(DEFAULTS)} (got {unknown[0]!r})")
+        raise UserInputError(f"spec key must be one of {', '.join(DEFAULTS)} (got {unknown[0]!r})")
     return spec
 
 
@@ -129,7 +130,7 @@ def _int(text: str):
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"seeds must be an integer or a comma list of integers (got {text!r})") from None
+        raise UserInputError(f"seeds must be an integer or a comma list of integers (got {text!r})") from None
 
 
 def run_training(config: dict, *, progress: bool = True) -> dict:
@@ -190,7 +191,7 @@ def run_training(config: dict, *, progress: bool = True) -> dict:
 
     previous = read_meta(out_dir / "checkpoint")
     if previous is not None and previous.get("meta", {}).get("config") != _jsonable(config):
-        raise ValueError(f"out must be a new directory or hold a run of the same config to resume ({out_dir} "
+        raise UserInputError(f"out must be a new directory or hold a run of the same config to resume ({out_dir} "
                          "holds a different run)")
     out_dir.mkdir(parents=True, exist_ok=True)
     optimizer = make_optimizer(config["optimizer"], config["lr"], steps=config["steps"],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from iclab.experiments import Experiment, Point
 from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, ONE_LAYER, merge, stack_runs, validate
-from iclab.validation import check_int
+from iclab.validation import UserInputError, check_int
 
 SCALES = {
     "quick": {"seeds": 1, "steps_1layer": 3000, "lr_1layer": 1e-3, "steps_4layer": FOUR_LAYER_QUICK["steps"],
@@ -48,7 +48,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
                      "lr": p["lr_4layer"], "batch": p["batch_4layer"], "d_model": p["d_model"], "d_ff": p["d_ff"],
                      "layers": p["layers"], "eval_every": p["eval_every_4layer"]})
     if four["d_model"] % four["H"]:
-        raise ValueError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
+        raise UserInputError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
     seeds = check_int("seeds", p["seeds"], lo=1)
     return [Point(one, seeds), Point(four, seeds)]
 

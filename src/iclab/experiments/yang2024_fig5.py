@@ -20,7 +20,7 @@ from pathlib import Path
 
 from iclab.experiments import Experiment, Point
 from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_QUICK, merge, validate
-from iclab.validation import check_int, check_positive
+from iclab.validation import UserInputError, check_int, check_positive
 
 SCALES = {"quick": {"H_values": [1, 2, 4, 8, 16, 32], "budget_s": 30.0, "d_model": FOUR_LAYER_QUICK["d_model"],
                     "d_ff": FOUR_LAYER_QUICK["d_ff"], "lr": FOUR_LAYER_QUICK["lr"], "batch": FOUR_LAYER_QUICK["batch"],
@@ -44,7 +44,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
         cfg.update(H=int(H), eval_every=check_int("chunk", p["chunk"], lo=1))
         validate(cfg)
         if cfg["d_model"] % cfg["H"]:
-            raise ValueError(f"d_model must be divisible by every H (got d_model {cfg['d_model']}, H {H})")
+            raise UserInputError(f"d_model must be divisible by every H (got d_model {cfg['d_model']}, H {H})")
         out.append(Point(cfg, seeds))
     return out
 

@@ -14,7 +14,7 @@ from iclab.experiments import Point
 from iclab.sweep.config import point_hash
 from iclab.sweep.executors import EXECUTORS, execute
 from iclab.sweep.store import Store
-from iclab.validation import check_choice, check_int
+from iclab.validation import UserInputError, check_choice, check_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,15 +63,15 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     check_choice("executor", executor, EXECUTORS)
     workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, lo=1)
     if executor == "dask" and not (scheduler and "://" in scheduler):
-        raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT with --executor dask "
+        raise UserInputError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT with --executor dask "
                          f"(got {scheduler!r})")
     if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string (got {name!r})")
+        raise UserInputError(f"name must be a non-empty string (got {name!r})")
     points = list(points)
     seeds = [check_int("seeds", p.seeds, lo=1) for p in points]
     for p in points:
         if not isinstance(p.config, dict) or {"seed", "wall_time"} & set(p.config):
-            raise ValueError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
+            raise UserInputError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
     hashes = [point_hash(p.config) for p in points]
 
     st, owned = open_store(store)

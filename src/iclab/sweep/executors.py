@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from iclab.sweep.config import to_jsonable
+from iclab.validation import UserInputError
 
 EXECUTORS = ("local", "process", "dask", "dask-local")
 CONNECT_TIMEOUT = "20s"  # how long a Dask client waits for the scheduler
@@ -58,7 +59,7 @@ def _check_picklable(compute, executor: str) -> None:
         pickle.dumps(compute)
     except Exception:
         what = getattr(compute, "__qualname__", compute)
-        raise ValueError(f"compute must be a module-level function for executor {executor!r} "
+        raise UserInputError(f"compute must be a module-level function for executor {executor!r} "
                          f"(got {what!r}, which cannot be sent to workers)") from None
 
 
@@ -85,20 +86,20 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ValueError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
+        raise UserInputError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
     cluster = None
     if local:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None)
         scheduler = cluster.scheduler_address
     elif not scheduler or "://" not in scheduler:
-        raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
+        raise UserInputError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as e:
         if cluster is not None:
             cluster.close()
-        raise ValueError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
+        raise UserInputError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
     try:
         futures = [client.submit(call, compute, config, seed, pure=False) for config, seed in tasks]
         index = {f.key: i for i, f in enumerate(futures)}

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from iclab import __version__
 from iclab.sweep.config import SCHEMA_VERSION, to_jsonable
+from iclab.validation import UserInputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,11 +83,11 @@ def _ro_uri(path: Path) -> str:
 def check_store_file(path: Path) -> None:
     """Raise ``ValueError`` unless ``path`` is an iclab store this version can read; never writes to it."""
     if path.is_dir():
-        raise ValueError(f"store must be a file (got directory {path})")
+        raise UserInputError(f"store must be a file (got directory {path})")
     with open(path, "rb") as f:
         head = f.read(16)
     if head != _SQLITE_MAGIC:
-        raise ValueError(f"store {path} is not an SQLite file, so not an iclab results store")
+        raise UserInputError(f"store {path} is not an SQLite file, so not an iclab results store")
     try:
         con = sqlite3.connect(_ro_uri(path), uri=True)
         try:
@@ -95,12 +96,12 @@ def check_store_file(path: Path) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        raise ValueError(f"store {path} is not a readable SQLite database ({e})") from None
+        raise UserInputError(f"store {path} is not a readable SQLite database ({e})") from None
     if meta.get("application") != "iclab" or "results" not in tables:
-        raise ValueError(f"store {path} is an SQLite file but not an iclab results store")
+        raise UserInputError(f"store {path} is an SQLite file but not an iclab results store")
     version = int(meta.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
-        raise ValueError(f"store {path} has schema version {version}, newer than this iclab "
+        raise UserInputError(f"store {path} has schema version {version}, newer than this iclab "
                          f"({__version__} reads <= {SCHEMA_VERSION}); upgrade iclab")
 
 
@@ -123,7 +124,7 @@ class Store:
         if exists:
             check_store_file(self.path)
         elif readonly:
-            raise ValueError(f"store {self.path} does not exist (run a sweep first, or pass --store PATH)")
+            raise UserInputError(f"store {self.path} does not exist (run a sweep first, or pass --store PATH)")
         if readonly:
             self._con = sqlite3.connect(_ro_uri(self.path), uri=True, isolation_level=None, timeout=30)
             return

@@ -14,6 +14,8 @@ from typing import Any
 
 import equinox as eqx
 
+from iclab.validation import UserInputError
+
 META = "meta.json"
 
 
@@ -42,13 +44,13 @@ def read_meta(directory: Path | str) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"checkpoint metadata {path} is not valid JSON ({e})") from None
+        raise UserInputError(f"checkpoint metadata {path} is not valid JSON ({e})") from None
 
 
 def load_checkpoint(directory: Path | str, like: Any) -> tuple[Any, dict[str, Any]]:
     """Load the state into a PyTree shaped like ``like`` (same structure, shapes and dtypes); returns (state, meta)."""
     meta = read_meta(directory)
     if meta is None:
-        raise ValueError(f"checkpoint_dir must hold a checkpoint ({Path(directory) / META} not found)")
+        raise UserInputError(f"checkpoint_dir must hold a checkpoint ({Path(directory) / META} not found)")
     state = eqx.tree_deserialise_leaves(Path(directory) / meta["state_file"], like)
     return state, meta
