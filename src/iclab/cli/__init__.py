@@ -9,6 +9,7 @@ a bug and propagates with its traceback (exit code 1 from the console script), s
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -20,10 +21,55 @@ except ImportError:  # pragma: no cover - older typer on top of click
 
 from iclab.cli import mahankali, reproduce, simulate, sweep, theory, train, yang  # noqa: F401  (registers commands)
 from iclab.cli.apps import app
+from iclab.resources import MEMORY_ENV, POINTS_ENV, TASKS_ENV, parse_count, parse_size
 from iclab.validation import UserInputError
+
+LIMIT_OPTIONS = {"--max-memory": MEMORY_ENV, "--max-points": POINTS_ENV, "--max-tasks": TASKS_ENV}
+app.info.help += ("\n\nResource limits, given before or after the command: --max-memory SIZE (default: the "
+                  "available memory), --max-points N (theory grid points, default 1e7), --max-tasks N (sweep tasks, "
+                  "default 1e6).")
+
+
+def _take_limits(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Remove the resource-limit options (``--max-memory 8GiB`` or ``--max-memory=8GiB``) from ``argv``; returns
+    the rest and the environment variables that carry them (to sweep workers too)."""
+    rest, env = [], {}
+    it = iter(argv)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name not in LIMIT_OPTIONS:
+            rest.append(arg)
+            continue
+        if not eq:
+            value = next(it, None)
+            if value is None:
+                raise UserInputError(f"{name} needs a value")
+        if name == "--max-memory":
+            parse_size(name, value)
+        else:
+            parse_count(name, value)
+        env[LIMIT_OPTIONS[name]] = value
+    return rest, env
 
 
 def main(argv: list[str] | None = None) -> int:
+    saved = dict(os.environ)
+    try:
+        argv, env = _take_limits(sys.argv[1:] if argv is None else list(argv))
+        os.environ.update(env)
+        return _run(argv)
+    except UserInputError as e:
+        print(f"iclab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    finally:  # in-process callers (tests, notebooks) keep their environment
+        for key in LIMIT_OPTIONS.values():
+            if key in saved:
+                os.environ[key] = saved[key]
+            else:
+                os.environ.pop(key, None)
+
+
+def _run(argv: list[str]) -> int:
     try:
         result = app(args=argv, standalone_mode=False, prog_name="iclab")
     except typer.Exit as e:
@@ -35,7 +81,4 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
         print(f"iclab: error: {msg}", file=sys.stderr)
         return getattr(e, "exit_code", 2) or 2
-    except UserInputError as e:
-        print(f"iclab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
-        return 2
     return result if isinstance(result, int) else 0

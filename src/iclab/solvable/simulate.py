@@ -13,6 +13,7 @@ import numpy as np
 from iclab._threads import blas_threads
 from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import test_error
+from iclab.solvable.footprint import check_simulation
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
 from iclab.validation import UserInputError, check_int, check_nonnegative
@@ -44,6 +45,7 @@ def simulate_point(config: dict, seed: int) -> dict:
     lam = float(check_nonnegative("lam", config.get("lam", 0.0)))
     seed = check_int("seed", seed, lo=0)
     ell = context_length(d, config["alpha"])
+    check_simulation(d, config["tau"], parse_kappa(config["kappa"]), lam, config.get("method", "auto"))
     keep_freed_memory()  # runs come one after another in a worker: no page faults for re-allocated arrays
     rng = np.random.default_rng(seed)
     pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from iclab.resources import ResourceLimitError
 from iclab.sweep.config import to_jsonable
 from iclab.validation import UserInputError
 
@@ -39,6 +40,8 @@ def call(compute: Callable[[dict, int], dict], config: dict[str, Any], seed: int
         if clash:  # the results table has one column per name: a metric must not shadow a parameter
             raise ValueError(f"metric names must differ from the config keys, seed and wall_time (got {clash})")
         return "ok", to_jsonable(metrics, "metrics"), time.perf_counter() - t0
+    except ResourceLimitError:  # refused before allocating: stop the sweep with its one line, not a failed row
+        raise
     except Exception as e:
         text = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
         return "failed", f"{text}\n{traceback.format_exc()[-4000:]}", time.perf_counter() - t0
@@ -74,6 +77,8 @@ def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[
         for f in as_completed(futures):
             try:
                 outcome = f.result()
+            except ResourceLimitError:
+                raise
             except Exception as e:  # a worker died (killed, out of memory): record, keep going
                 outcome = _lost(e)
             yield futures[f], outcome
@@ -106,6 +111,8 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
         for f in as_completed(futures):
             try:
                 outcome = f.result()
+            except ResourceLimitError:
+                raise
             except Exception as e:  # worker lost, or compute could not be unpickled there
                 outcome = _lost(e)
             yield index[f.key], outcome

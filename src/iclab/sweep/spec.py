@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from iclab.experiments import Point
+from iclab.resources import ROW_BYTES, check_memory, check_sweep_tasks
 from iclab.validation import UserInputError, load_yaml_mapping
 
 _KEYS = ("experiment", "name", "scale", "seeds", "fixed", "grid", "zip")
@@ -81,6 +82,28 @@ def axis_values(key: str, value: Any) -> list[Any]:
     if not out:
         raise UserInputError(f"grid axis {key} is empty (give at least one value)")
     return out
+
+
+def axis_count(key: str, value: Any) -> int:
+    """The number of values of one axis, counted from the grammar without building them (as :func:`axis_values`
+    would produce; malformed entries are left for it to report)."""
+    from iclab.grid import count_values
+
+    items = value if isinstance(value, list) else [value]
+    return sum(count_values(key, item) if isinstance(item, str) and _NUMERIC.match(item) else 1 for item in items)
+
+
+def count_points(spec: dict[str, Any]) -> int:
+    """Points of a spec's grid (product of the grid axes and of the zip groups), counted without building them."""
+    n = 1
+    grid = spec.get("grid")
+    if isinstance(grid, dict):
+        n *= math.prod(axis_count(k, v) for k, v in grid.items())
+    groups = spec.get("zip") or []
+    for g in [groups] if isinstance(groups, dict) else groups if isinstance(groups, list) else []:
+        if isinstance(g, dict) and g:
+            n *= axis_count(*next(iter(g.items())))
+    return n
 
 
 def _fixed_value(v: Any) -> Any:
@@ -152,6 +175,9 @@ def resolve(spec: dict[str, Any]) -> Sweep:
     if not isinstance(exp_ref, str) or not exp_ref.strip():
         raise UserInputError("spec experiment must be a figure id (see `iclab reproduce list`) or module:function")
     exp_ref = exp_ref.strip()
+    n_points = count_points(spec)  # counted before anything is built: a mistyped range costs nothing
+    check_sweep_tasks(n_points, "the sweep grid (one task or more per point)")
+    check_memory(n_points * ROW_BYTES, f"the sweep grid of {n_points:,} points", "use fewer points")
 
     fixed = {k: _fixed_value(v) for k, v in _mapping("spec fixed", spec.get("fixed")).items()}
     grid = {k: axis_values(k, v) for k, v in _mapping("spec grid", spec.get("grid")).items()}
@@ -196,6 +222,7 @@ def resolve(spec: dict[str, Any]) -> Sweep:
     if not isinstance(name, str):
         raise UserInputError(f"spec name must be a string (got {name!r})")
     seeds = check_int("seeds", spec.get("seeds", default_seeds), lo=1)
+    check_sweep_tasks(n_points * seeds, f"the sweep ({n_points} points x {seeds} seeds)")
 
     factors = [[{k: v} for v in vals] for k, vals in grid.items()]
     factors += [[dict(zip(g, combo, strict=True)) for combo in zip(*g.values(), strict=True)] for g in groups]

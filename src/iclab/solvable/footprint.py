@@ -1,0 +1,92 @@
+"""Peak memory of one simulation of the solvable model (:func:`iclab.solvable.simulate_point`), before it runs.
+
+With n = tau d^2 pretraining contexts and a pool of k tasks (k = n for kappa = inf), the arrays are:
+
+- the sampler's (``sample_stats``): the pool (k, d), unit tasks (k, d) and their gather (n, d), the statistics
+  h (n, d+1), x_q (n, d) and two (n, d) work arrays; measured with ``tracemalloc``: 6.9-8.6 (n d) float64 words
+  at its peak (d = 24-48), modelled as 7.5 n d + 2 k d words;
+- the solver's on top of h and x_q (``solve_gamma``, see its module docstring):
+  cg (matrix-free): the rotated statistics in float64 and float32 and work buffers, inside the 7.5 n d above;
+  dual: the n x n kernel (float32, and float64 if its factorisation falls back), 8 n^2 bytes at most;
+  primal: the p x p Gram (p = d (d+1)) and its unique entries, 16 p^2 bytes, plus the chunked pair products.
+
+``method="auto"`` already avoids the direct methods when their matrix would pass ``MEM_LIMIT`` (3 GiB) and uses
+matrix-free CG, whose memory stays O(n d): so only the data itself can make a run too large, and the estimate of
+an auto run counts the direct methods only where auto may pick them. The tests check the model against
+``tracemalloc`` peaks (an upper bound within a factor of 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from iclab.resources import check_memory
+from iclab.solvable.solve import MEM_LIMIT
+from iclab.validation import check_positive
+
+WORD = 8  # bytes of a float64
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The estimate of one run."""
+
+    n: int  #: pretraining contexts, round(tau d^2)
+    k: int  #: pool tasks (n for kappa = inf)
+    p: int  #: unknowns of Gamma*, d (d+1)
+    solver: str  #: the method or methods the estimate allows for ("cg", "dual", "primal", "auto: dual/cg", ...)
+    peak_bytes: float  #: estimated peak memory of the run
+
+    @property
+    def bounded_by_cg(self) -> bool:
+        """True when auto solves by matrix-free CG because a direct method would not fit its memory cap."""
+        return self.solver == "cg (matrix-free: a direct method would pass the 3 GiB cap)"
+
+
+def _solver_bytes(n: int, d: int, method: str) -> float:
+    p = d * (d + 1)
+    if method == "dual":
+        return 8.0 * n * n
+    if method == "primal":
+        pairs = (d * (d + 1) // 2) + ((d + 1) * (d + 2) // 2)
+        step = min(n, max(1, 2**22 // ((d + 1) * (d + 2) // 2)))
+        return 16.0 * p * p + WORD * step * pairs
+    return 0.0  # cg: its buffers are inside the sampler's 7.5 n d words
+
+
+def simulation_footprint(d: int, tau: float, kappa: float, lam: float = 0.0, method: str = "auto") -> Footprint:
+    """Estimated peak memory of ``simulate_point`` at (d, tau, kappa, lam) with solver ``method``.
+
+    Uses the balanced assignment's n (n = round(tau d^2), rounded to a multiple of k), as the figures do.
+    """
+    n = max(1, round(tau * d * d))
+    k = n if math.isinf(kappa) else max(1, min(n, math.floor(kappa * d + 1e-9)))
+    if not math.isinf(kappa):
+        n = max(1, round(n / k)) * k
+    p = d * (d + 1)
+    if method == "auto":
+        allowed = ["cg"]
+        if (n <= p or lam > 0) and 4.0 * n * n <= MEM_LIMIT:
+            allowed.append("dual")
+        if 8.0 * p * p <= MEM_LIMIT:
+            allowed.append("primal")
+        solver_bytes = max(_solver_bytes(n, d, m) for m in allowed)
+        direct_fit = len(allowed) > 1
+        solver = ("auto: " + "/".join(sorted(allowed))) if direct_fit else \
+            "cg (matrix-free: a direct method would pass the 3 GiB cap)"
+    else:
+        solver_bytes, solver = _solver_bytes(n, d, method), method
+    data = WORD * (7.5 * n * d + 2.0 * k * d)
+    return Footprint(n=n, k=k, p=p, solver=solver, peak_bytes=data + solver_bytes)
+
+
+def check_simulation(d: int, tau: float, kappa: float, lam: float = 0.0, method: str = "auto") -> Footprint:
+    """Refuse (one line naming d and tau, the estimate and the limit) a simulation that would not fit in memory."""
+    tau = float(check_positive("tau", tau))
+    kappa = float(check_positive("kappa", kappa, allow_inf=True))
+    fp = simulation_footprint(d, tau, kappa, lam, method)
+    what = f"d = {d} with tau = {tau:g}" + ("" if method == "auto" else f" and method = {method}")
+    advice = "lower d or tau" if method == "auto" else "lower d or tau, or use method auto"
+    check_memory(fp.peak_bytes, what, advice)
+    return fp
