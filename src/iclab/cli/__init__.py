@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as e:
         print(f"iclab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # what was kept has been reported by the command (rows stored, last checkpoint)
+        print("iclab: interrupted", file=sys.stderr)
+        return 130
     finally:  # in-process callers (tests, notebooks) keep their environment
         for key in LIMIT_OPTIONS.values():
             if key in saved:
@@ -74,8 +77,8 @@ def _run(argv: list[str]) -> int:
         result = app(args=argv, standalone_mode=False, prog_name="iclab")
     except typer.Exit as e:
         return e.exit_code
-    except typer.Abort:
-        print("iclab: aborted", file=sys.stderr)
+    except typer.Abort:  # click turns Ctrl-C (KeyboardInterrupt) into Abort
+        print("iclab: interrupted", file=sys.stderr)
         return 130
     except _UsageError as e:  # unknown option, bad type, missing argument
         msg = e.format_message() if hasattr(e, "format_message") else str(e)

@@ -66,6 +66,14 @@ def train_command(
     except NonFiniteLossError as e:
         typer.echo(f"iclab: {e}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        from iclab.train.checkpoint import read_meta
+
+        meta = read_meta(Path(config["out"]) / "checkpoint")
+        kept = (f"last checkpoint: step {meta['step']} of {config['steps']} in {Path(config['out']) / 'checkpoint'}; "
+                "run the same command again to resume from it") if meta else "no checkpoint was written yet"
+        typer.echo(f"iclab: training interrupted; {kept}", err=True)
+        raise
     typer.echo(f"{summary['model_repr']}: {config['steps']} steps x {len(summary['seeds'])} seeds in "
                f"{summary['wall_time']:.1f} s; final train loss {summary['final_loss_mean']:.4g}; "
                f"wrote {summary['out']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -88,17 +89,26 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
         sweep_id = st.begin_sweep(name, sorted(set(zip(hashes, seeds, strict=True))),
                                   executor, len(seen))
         t0, n_failed = time.perf_counter(), 0
-        with _progress_bar(progress and bool(tasks)) as bar:
+        n_done = 0
+        outcomes = execute(executor, compute, tasks, workers=workers, scheduler=scheduler)
+        with _progress_bar(progress and bool(tasks)) as bar, contextlib.closing(outcomes):
             task_id = bar.add_task(name, total=len(seen), completed=n_cached, failed=0)
-            for i, (status, payload, wall) in execute(executor, compute, tasks, workers=workers,
-                                                      scheduler=scheduler):
-                (h, seed), (config, _) = keys[i], tasks[i]
-                if status == "ok":
-                    st.put(name, h, seed, config, metrics=payload, wall_time=wall)
-                else:
-                    n_failed += 1
-                    st.put(name, h, seed, config, error=payload, wall_time=None if math.isnan(wall) else wall)
-                bar.update(task_id, advance=1, failed=n_failed)
+            try:
+                for i, (status, payload, wall) in outcomes:
+                    (h, seed), (config, _) = keys[i], tasks[i]
+                    if status == "ok":
+                        st.put(name, h, seed, config, metrics=payload, wall_time=wall)
+                    else:
+                        n_failed += 1
+                        st.put(name, h, seed, config, error=payload, wall_time=None if math.isnan(wall) else wall)
+                    n_done += 1
+                    bar.update(task_id, advance=1, failed=n_failed)
+            except KeyboardInterrupt:  # every finished row is already committed; closing() stops the workers
+                where = "memory" if st.path is None else st.path
+                print(f"iclab: {name}: interrupted; kept {n_cached + n_done - n_failed} of {len(seen)} runs "
+                      f"({n_done} new) in {where}; run the same command again to compute the rest",
+                      file=sys.stderr)
+                raise
         st.end_sweep(sweep_id, elapsed=time.perf_counter() - t0, n_computed=len(tasks), n_failed=n_failed)
         df, failed = _table(st, name, points, hashes, seeds)
     finally:

@@ -72,6 +72,7 @@ def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[
     _check_picklable(compute, "process")
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context(method))
+    finished = False
     try:
         futures = {pool.submit(call, compute, config, seed): i for i, (config, seed) in enumerate(tasks)}
         for f in as_completed(futures):
@@ -82,8 +83,21 @@ def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[
             except Exception as e:  # a worker died (killed, out of memory): record, keep going
                 outcome = _lost(e)
             yield futures[f], outcome
-    finally:  # also on KeyboardInterrupt or when the consumer stops early
+        finished = True
+    finally:
+        if not finished:  # Ctrl-C, an error, or the consumer stopped early: stop the running tasks now
+            _terminate_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool) -> None:
+    """SIGTERM every worker of a ProcessPoolExecutor, so that an interrupted sweep returns at once instead of
+    waiting for its running tasks, and leaves no process behind (their results were not stored, so nothing is
+    lost: the next run computes them)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.join(5)
 
 
 def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: int,
@@ -126,9 +140,7 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
 def execute(executor: str, compute, tasks: Sequence[Task], *, workers: int,
             scheduler: str | None = None) -> Iterator[tuple[int, Outcome]]:
     """Dispatch to the executor named ``executor`` (one of :data:`EXECUTORS`)."""
-    if not tasks:
-        return iter(())
-    if executor == "local":
+    if executor == "local" or not tasks:  # a generator either way: the engine closes it when interrupted
         return run_local(compute, tasks)
     if executor == "process":
         return run_process(compute, tasks, workers)

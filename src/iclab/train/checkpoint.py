@@ -7,8 +7,11 @@ crash never leaves metadata pointing at a missing or partial state; older state 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,32 @@ from iclab.validation import UserInputError
 META = "meta.json"
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise it: a checkpoint is written whole or not at all, and
+    the old state file is removed only once the new metadata names the new one. Main thread only (elsewhere
+    signals cannot be handled and the block runs as is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def save_checkpoint(directory: Path | str, state: Any, meta: dict[str, Any]) -> Path:
-    """Write ``state`` (a PyTree of arrays) and ``meta`` (JSON-serialisable, must contain an int ``step``)."""
-    directory = Path(directory)
+    """Write ``state`` (a PyTree of arrays) and ``meta`` (JSON-serialisable, must contain an int ``step``).
+    A Ctrl-C during the write takes effect once the checkpoint is complete."""
+    with _interrupts_deferred():
+        return _save(Path(directory), state, meta)
+
+
+def _save(directory: Path, state: Any, meta: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"state_{int(meta['step']):010d}.eqx"
     tmp = directory / (name + ".tmp")
