@@ -4,7 +4,8 @@ Every command lives in a small module of this package and registers itself on th
 ``main`` returns the exit code (the console script passes it to ``sys.exit``). It turns a
 :class:`~iclab.validation.UserInputError` (bad parameter, malformed spec, unknown id, a run too large for the
 machine) and a usage error of the command line into one line on stderr with exit code 2. Every other exception is
-a bug and propagates with its traceback (exit code 1 from the console script), so that it gets reported.
+a bug and propagates with its traceback (exit code 1 from the console script), so that it gets reported; except
+an OS error about a path the user named (exists, missing, a folder, a file, no permission), which is input too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from iclab.cli.apps import app
 from iclab.resources import MEMORY_ENV, POINTS_ENV, TASKS_ENV, parse_count, parse_size
 from iclab.validation import UserInputError
 
+_PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 LIMIT_OPTIONS = {"--max-memory": MEMORY_ENV, "--max-points": POINTS_ENV, "--max-tasks": TASKS_ENV}
 app.info.help += ("\n\nResource limits, given before or after the command: --max-memory SIZE (default: the "
                   "available memory), --max-points N (theory grid points, default 1e7), --max-tasks N (sweep tasks, "
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run(argv)
     except UserInputError as e:
         print(f"iclab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    except _PATH_ERRORS as e:  # a path the user gave is of the wrong kind or not accessible: input, not a bug
+        if e.filename is None:
+            raise
+        print(f"iclab: error: {e.strerror or type(e).__name__}: {e.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # what was kept has been reported by the command (rows stored, last checkpoint)
         print("iclab: interrupted", file=sys.stderr)

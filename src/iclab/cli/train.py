@@ -24,6 +24,7 @@ DEFAULTS = {"model": "lsa", "task": "lu2024", "d": 8, "ell": None, "noise": 0.01
             "weight_decay": 1e-4, "chunk": 100, "eval_every": 0, "n_test": 2000, "model_options": {},
             "out": "iclab-train"}
 TASKS = ("lu2024", "mahankali2023")
+MAX_SEEDS = 10_000  # one ensemble is one compiled program: more seeds than this are better split into runs
 
 
 @app.command("train")
@@ -127,11 +128,11 @@ def parse_seeds(value) -> list[int]:
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
         if len(parts) == 1:
-            return list(range(check_int("seeds", _int(parts[0]), lo=1)))
+            return list(range(check_int("seeds", _int(parts[0]), lo=1, hi=MAX_SEEDS)))
         return [check_int("seed", _int(p), lo=0) for p in parts]
     if isinstance(value, list):
         return [check_int("seed", v, lo=0) for v in value]
-    return list(range(check_int("seeds", value, lo=1)))
+    return list(range(check_int("seeds", value, lo=1, hi=MAX_SEEDS)))
 
 
 def _int(text: str):
@@ -153,12 +154,17 @@ def run_training(config: dict, *, progress: bool = True) -> dict:
     from iclab.models import build_model
     from iclab.tasks import LinearRegression, sample_pool
     from iclab.train import make_optimizer, minibatches, train_ensemble
+    from iclab.train.footprint import check_training
 
     d, ell, noise = config["d"], config["ell"], config["noise"]
     task = (LinearRegression.lu2024(d, ell, noise) if config["task"] == "lu2024"
             else LinearRegression.mahankali2023(d, ell, noise, prior_cov="identity"))
     options = dict(config["model_options"])
-    build_model(config["model"], d, key=jax.random.PRNGKey(0), **options)  # bad options fail here, before training
+    heads = options.get("heads", 1)
+    check_training(lambda key: build_model(config["model"], d, key=key, **options), d=d, ell=ell or d,
+                   seeds=len(config["seeds"]), batch=config["batch"], n_train=config["n_train"],
+                   n_test=config["n_test"], heads=heads if isinstance(heads, int) else 1)  # shapes only
+    build_model(config["model"], d, key=jax.random.PRNGKey(0), **options)
     k = None if math.isinf(config["kappa"]) else max(1, round(config["kappa"] * d))
     n_train, batch = config["n_train"], config["batch"]
 
