@@ -137,3 +137,13 @@ def test_sizes():
         with pytest.raises(ValueError):
             parse_size("m", bad)
     assert np.isfinite(parse_size("m", "1.5T"))
+
+
+def test_dry_run_states_memory_and_matrix_free_cg(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("experiment: lu2024-fig1\ngrid:\n  tau: [2]\n  d: [40, 200, 3000]\n")
+    assert main(["sweep", str(spec), "--dry-run", "--store", str(tmp_path / "none.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "d = 3000, tau = 2 (limit" in out and "will be refused" in out
+    # d = 200 and 3000 at tau = 2: n > p and the p x p Gram passes 3 GiB, so auto takes CG (5 seeds each)
+    assert "10 runs solve Gamma* by matrix-free CG" in out

@@ -23,6 +23,7 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
 
     from iclab.grid import parse_values
     from iclab.solvable import simulate_point
+    from iclab.solvable.footprint import check_simulations
     from iclab.theory import lu2024
     from iclab.validation import check_int
 
@@ -33,6 +34,7 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
             raise UserInputError(f"d must be an integer >= 2 (got {v:g})")
     axes = [ds.astype(int), *(parse_values(name, text) for name, text in
                               (("tau", tau), ("alpha", alpha), ("kappa", kappa), ("rho", rho), ("lam", lam)))]
+    check_simulations(axes, seeds)
     rows = []
     for dd, t, a, k, r, lm in itertools.product(*axes):
         cfg = {"d": int(dd), "tau": float(t), "alpha": float(a), "kappa": "inf" if math.isinf(k) else float(k),

@@ -67,6 +67,9 @@ def dry_run_text(sw, store: Path, workers: int) -> str:
         if unlike:
             lines.append(f"  ({unlike} runs are of a kind with no stored timing yet: estimated at the mean of the "
                          "others, so a rough guess)")
+    from iclab.solvable.footprint import dry_run_lines
+
+    lines += dry_run_lines(todo.values())
     return "\n".join(lines)
 
 

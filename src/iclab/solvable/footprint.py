@@ -90,3 +90,47 @@ def check_simulation(d: int, tau: float, kappa: float, lam: float = 0.0, method:
     advice = "lower d or tau" if method == "auto" else "lower d or tau, or use method auto"
     check_memory(fp.peak_bytes, what, advice)
     return fp
+
+
+def check_simulations(axes, seeds: int) -> None:
+    """Before the first run of a grid of simulations: its (point, seed) count against ``--max-tasks`` (counted,
+    not built), then every point's memory. ``axes``: the value arrays of d, tau, alpha, kappa, rho, lam."""
+    import itertools
+
+    from iclab.resources import check_sweep_tasks
+
+    n_points = math.prod(len(a) for a in axes)
+    check_sweep_tasks(n_points * seeds, f"the simulation grid ({n_points:,} points x {seeds} seeds)")
+    for d, tau, _, kappa, _, lam in itertools.product(*axes):
+        check_simulation(int(d), float(tau), float(kappa), float(lam))
+
+
+def dry_run_lines(configs) -> list[str]:
+    """Lines for ``iclab sweep --dry-run``: the largest estimated peak memory of the simulations of the
+    solvable model among ``configs`` (those with d, tau and kappa, of kind gamma or without a kind), whether it
+    fits, and how many runs auto solves by matrix-free CG to stay in bounded memory. Empty if none."""
+    from iclab.resources import format_size, memory_limit
+
+    fps = []
+    for c in configs:
+        if c.get("kind", "gamma") != "gamma" or not {"d", "tau", "kappa"} <= set(c):
+            continue
+        try:
+            kappa = math.inf if str(c["kappa"]).strip().lower() in ("inf", "-1") else float(c["kappa"])
+            fps.append((c, simulation_footprint(int(c["d"]), float(c["tau"]), kappa, float(c.get("lam", 0.0)),
+                                                c.get("method", "auto"))))
+        except (TypeError, ValueError):
+            continue  # the run itself reports its bad parameter
+    if not fps:
+        return []
+    c, top = max(fps, key=lambda cf: cf[1].peak_bytes)
+    limit, source = memory_limit()
+    verdict = "" if limit is None else (f" (limit {format_size(limit)}: fits)" if top.peak_bytes <= limit else
+                                        f" (limit {format_size(limit)}: such runs will be refused)")
+    lines = [f"  memory: up to about {format_size(top.peak_bytes)} per run, at d = {c['d']}, tau = {c['tau']}"
+             f"{verdict}"]
+    n_cg = sum(fp.bounded_by_cg for _, fp in fps)
+    if n_cg:
+        lines.append(f"  {n_cg} runs solve Gamma* by matrix-free CG (memory O(n d)), where a direct solver would "
+                     "pass its 3 GiB cap")
+    return lines
