@@ -147,3 +147,12 @@ def test_dry_run_states_memory_and_matrix_free_cg(tmp_path, capsys):
     assert "d = 3000, tau = 2 (limit" in out and "will be refused" in out
     # d = 200 and 3000 at tau = 2: n > p and the p x p Gram passes 3 GiB, so auto takes CG (5 seeds each)
     assert "10 runs solve Gamma* by matrix-free CG" in out
+
+
+@pytest.mark.slow
+def test_reproduce_refuses_an_oversized_figure(tmp_path, capsys):
+    argv = ["reproduce", "lu2024-fig1", "--set", "d=3000", "--store", str(tmp_path / "s.sqlite"), "--out",
+            str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "d = 3000 with tau" in err

@@ -57,6 +57,11 @@ def _pieces(name: str, text: str) -> list[tuple[str, float, float, int]]:
 
 
 def _build(kind: str, a: float, b: float, num: int) -> np.ndarray:
+    with np.errstate(all="ignore"):  # inf bounds give inf/NaN values, which the parameter checks report
+        return _values(kind, a, b, num)
+
+
+def _values(kind: str, a: float, b: float, num: int) -> np.ndarray:
     if kind == "value":
         return np.array([a])
     if kind == "logspace":

@@ -35,7 +35,10 @@ class ResourceLimitError(UserInputError):
 def parse_size(name: str, text: str | int | float) -> int:
     """Bytes from ``"8GiB"``, ``"8G"``, ``"500 MB"``, ``"2e9"`` (binary units: K = 1024); ``UserInputError`` else."""
     m = _SIZE.match(str(text))
-    value = float(m[1]) if m else math.nan
+    try:
+        value = float(m[1]) if m else math.nan
+    except ValueError:  # "." or "1.2.3"
+        value = math.nan
     if not (m and math.isfinite(value) and value > 0):
         raise UserInputError(f"{name} must be a positive size such as 8GiB, 500M or 2e9 bytes (got {text!r})")
     return int(value * _UNITS[m[2].lower()])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from iclab.cli import LIMIT_OPTIONS, main
@@ -179,6 +179,11 @@ def test_every_command_is_discovered():
 @settings(max_examples=25, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(argv=argvs())
+# what the long run found (each gave a traceback before its fix)
+@example(argv=["report", "--store", "store.sqlite", "--out", "text.sqlite"])  # an output folder that is a file
+@example(argv=["report", "--store", "a" * 300])  # a file name too long for the OS
+@example(argv=["report", "--max-memory", "."])  # a size that is not a number
+@example(argv=["theory", "lu2024", "--tau", "1:inf:3", "--alpha", "1", "--kappa", "1", "--rho", "0"])
 def test_fuzz_fast(argv, workdir, stubbed):
     run_case(argv, workdir)
 

@@ -10,6 +10,7 @@ an OS error about a path the user named (exists, missing, a folder, a file, no p
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -25,7 +26,8 @@ from iclab.cli.apps import app
 from iclab.resources import MEMORY_ENV, POINTS_ENV, TASKS_ENV, parse_count, parse_size
 from iclab.validation import UserInputError
 
-_PATH_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+_PATH_ERRNOS = {errno.EEXIST, errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+                errno.ENAMETOOLONG, errno.ELOOP}
 LIMIT_OPTIONS = {"--max-memory": MEMORY_ENV, "--max-points": POINTS_ENV, "--max-tasks": TASKS_ENV}
 app.info.help += ("\n\nResource limits, given before or after the command: --max-memory SIZE (default: the "
                   "available memory), --max-points N (theory grid points, default 1e7), --max-tasks N (sweep tasks, "
@@ -63,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as e:
         print(f"iclab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
-    except _PATH_ERRORS as e:  # a path the user gave is of the wrong kind or not accessible: input, not a bug
-        if e.filename is None:
+    except OSError as e:  # a path the user gave is of the wrong kind or not accessible: input, not a bug
+        if e.filename is None or e.errno not in _PATH_ERRNOS:
             raise
         print(f"iclab: error: {e.strerror or type(e).__name__}: {e.filename}", file=sys.stderr)
         return 2

@@ -49,6 +49,7 @@ def mahankali_report(d: int | None, n: str, sigma2: str, cov: str | None, prior:
     import numpy as np
 
     from iclab.grid import parse_values
+    from iclab.resources import check_grid, check_memory
     from iclab.theory import mahankali2023 as th
     from iclab.validation import check_choice, check_int
 
@@ -56,7 +57,10 @@ def mahankali_report(d: int | None, n: str, sigma2: str, cov: str | None, prior:
     if d is not None:
         d = check_int("d", d, lo=1)
     sigma_mat = None
+    check_grid((("n", n), ("sigma2", sigma2)), "the theory grid")
     if cov is not None:
+        if d is not None:  # Σ, its eigenvectors and a preconditioner per prior: a few d x d matrices
+            check_memory(8.0 * 8 * d * d, f"--cov with d = {d}", "lower d")
         sigma_mat, d = parse_cov(cov, d)
     if d is None:
         raise UserInputError("d must be given (or implied by --cov) (got none)")
