@@ -70,6 +70,16 @@ def test_a_refused_simulation_stops_a_sweep_instead_of_failing_rows(tmp_path):
 
 
 # --- the estimates -----------------------------------------------------------------------------------------------
+def _measured_peak(config) -> int:
+    """Peak bytes numpy allocated during one simulation (numpy reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        simulate_point(config, 0)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("config", [
     {"d": 32, "tau": 4, "alpha": 1, "kappa": "inf", "rho": 0.1, "method": "cg"},  # fresh tasks: the pool is n x d
     {"d": 32, "tau": 4, "alpha": 1, "kappa": 1, "rho": 0.1, "method": "cg"},
@@ -79,25 +89,14 @@ def test_a_refused_simulation_stops_a_sweep_instead_of_failing_rows(tmp_path):
 def test_footprint_bounds_the_measured_peak(config):
     """The estimate is an upper bound of the peak that tracemalloc measures (numpy reports its buffers to it),
     and not a loose one: within a factor of 2.5."""
-    tracemalloc.start()
-    try:
-        simulate_point(config, 0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _measured_peak(config)
     kappa = float(config["kappa"])
     est = simulation_footprint(config["d"], config["tau"], kappa, 0.0, config.get("method", "auto")).peak_bytes
     assert peak <= est <= 2.5 * peak, (peak, est)
 
 
 def test_auto_footprint_bounds_whichever_method_auto_picks():
-    config = {"d": 32, "tau": 4, "alpha": 1, "kappa": "inf", "rho": 0.1}
-    tracemalloc.start()
-    try:
-        simulate_point(config, 0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _measured_peak({"d": 32, "tau": 4, "alpha": 1, "kappa": "inf", "rho": 0.1})
     assert peak <= simulation_footprint(32, 4.0, float("inf")).peak_bytes
 
 
