@@ -83,7 +83,7 @@ def _measured_peak(config) -> int:
 @pytest.mark.parametrize("config", [
     {"d": 32, "tau": 4, "alpha": 1, "kappa": "inf", "rho": 0.1, "method": "cg"},  # fresh tasks: the pool is n x d
     {"d": 32, "tau": 4, "alpha": 1, "kappa": 1, "rho": 0.1, "method": "cg"},
-    {"d": 32, "tau": 4, "alpha": 1, "kappa": 1, "rho": 0.1, "method": "primal"},  # p x p Gram
+    {"d": 24, "tau": 2, "alpha": 1, "kappa": 1, "rho": 0.1, "method": "primal"},  # p x p Gram
     {"d": 32, "tau": 0.8, "alpha": 1, "kappa": 1, "rho": 0.1, "method": "dual"},  # n x n kernel
 ])
 def test_footprint_bounds_the_measured_peak(config):

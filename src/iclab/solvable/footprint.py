@@ -8,7 +8,8 @@ With n = tau d^2 pretraining contexts and a pool of k tasks (k = n for kappa = i
 - the solver's on top of h and x_q (``solve_gamma``, see its module docstring):
   cg (matrix-free): the rotated statistics in float64 and float32 and work buffers, inside the 7.5 n d above;
   dual: the n x n kernel (float32, and float64 if its factorisation falls back), 8 n^2 bytes at most;
-  primal: the p x p Gram (p = d (d+1)) and its unique entries, 16 p^2 bytes, plus the chunked pair products.
+  primal: the p x p Gram (p = d (d+1)), built from its unique entries by a gather whose two index arrays are
+  p x p too: 32 p^2 bytes, plus the chunked pair products.
 
 ``method="auto"`` already avoids the direct methods when their matrix would pass ``MEM_LIMIT`` (3 GiB) and uses
 matrix-free CG, whose memory stays O(n d): so only the data itself can make a run too large, and the estimate of
@@ -51,7 +52,7 @@ def _solver_bytes(n: int, d: int, method: str) -> float:
     if method == "primal":
         pairs = (d * (d + 1) // 2) + ((d + 1) * (d + 2) // 2)
         step = min(n, max(1, 2**22 // ((d + 1) * (d + 2) // 2)))
-        return 16.0 * p * p + WORD * step * pairs
+        return 32.0 * p * p + WORD * step * pairs  # U, G and G's two broadcast (intp) index arrays
     return 0.0  # cg: its buffers are inside the sampler's 7.5 n d words
 
 
