@@ -45,7 +45,7 @@ def simulate_point(config: dict, seed: int) -> dict:
     lam = float(check_nonnegative("lam", config.get("lam", 0.0)))
     seed = check_int("seed", seed, lo=0)
     ell = context_length(d, config["alpha"])
-    check_simulation(d, config["tau"], parse_kappa(config["kappa"]), lam, config.get("method", "auto"))
+    check_simulation(d, config["tau"], parse_kappa(config["kappa"]), lam, config.get("method", "auto"), rho)
     keep_freed_memory()  # runs come one after another in a worker: no page faults for re-allocated arrays
     rng = np.random.default_rng(seed)
     pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),
