@@ -21,7 +21,7 @@ try:  # typer >= 0.20 vendors click; its usage errors derive from TyperException
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import ClickException as _UsageError
 
-from iclab.cli import mahankali, reproduce, simulate, sweep, theory, train, yang  # noqa: F401  (registers commands)
+from iclab.cli import letey, mahankali, reproduce, simulate, sweep, theory, train, yang  # noqa: F401  (registers)
 from iclab.cli.apps import app
 from iclab.resources import MEMORY_ENV, POINTS_ENV, TASKS_ENV, parse_count, parse_size
 from iclab.validation import UserInputError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -26,28 +27,38 @@ def _signature(config: dict) -> tuple:
 
 
 def dry_run_text(sw, store: Path, workers: int) -> str:
-    """The ``--dry-run`` summary: points x seeds, what the store already holds, and an estimated cost.
+    """The ``--dry-run`` summary of a sweep spec: points x seeds, what the store already holds, the cost."""
+    seeds = sorted({p.seeds for p in sw.points})
+    axes = " x ".join(f"{k}[{n}]" for k, n in sw.axes.items())
+    n_runs = sum(p.seeds for p in sw.points)
+    head = f"{sw.name}: {len(sw.points)} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {n_runs} runs"
+    return "\n".join([head, *estimate_lines(sw.name, sw.points, store, workers)])
 
-    The cost of a run is the mean stored wall time of runs of the same kind (same keys and string values, e.g.
-    ``kind: gamma``), else of all stored runs of the experiment.
+
+def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, stored_timings: bool = True,
+                   unknown: str = "") -> list[str]:
+    """What the store already holds of ``points`` (stored under ``name``) and the estimated cost of the rest.
+
+    With ``cost`` (CPU seconds of one (config, seed), :attr:`iclab.experiments.Experiment.cost`) the estimate is
+    its sum. Otherwise, if ``stored_timings``, the cost of a run is the mean stored wall time of runs of the same
+    kind (same keys and string values, e.g. ``kind: gamma``), else of all stored runs of ``name``; else the
+    estimate is ``unknown`` (default: "unknown" and why).
     """
     from collections import defaultdict
 
     from iclab.sweep.config import point_hash
     from iclab.sweep.store import Store
 
-    seeds = sorted({p.seeds for p in sw.points})
-    axes = " x ".join(f"{k}[{n}]" for k, n in sw.axes.items())
-    todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in sw.points for s in range(p.seeds)}
+    todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in points for s in range(p.seeds)}
     n_runs = len(todo)
-    lines = [f"{sw.name}: {len(sw.points)} points ({axes}) x {'/'.join(map(str, seeds))} seeds = {n_runs} runs"]
+    lines = []
     times: dict[tuple, list[float]] = defaultdict(list)
     if store.exists() and store.stat().st_size > 0:
         with Store(store, readonly=True) as st:
-            rows = st.rows(sw.name, status="ok")
+            rows = st.rows(name, status="ok")
         for r in rows:
             todo.pop((r["point_hash"], r["seed"]), None)
-            if r["wall_time"] is not None:
+            if r["wall_time"] is not None and stored_timings:
                 times[_signature(r["config"])].append(r["wall_time"])
         lines.append(f"  {n_runs - len(todo)} already in {store}, {len(todo)} to compute")
     else:
@@ -55,8 +66,12 @@ def dry_run_text(sw, store: Path, workers: int) -> str:
     every = [t for ts in times.values() for t in ts]
     if not todo:
         lines.append("  estimated cost: nothing to compute")
+    elif cost is not None:
+        total = sum(float(cost(c)) for c in todo.values())
+        lines.append(f"  estimated cost: {_duration(total)} of CPU time (the figure's cost model), about "
+                     f"{_duration(total / workers)} on {workers} workers")
     elif not every:
-        lines.append(f"  estimated cost: unknown (no timings for {sw.name} in the store yet)")
+        lines.append(f"  estimated cost: {unknown or f'unknown (no timings for {name} in the store yet)'}")
     else:
         fallback = sum(every) / len(every)
         means = {k: sum(v) / len(v) for k, v in times.items()}
@@ -69,8 +84,7 @@ def dry_run_text(sw, store: Path, workers: int) -> str:
                          "others, so a rough guess)")
     from iclab.solvable.footprint import dry_run_lines
 
-    lines += dry_run_lines(todo.values())
-    return "\n".join(lines)
+    return lines + dry_run_lines(todo.values())
 
 
 @app.command("sweep")
@@ -121,31 +135,202 @@ def results_ls(store: Path = typer.Option(Path("iclab-results.sqlite"), help=_ST
     Console().print(table)
 
 
+_BOOKKEEPING = ("experiment", "point_hash", "status", "iclab_version", "timestamp", "error")
+
+
+def _is_array(v) -> bool:
+    return isinstance(v, (list, dict))
+
+
+def _number(v) -> float | None:
+    """``v`` as a float if it is a number or a number's string (the config convention writes κ = ∞ as "inf")."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_where(items: list[str]) -> dict:
+    """``["kappa=inf", "d=20"]`` -> ``{"kappa": "inf", "d": 20}`` (values read as YAML scalars)."""
+    from iclab.cli.reproduce import parse_overrides
+
+    return parse_overrides(items, option="--where")
+
+
+def _matches(value, wanted) -> bool:
+    a, b = _number(value), _number(wanted)
+    if a is not None and b is not None:
+        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return str(value) == str(wanted)
+
+
+def summarise(rows: list[dict], where: dict | None = None) -> tuple[list[dict], list[str], dict[str, int]]:
+    """One summary per point of the stored ``rows`` (as :meth:`Store.rows` returns them) that match ``where``.
+
+    Returns ``(points, metric_names, hidden)``: each point is ``{"config": {...}, "n": runs, "metrics": {name:
+    (mean, std)} , "wall_time": mean seconds}``; scalar metrics only (std over runs, ddof 1; NaN for one run),
+    ``hidden`` maps each array-valued column (config or metric) to its length, for a footnote.
+    Raises ``UserInputError`` for a ``where`` key that no row has.
+    """
+    import numpy as np
+
+    from iclab.validation import UserInputError
+
+    where = where or {}
+    known = {k for r in rows for k in (*r["config"], *(r["metrics"] or {}))}
+    for key in where:
+        if key not in known:
+            raise UserInputError(f"where key must be one of {', '.join(sorted(known))} (got {key!r})")
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        values = {**r["config"], **(r["metrics"] or {})}
+        if all(k in values and _matches(values[k], v) for k, v in where.items()):
+            groups.setdefault(r["point_hash"], []).append(r)
+    points, metric_names, hidden = [], [], {}
+    for runs in groups.values():
+        config = {}
+        for k, v in runs[0]["config"].items():
+            if _is_array(v):
+                hidden[k] = len(v)
+            else:
+                config[k] = v
+        metrics = {}
+        for name in dict.fromkeys(k for r in runs for k in (r["metrics"] or {})):
+            vals = [(r["metrics"] or {}).get(name) for r in runs]
+            if any(_is_array(v) for v in vals):
+                hidden[name] = max(len(v) for v in vals if _is_array(v))
+                continue
+            nums = [_number(v) for v in vals if v is not None]
+            if not nums or any(x is None for x in nums):
+                continue  # text or missing values: not summarised
+            arr = np.asarray(nums, dtype=float)
+            with np.errstate(invalid="ignore"):
+                std = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
+            metrics[name] = (float(arr.mean()), std)
+            if name not in metric_names:
+                metric_names.append(name)
+        times = [r["wall_time"] for r in runs if r["wall_time"] is not None]
+        points.append({"config": config, "n": len(runs), "metrics": metrics,
+                       "wall_time": sum(times) / len(times) if times else None})
+    return points, metric_names, hidden
+
+
+def mean_std_text(mean: float, std: float) -> str:
+    """``2.7316 ± 0.0011``: the mean to 5 significant digits, the spread to 2 (just the mean for one run)."""
+    from iclab.cli.output import format_number
+
+    if math.isnan(std) or not math.isfinite(mean):
+        return format_number(mean, 5)
+    return f"{format_number(mean, 5)} ± {format_number(std, 2)}"
+
+
+def summary_tables(points: list[dict], metric_names: list[str], columns: list[str] | None = None
+                   ) -> list[tuple[str, list[str], list[str], list[dict[str, str]]]]:
+    """Cells of the summary tables: ``[(label, columns, key columns, cells)]``, one table per point ``kind``.
+
+    Each table has the config columns its points use, ``n`` (runs), the metrics they report (mean ± std) and
+    ``s/run`` (mean wall time); ``columns`` keeps only those named (in that order).
+    """
+    from iclab.cli.output import format_number
+    from iclab.validation import UserInputError
+
+    by_kind: dict[str, list[dict]] = {}
+    for p in points:
+        by_kind.setdefault(str(p["config"].get("kind", "")), []).append(p)
+    if columns is not None:
+        allowed = {k for p in points for k in p["config"]} | set(metric_names) | {"n", "s/run"}
+        for c in columns:
+            if c not in allowed:
+                raise UserInputError(f"columns must name some of {', '.join(sorted(allowed))} (got {c!r})")
+    tables = []
+    for kind, pts in by_kind.items():
+        config_cols = [k for k in dict.fromkeys(k for p in pts for k in p["config"]) if k != "kind"]
+        metric_cols = [m for m in metric_names if any(m in p["metrics"] for p in pts)]
+        cols = [*config_cols, "n", *metric_cols, "s/run"]
+        if columns is not None:
+            cols = [c for c in columns if c in cols]
+            if not cols:
+                continue
+        cells = []
+        for p in pts:
+            row = {c: format_number(p["config"].get(c), 6) for c in config_cols}
+            row["n"] = str(p["n"])
+            row |= {m: mean_std_text(*p["metrics"][m]) if m in p["metrics"] else "" for m in metric_cols}
+            row["s/run"] = "" if p["wall_time"] is None else format_number(p["wall_time"], 2)
+            cells.append({c: row[c] for c in cols})
+        keys = [c for c in cols if c in config_cols and len({r[c] for r in cells}) > 1]
+        tables.append((f"kind = {kind}" if kind else "", cols, keys, cells))
+    return tables
+
+
 @results_app.command("show")
 def results_show(
-    experiment: str = typer.Argument(..., help="experiment name (see `iclab results ls`)"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
+    experiment: str = typer.Argument(..., help="experiment name (see `iclab results ls`)", metavar="EXPERIMENT"),
+    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP, metavar="FILE"),
+    where: list[str] = typer.Option([], "--where", metavar="KEY=VALUE",
+                                    help="keep the points whose config or metric KEY equals VALUE (repeatable), "
+                                         "e.g. --where kappa=inf --where d=30"),
+    columns: str = typer.Option(None, "--columns", metavar="A,B,...",
+                                help="comma list of the columns to show (config keys, metrics, n, s/run)"),
+    raw: bool = typer.Option(False, "--raw", help="one row per (point, seed) with every column, arrays "
+                                                  "abbreviated (the full arrays: `iclab results export`)"),
     failed: bool = typer.Option(False, "--failed", help="show the failed runs and their errors instead"),
-    limit: int = typer.Option(20, help="rows to show (0: all)"),
+    limit: int = typer.Option(30, metavar="N", help="points of each kind (rows with --raw) to show (0: all)"),
 ) -> None:
-    """Show an experiment's rows: config columns, seed, metrics, wall time."""
-    import pandas as pd
+    """Summarise an experiment: one row per point with mean ± std over its runs and their number n.
 
+    Array columns (whole curves) are hidden and listed below the table; tables fit the terminal width.
+    """
+    from iclab.cli.output import echo_wrapped, render_table
     from iclab.sweep.store import Store
     from iclab.validation import check_choice, check_int
 
     limit = check_int("limit", limit, lo=0)
+    where_map = parse_where(where)
     with Store(store, readonly=True) as st:
         check_choice("experiment", experiment, st.experiments())
-        df = st.to_frame(experiment, status="failed" if failed else "ok")
-    if failed:
-        df = df.assign(error=df["error"].map(lambda e: e.splitlines()[0])) if len(df) else df
-    drop = ["experiment", "point_hash", "status", "iclab_version", "timestamp"] + ([] if failed else ["error"])
-    df = df.drop(columns=[c for c in drop if c in df.columns])
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
+        rows = st.rows(experiment, status="failed" if failed else "ok")
+    if failed or raw:
+        _show_raw(experiment, rows, where_map, failed, limit)
+        return
+    cols = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+    points, metric_names, hidden = summarise(rows, where_map)
+    tables = summary_tables(points, metric_names, cols)
+    echo_wrapped(f"{experiment}: {sum(p['n'] for p in points)} ok rows, {len(points)} points "
+                 "(mean ± std over the n runs of each point)")
+    for label, tcols, keys, cells in tables:
+        render_table(cells[:limit] if limit else cells, tcols, title=label, keys=keys)
+        if limit and len(cells) > limit:
+            echo_wrapped(f"... {len(cells) - limit} more points of this kind (--limit 0 shows all, --where filters)")
+    if hidden:
+        echo_wrapped("hidden array columns (values per row): " + ", ".join(f"{k} [{n}]" for k, n in hidden.items())
+                     + "; `iclab results export` writes them")
+
+
+def _show_raw(experiment: str, rows: list[dict], where: dict, failed: bool, limit: int) -> None:
+    """The full rows, one per (point, seed); array values abbreviated to ``[N values]``."""
+    import pandas as pd
+
+    from iclab.cli.output import terminal_width
+
+    keep = [r for r in rows if all(_matches({**r["config"], **(r["metrics"] or {})}.get(k), v)
+                                   for k, v in where.items())]
+    records = [{**r["config"], "seed": r["seed"], **(r["metrics"] or {}), "wall_time": r["wall_time"],
+                **({"error": (r["error"] or "").splitlines()[0] if r["error"] else ""} if failed else {})}
+               for r in keep]
+    df = pd.DataFrame.from_records(records)
+    df = df.map(lambda v: f"[{len(v)} values]" if _is_array(v) else v) if len(df) else df
+    with pd.option_context("display.width", terminal_width(), "display.max_columns", 50,
+                           "display.max_colwidth", 60):
         typer.echo(f"{experiment}: {len(df)} {'failed' if failed else 'ok'} rows")
         if len(df):
-            typer.echo(df.head(limit or len(df)).to_string(index=False))
+            typer.echo(df.head(limit or len(df)).to_string(index=False, line_width=terminal_width()))
 
 
 @results_app.command("export")

@@ -40,15 +40,56 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
 
 @theory_app.command("lu2024")
 def lu2024_command(
-    tau: str = typer.Option(..., help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    alpha: str = typer.Option(..., help="context length per dimension ℓ/d (> 0)"),
-    kappa: str = typer.Option(..., help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
-    rho: str = typer.Option(..., help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
-    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
+    alpha: str = typer.Option(..., metavar="VALUES", help="context length per dimension ℓ/d (> 0)"),
+    kappa: str = typer.Option(..., metavar="VALUES",
+                              help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
+    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
+    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
+    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
 ) -> None:
     """Lu et al. 2024: asymptotic ICL and IDG errors of the linear-attention model Γ* on a parameter grid."""
     from iclab.cli.output import print_rows
 
     rows = lu2024_rows(tau, alpha, kappa, rho, lam)
-    print_rows(rows, LU_COLUMNS, format, title="Lu et al. 2024 asymptotic theory")
+    print_rows(rows, LU_COLUMNS, format, keys=("tau", "alpha", "kappa", "rho", "lam"),
+               title="Lu et al. 2024 asymptotic theory (the optimal context length: `iclab theory alpha-star`)")
+
+
+ALPHA_STAR_COLUMNS = ("tau", "kappa", "rho", "lam", "alpha_star", "e_star")
+
+
+def alpha_star_rows(tau: str, kappa: str, rho: str, lam: str = "0", which: str = "icl", *,
+                    alpha_min: float = 1e-2, alpha_max: float = 1e4) -> list[dict[str, float]]:
+    """α* (first local minimiser of e_ICL or e_IDG over context length α) and the error there, on the cartesian
+    grid of the value lists (``iclab.theory.lu2024.alpha_star``); NaN where the curve has no interior minimum."""
+    import numpy as np
+
+    from iclab.grid import parse_values
+    from iclab.theory import lu2024
+
+    axes = [parse_values(name, text) for name, text in (("tau", tau), ("kappa", kappa), ("rho", rho), ("lam", lam))]
+    grid = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
+    a, e = lu2024.alpha_star(*grid, which=which, alpha_min=alpha_min, alpha_max=alpha_max)
+    cols = [*grid, np.atleast_1d(a), np.atleast_1d(e)]
+    return [dict(zip(ALPHA_STAR_COLUMNS, map(float, vals), strict=True)) for vals in zip(*cols, strict=True)]
+
+
+@theory_app.command("alpha-star")
+def alpha_star_command(
+    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
+    kappa: str = typer.Option(..., metavar="VALUES", help="task-pool size per dimension k/d (> 0; inf = fresh tasks)"),
+    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
+    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
+    which: str = typer.Option("icl", metavar="icl|idg", help="the error minimised: icl (fresh tasks) or idg (pool)"),
+    alpha_min: float = typer.Option(1e-2, metavar="NUMBER", help="smallest α searched (> 0)"),
+    alpha_max: float = typer.Option(1e4, metavar="NUMBER", help="largest α searched (> alpha-min)"),
+    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
+) -> None:
+    """Lu et al. 2024 §7.2: the optimal context length α* (first local minimum of the error in α) and e* there."""
+    from iclab.cli.output import print_rows
+
+    rows = alpha_star_rows(tau, kappa, rho, lam, which, alpha_min=alpha_min, alpha_max=alpha_max)
+    print_rows(rows, ALPHA_STAR_COLUMNS, format, keys=("tau", "kappa", "rho", "lam"),
+               title=f"Lu et al. 2024: α* = first local minimiser of e_{which.upper()} over α ∈ [{alpha_min:g}, "
+                     f"{alpha_max:g}], e_star = e_{which.upper()}(α*); nan: no interior minimum (monotone)")

@@ -9,7 +9,7 @@ The solvable model's Gamma* lives in :mod:`iclab.solvable`. Names load on first 
 needs only ``dmmse_point`` never imports JAX.
 """
 
-import importlib
+import importlib as _importlib
 
 _WHERE = {"bayes_ridge": "linear", "gd_one_step": "linear", "gd_optimal_step": "linear", "least_squares": "linear",
           "ridge": "linear", "dmmse": "dmmse_jax", "dmmse_point": "dmmse_mc"}
@@ -20,5 +20,10 @@ __all__ = sorted(_WHERE)
 def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module 'iclab.estimators' has no attribute {name!r}")
-    value = globals()[name] = getattr(importlib.import_module(f"iclab.estimators.{_WHERE[name]}"), name)
+    value = globals()[name] = getattr(_importlib.import_module(f"iclab.estimators.{_WHERE[name]}"), name)
     return value
+
+
+def __dir__() -> list[str]:
+    # the lazily loaded names too, so that dir() and tab completion show them before first use
+    return sorted(set(globals()) | set(_WHERE))

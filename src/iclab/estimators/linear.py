@@ -5,6 +5,16 @@ All take the Prompts layout: xs (B, ell, d), ys (B, ell), xq (B, d) or (B, Q, d)
 from cumulative sufficient statistics S_t = sum_{i<=t} x_i x_i^T and b_t = sum_{i<=t} y_i x_i. They are written
 in ``jax.numpy`` so that they run inside jitted evaluation; dtypes follow the inputs (float64 under x64).
 Normalisations are explicit: nothing here assumes one paper's scaling of x or w.
+
+One-step GD convention. The papers scale the step differently, and ``scale`` says which one a step ``eta`` uses:
+
+- ``scale="1/t"`` (Mahankali et al. §4.1, x ~ N(0, I)): w_t = eta (1/t) sum_{i<=t} y_i x_i, the gradient of
+  (1/2t) sum (y_i - <w, x_i>)^2 at 0; ``gd_optimal_step`` gives eta* = t/(t + d + 1 + sigma^2).
+- ``scale="d/t"`` (Lu et al. §5.6, x ~ N(0, I/d)): w_t = eta (d/t) sum_{i<=t} y_i x_i, so that eta = 1 is the
+  unbiased w_t -> w as t -> inf. ``iclab.theory.lu2024.e_gd(alpha, rho, eta)`` is the d -> inf error of this
+  estimator at t = ell = alpha d, and its optimal eta = 1/(1 + q), q = (1 + rho)/alpha.
+
+The two are the same estimator with eta_{1/t} = d eta_{d/t}.
 """
 
 from __future__ import annotations
@@ -75,29 +85,43 @@ def least_squares(xs, ys, xq, *, prefixes=None):
     return _predict(w, xq)
 
 
-def gd_one_step(xs, ys, xq, eta, *, precond=None, prefixes=None):
-    """One GD step from w = 0 on (1/2t) sum_{i<=t} (y_i - <w, x_i>)^2: w_t = eta P (1/t) sum_{i<=t} y_i x_i.
+GD_SCALES = ("1/t", "d/t")
+
+
+def _step_factor(scale: str, d: int) -> float:
+    from iclab.validation import check_choice
+
+    return 1.0 if check_choice("scale", scale, GD_SCALES) == "1/t" else float(d)
+
+
+def gd_one_step(xs, ys, xq, eta, *, precond=None, prefixes=None, scale: str = "1/t"):
+    """One GD step from w = 0: w_t = eta P (c/t) sum_{i<=t} y_i x_i with c = 1 (``scale="1/t"``, Mahankali et al.:
+    the gradient of (1/2t) sum_{i<=t} (y_i - <w, x_i>)^2) or c = d (``scale="d/t"``, Lu et al.'s e_gd); see the
+    module docstring.
 
     eta: scalar or (L,) step per prefix; precond: optional (d, d) P (Mahankali et al.'s preconditioned GD)."""
     _check(xs, ys, xq)
+    factor = _step_factor(scale, xs.shape[2])
     idx = prefix_lengths(xs.shape[1], prefixes)
     b, _ = cumulative_stats(xs, ys, prefixes, second=False)
-    w = b / jnp.asarray(idx, dtype=b.dtype)[:, None]
+    w = b * (factor / jnp.asarray(idx, dtype=b.dtype))[:, None]
     if precond is not None:
         w = w @ jnp.asarray(precond, dtype=b.dtype).T
     eta = jnp.asarray(eta, dtype=b.dtype)
     return _predict(w * (eta[:, None] if eta.ndim == 1 else eta), xq)
 
 
-def gd_optimal_step(t, d: int, noise: float, *, x_var: float = 1.0, w_var: float = 1.0):
-    """The step eta minimising E (y_q - eta x_q^T (1/t) sum y_i x_i)^2 for x ~ N(0, x_var I), w with
-    E ww^T = w_var I (Gaussian or spherical), noise variance ``noise``:
+def gd_optimal_step(t, d: int, noise: float, *, x_var: float = 1.0, w_var: float = 1.0, scale: str = "1/t"):
+    """The step eta minimising E (y_q - eta x_q^T (c/t) sum y_i x_i)^2 for x ~ N(0, x_var I), w with
+    E ww^T = w_var I (Gaussian or spherical), noise variance ``noise``, in the ``scale`` convention (c = 1 or d,
+    see the module docstring):
 
-        eta* = t / (x_var (t + d + 1) + noise / w_var)
+        eta* = t / (x_var (t + d + 1) + noise / w_var) / c
 
-    (Mahankali et al. §4.1: t / (t + d + 1 + sigma^2) at x_var = w_var = 1). t broadcasts (numpy)."""
+    (Mahankali et al. §4.1: t / (t + d + 1 + sigma^2) at x_var = w_var = 1, c = 1; Lu et al. at x_var = 1/d,
+    c = d: t / (t + d + 1 + rho d) -> 1/(1 + q) as t = alpha d, d -> inf). t broadcasts (numpy)."""
     t = np.asarray(check_positive("t", t), dtype=float)
     noise = float(check_nonnegative("noise", noise))
     x_var = float(check_positive("x_var", x_var))
     w_var = float(check_positive("w_var", w_var))
-    return t / (x_var * (t + d + 1) + noise / w_var)
+    return t / (x_var * (t + d + 1) + noise / w_var) / _step_factor(scale, d)

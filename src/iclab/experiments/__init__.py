@@ -31,6 +31,10 @@ from iclab.claims import CLAIMS_FILE, Claim, write_claims
 from iclab.validation import UserInputError
 
 REGISTRY: dict[str, str] = {
+    "letey2025-fig1": "iclab.experiments.letey2025_fig1",
+    "letey2025-spike": "iclab.experiments.letey2025_spike",
+    "letey2025-alignment": "iclab.experiments.letey2025_alignment",
+    "letey2025-test-scaling": "iclab.experiments.letey2025_test_scaling",
     "lu2024-fig1": "iclab.experiments.lu2024_fig1",
     "lu2024-fig2": "iclab.experiments.lu2024_fig2",
     "lu2024-fig3": "iclab.experiments.lu2024_fig3",
@@ -122,9 +126,9 @@ def _prefetch_plotting():
 
 
 def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool = False,
-                   overrides: dict[str, Any] | None = None, out_dir: Path | str = "iclab-out",
+                   overrides: dict[str, Any] | None = None, out_dir: Path | str = "iclab-out", subdir: str = "",
                    **sweep_options) -> list[Path]:
-    """Run (or re-plot from the store) one figure; returns the files written.
+    """Run (or re-plot from the store) one figure into ``out_dir/ID/subdir``; returns the files written.
 
     ``sweep_options`` go to :func:`iclab.sweep.run` (store path, executor, workers, progress).
     """
@@ -141,7 +145,7 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
     if prefetch is not None:
         prefetch.cancel()  # not started yet (a sweep shorter than the delay): the plot imports what it needs
         prefetch.join()
-    out = Path(out_dir) / exp.id
+    out = Path(out_dir) / exp.id / subdir
     out.mkdir(parents=True, exist_ok=True)
     files = exp.plot(df, out)
     if exp.claims is not None:

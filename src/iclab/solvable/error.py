@@ -45,21 +45,34 @@ def _moments(tasks, d: int, rho: float):
 def test_error(gamma, ell: int, rho: float, tasks="sphere") -> float:
     """Exact E (y_q - <Gamma, H_Z>)^2 for test contexts of length ``ell``. gamma: (d, d+1); tasks: "sphere",
     "gaussian" (fresh task) or a (k, d) array (uniform over those tasks)."""
+    gamma = _check_gamma(gamma)
+    ell = check_int("ell", ell, lo=1)
+    rho = float(check_nonnegative("rho", rho))
+    return float(error_from_moments(gamma, np.asarray(ell), rho, _moments(tasks, gamma.shape[0], rho)))
+
+
+def _check_gamma(gamma) -> np.ndarray:
     gamma = np.asarray(gamma, dtype=np.float64)
     if gamma.ndim != 2 or gamma.shape[1] != gamma.shape[0] + 1:
         raise ValueError(f"gamma must be a (d, d+1) matrix (got shape {gamma.shape})")
+    return gamma
+
+
+def error_from_moments(gamma: np.ndarray, ell: np.ndarray, rho: float, moments, *, finite_ell: bool = True):
+    """The error formula of the module docstring for task moments ``(R, m, E|w|^2, E s_w, E s_w^2)`` at every
+    test length in ``ell`` (any shape; the traces of Gamma are computed once). ``finite_ell=False`` drops the
+    (1 + 1/ell), (1 + 2/ell) factors (the large-ell form some authors use)."""
+    R, m, w2, es, es2 = moments
     d = gamma.shape[0]
-    ell = check_int("ell", ell, lo=1)
-    rho = float(check_nonnegative("rho", rho))
-    R, m, w2, es, es2 = _moments(tasks, d, rho)
     gx, g = gamma[:, :d], gamma[:, d]
     linear = np.einsum("ij,ji->", gx, R) + g @ m
     gxR = gx @ R
-    quad = ((w2 + rho * d) / ell * np.einsum("ij,ij->", gx, gx)
-            + (1 + 1 / ell) * np.einsum("ij,ij->", gxR, gx)
-            + 2 * (1 + 2 / ell) * (gx @ m) @ g
-            + (1 + 2 / ell) * es2 * (g @ g))
-    return float(es - 2.0 / d * linear + quad / d)
+    nx, rx = np.einsum("ij,ij->", gx, gx), np.einsum("ij,ij->", gxR, gx)
+    xm, gg = (gx @ m) @ g, g @ g
+    ell = np.asarray(ell, dtype=np.float64)
+    c1, c2 = (1 + 1 / ell, 1 + 2 / ell) if finite_ell else (1.0, 1.0)
+    quad = (w2 + rho * d) / ell * nx + c1 * rx + 2 * c2 * xm + c2 * es2 * gg
+    return es - 2.0 / d * linear + quad / d
 
 
 test_error.__test__ = False  # not a pytest test despite the name

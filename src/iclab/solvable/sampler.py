@@ -43,13 +43,13 @@ def pool_size(d: int, kappa: float) -> int | None:
 
 
 def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float,
-                      assignment: str = "balanced") -> tuple[np.ndarray, np.ndarray]:
+                      assignment: str = "balanced", draw=None) -> tuple[np.ndarray, np.ndarray]:
     """The task pool and each pretraining context's task: ``pool (k, d)``, ``idx (n,)``.
 
     balanced (the authors' linear simulations, §1.3): k = floor(kappa d), every task used r = round(tau d^2 / k)
     times, so n = r k (slightly off tau d^2); uniform: n = round(tau d^2), i.i.d. uniform indices.
     kappa = inf: n = round(tau d^2) fresh tasks, one per context (pool = the n tasks, idx = 0..n-1).
-    Tasks lie on the sphere |w| = sqrt(d).
+    Tasks lie on the sphere |w| = sqrt(d), unless ``draw(rng, m)`` is given: it returns the m tasks (m, d).
     """
     d = check_int("d", d, lo=2)
     tau = float(check_positive("tau", tau))
@@ -58,12 +58,14 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
     if n < 1:
         raise UserInputError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
     k = pool_size(d, kappa)
+    if draw is None:
+        draw = lambda rng, m: sphere_tasks(rng, m, d)  # noqa: E731
     if k is None:
-        return sphere_tasks(rng, n, d), np.arange(n)
+        return draw(rng, n), np.arange(n)
     if k > n:
         raise UserInputError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
                          f"number of contexts n = {n} (got {kappa:g})")
-    pool = sphere_tasks(rng, k, d)
+    pool = draw(rng, k)
     if assignment == "balanced":
         r = max(1, round(n / k))
         idx = rng.permutation(np.repeat(np.arange(k), r))

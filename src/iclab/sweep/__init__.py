@@ -25,3 +25,7 @@ def __getattr__(name: str):
 
         return Store
     raise AttributeError(f"module 'iclab.sweep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

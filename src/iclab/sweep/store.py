@@ -17,6 +17,7 @@ import contextlib
 import datetime as _dt
 import errno
 import json
+import math
 import os
 import sqlite3
 from pathlib import Path
@@ -333,7 +334,11 @@ class Store:
         return pd.DataFrame.from_records(records)
 
     def export(self, out: str | Path, fmt: str, experiment: str | None = None) -> Path:
-        """Write :meth:`to_frame` to ``out`` as ``csv`` or ``parquet``; returns the path."""
+        """Write :meth:`to_frame` to ``out`` as ``csv`` or ``parquet``; returns the path.
+
+        Parquet needs one type per column: see :func:`parquet_frame`. A column Parquet still cannot write is a
+        bug of this export, never the user's input: it raises ``RuntimeError`` (a traceback), not ``ValueError``.
+        """
         from iclab.validation import check_choice
 
         check_choice("format", fmt, ("csv", "parquet"))
@@ -342,10 +347,76 @@ class Store:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             df.to_csv(out, index=False)
-        else:
-            # list-valued metrics stay lists; a column mixing lists with missing values gets None, not NaN
-            for c in df.columns:
-                if df[c].map(lambda v: isinstance(v, list)).any():
-                    df[c] = df[c].map(lambda v: v if isinstance(v, list) else None)
-            df.to_parquet(out, index=False)
+            return out
+        import pyarrow as pa
+
+        try:
+            parquet_frame(df).to_parquet(out, index=False)
+        except (pa.ArrowException, ValueError, TypeError) as e:  # ArrowInvalid is a ValueError: not input
+            raise RuntimeError(f"iclab could not write {out} as Parquet: {e}") from e
         return out
+
+
+_SPECIAL = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "-inf": -math.inf, "-infinity": -math.inf,
+            "nan": math.nan}
+
+
+def _as_float(v) -> float | None:
+    """A stored number as a float: ints, floats and the strings of special values ("inf": κ = ∞ in configs)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        return _SPECIAL.get(v.strip().lower())
+    return None
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def parquet_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with one Parquet type per column; numbers stay numbers.
+
+    Per object column, by what its non-missing values are:
+
+    - numbers and special-value strings ("inf", "nan"): float64 (κ = ∞ is stored as the string "inf" in configs,
+      so a κ column mixes 0.5 and "inf": it becomes a float column holding inf);
+    - lists only: a list column (missing values as None); lists of numbers hold floats (inf and NaN included);
+    - dicts, or lists mixed with scalars: their JSON text;
+    - anything else mixed (numbers with words, booleans with numbers): strings (missing values as None).
+    """
+    import pandas as pd
+
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if col.dtype != object and not pd.api.types.is_string_dtype(col):
+            continue  # already one numeric or boolean type
+        present = [v for v in col if not _missing(v)]
+        if not present:
+            out[c] = col.map(lambda v: None)
+        elif all(_as_float(v) is not None for v in present):
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+                out[c] = col.map(lambda v: None if _missing(v) else v).astype("Int64")
+            else:
+                out[c] = col.map(lambda v: math.nan if _missing(v) else _as_float(v)).astype("float64")
+        elif all(isinstance(v, list) for v in present):
+            out[c] = col.map(lambda v: _list_value(v) if isinstance(v, list) else None)
+        elif all(isinstance(v, str) for v in present):
+            out[c] = col.map(lambda v: None if _missing(v) else v)
+        elif any(isinstance(v, (list, dict)) for v in present):
+            out[c] = col.map(lambda v: None if _missing(v) else json.dumps(v))
+        else:
+            out[c] = col.map(lambda v: None if _missing(v) else str(v))
+    return out
+
+
+def _list_value(v: list):
+    """A list for Parquet: numbers (special-value strings included) as floats, else each item's JSON text."""
+    if all(_as_float(x) is not None for x in v):
+        return [_as_float(x) for x in v]
+    if all(isinstance(x, str) for x in v):
+        return v
+    return [json.dumps(x) for x in v]

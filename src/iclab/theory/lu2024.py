@@ -198,10 +198,27 @@ def evaluate(tau, alpha, kappa, rho, lam=0.0) -> dict[str, np.ndarray]:
     tau > 0, alpha > 0, kappa > 0 (inf: fresh tasks), rho ≥ 0 (noise variance), lam ≥ 0 (0: ridgeless limit).
     """
     tau, alpha, kappa, rho, lam = _params(tau, alpha, kappa, rho, lam)
-    x, icl, idg = _errors(tau, (1.0 + rho) / alpha, rho, _invk(kappa), lam)
-    with np.errstate(invalid="ignore"):  # inf - inf at the ridgeless threshold τ = 1: g_task is NaN there
-        g = icl - idg
+    invk = _invk(kappa)
+    x, icl, idg = _errors(tau, (1.0 + rho) / alpha, rho, invk, lam)
+    with np.errstate(invalid="ignore"):
+        g = _g_task(icl, idg, tau, invk, lam)
     return {"xi": np.asarray(x), "e_icl": np.asarray(icl), "e_idg": np.asarray(idg), "g_task": np.asarray(g)}
+
+
+def _g_task(icl, idg, tau, invk, lam):
+    """e_icl − e_idg with its exact special values (§4, §5.6).
+
+    - κ = ∞: the pretraining tasks are fresh, so IDG tests on fresh tasks too: e_ICL = e_IDG and g_task = 0
+      exactly (§5.6 "κ → ∞"), not the rounding residue of two equal sums (±1e-16).
+    - Ridgeless threshold λ = 0, τ = 1, κ < ∞: both errors are +∞ (§5.6), and g_task → +∞ from both sides. From
+      τ > 1 (§5.5): g_task = A + (ρ + q − q²m*)((1+q)m* − 1)/(τ − 1) with A finite and m* = M_κ(q); the coefficient
+      is positive because qm* < 1 and (1+q)M_κ(q) > 1 (Jensen: M_κ(q) = E 1/(s+q) > 1/(E s + q), E s = 1 for the
+      MP law of ratio κ < ∞, which has variance 1/κ > 0). From τ < 1 the same factor (1+q)M_κ(q) − τ → (1+q)m* − 1
+      multiplies N/D with D → 0⁺ (§5.3). So +∞, not the NaN of ∞ − ∞.
+    """
+    g = icl - idg
+    g = np.where((lam == 0) & (tau == 1) & np.isnan(g), np.inf, g)
+    return np.where(invk == 0, 0.0, g)
 
 
 def e_icl(tau, alpha, kappa, rho, lam=0.0):
@@ -294,6 +311,9 @@ def e_bayes_ridge(alpha, rho):
 
 def e_gd(alpha, rho, eta=None):
     """Error of one gradient step ŷ = η x·(d/ℓ)Σ yᵢxᵢ on fresh tasks: 1 + ρ − 2η + η²(1+q).
+
+    The step is in the "d/ℓ" convention (x ~ N(0, I/d), so η = 1 is unbiased): the estimator is
+    ``iclab.estimators.gd_one_step(..., eta, scale="d/t")``, or ``eta * d`` with the default ``scale="1/t"``.
 
     eta=None uses the optimal step η = 1/(1+q), giving ρ + (1+ρ)/(1+ρ+α), the κ, τ → inf limit of Γ* (§5.6).
     """

@@ -1,0 +1,102 @@
+"""Letey et al. 2025 figures: end to end at tiny sizes (files, claims.json, CSV against the library), settings
+overrides, the stored-run claims (they compare spec tables with the exact theory, so they hold at any scale), and
+the claim logic on a fake simulation table that misses the theory."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iclab.experiments import get_experiment, letey2025_fig1, letey2025_spike, letey2025_test_scaling, run_experiment
+from iclab.experiments import letey2025_common as C
+from iclab.sweep.config import canonical_json
+from iclab.theory import letey2025 as th
+
+TINY = {
+    "letey2025-fig1": {"d": 12, "alpha_tau": 6.0, "runs": 2, "kappa": [0.5, 1.0]},
+    "letey2025-spike": {"d": 12, "runs": 2, "kappa": [0.5, 1.0, 2.1]},
+    "letey2025-test-scaling": {"d": 12, "runs": 2, "n_alpha_test": 5},
+    "letey2025-alignment": {},
+}
+STORED_CLAIMS = {
+    "letey2025-fig1": ["stored_runs_match_theory_kappa_ge_1", "stored_runs_finite_size_excess_small_kappa",
+                       "aligned_tests_reach_rho"],
+    "letey2025-spike": ["stored_runs_match_theory_kappa_ge_1", "top_direction_improves_with_kappa",
+                        "bottom_direction_worsens_with_kappa", "middle_directions_non_monotone",
+                        "stored_bottom_direction_worsens"],
+    "letey2025-test-scaling": ["monotone_in_alpha_test", "affine_in_inverse_alpha_test",
+                               "stored_runs_match_theory_large_alpha_test",
+                               "stored_runs_finite_size_excess_small_alpha_test"],
+    "letey2025-alignment": ["f3_table_reproduced", "unit_slope_in_misalignment", "resolvent_alignment_orders_tests",
+                            "inverse_alignment_orders_tests", "cka_is_a_poor_predictor"],
+}
+
+
+@pytest.mark.parametrize("fig", sorted(TINY))
+def test_end_to_end_tiny(fig, tmp_path):
+    exp = get_experiment(fig)
+    assert exp.kind in ("theory", "simulation") and exp.description and exp.cost is not None
+    for p in exp.points("quick", False, TINY[fig]):
+        canonical_json(p.config)
+        assert exp.cost(p.config) > 0
+    files = run_experiment(fig, overrides=TINY[fig], out_dir=tmp_path, store=tmp_path / "s.sqlite",
+                           progress=False)
+    names = sorted(f.name for f in files)
+    assert names == sorted([f"{fig}.png", f"{fig}.csv", "claims.json"])
+    claims = {c["id"]: c for c in json.loads((tmp_path / fig / "claims.json").read_text())["claims"]}
+    for cid in STORED_CLAIMS[fig]:
+        assert claims[cid]["holds"] is True, claims[cid]
+    assert (tmp_path / fig / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fig1_csv_theory_is_the_library(tmp_path):
+    run_experiment("letey2025-fig1", overrides=TINY["letey2025-fig1"], out_dir=tmp_path, store=tmp_path / "s.sqlite",
+                   progress=False)
+    df = pd.read_csv(tmp_path / "letey2025-fig1" / "letey2025-fig1.csv")
+    st = df[df["series"] == "authors_stored"]
+    assert len(st) == 20
+    r = st[(st["test"] == "I") & (st["kappa"] == 1.0)].iloc[0]
+    assert r["e_icl"] == 0.52487 and r["theory"] == pytest.approx(0.524650, abs=5e-7)     # §6 F1 table
+    sim = df[(df["panel"] == "sim") & (df["series"] == "theory") & (df["test"] == "C_train")]
+    sol = th.solve(th.family("lowrank", 12, 6), 6, 6, sim["kappa"].to_numpy(), 0.01)
+    np.testing.assert_allclose(sim["e_icl"], th.errors(sol, th.family("lowrank", 12, 6))["e_icl"], rtol=1e-12)
+
+
+def test_settings_overrides_and_unknown_keys():
+    s = C.settings_dict(letey2025_spike.SETTINGS, "quick", {"d": 30, "kappa": "0.5,1"})
+    assert s.d == 30 and s.kappa == (0.5, 1.0) and s.runs == letey2025_spike.SETTINGS["quick"].runs
+    with pytest.raises(ValueError, match="--set key"):
+        C.settings_dict(letey2025_spike.SETTINGS, "quick", {"nope": 1})
+    pts = letey2025_spike.points("paper", False, {})
+    assert len(pts) == 21 and pts[0].seeds == 30 and pts[0].config["tests"][-1] == "piano"
+    assert letey2025_spike.spike_indices(120) == (1, 79, 99, 109, 120)
+
+
+def _fake_sim_df(theory_fn, d, kappas, excess, seeds=3):
+    """A results table whose simulation means are the theory × (1 + excess), with a small seeded spread."""
+    rng = np.random.default_rng(0)
+    rows = []
+    th_ = theory_fn(d, np.asarray(kappas))
+    for j, k in enumerate(kappas):
+        for s in range(seeds):
+            e = th_[:, j] * (1 + excess) * (1 + 1e-3 * rng.standard_normal(th_.shape[0]))
+            rows.append({"kind": "sim", "d": d, "tau": 4.0, "alpha": 2.0, "kappa": k, "seed": s,
+                         "e_icl": [[v] for v in e], "e_idg": 0.3})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("excess, holds", [(0.01, True), (0.4, False)])
+def test_simulation_claim_can_fail(excess, holds):
+    df = _fake_sim_df(letey2025_spike.theory_curves, 30, [0.5, 1.0, 2.1], excess)
+    c = {x.id: x for x in letey2025_spike.claims(df, "quick")}
+    assert c["simulation_matches_theory_kappa_ge_1"].holds is holds
+    df = _fake_sim_df(lambda d, k: letey2025_fig1.theory_curves(d, 2.0, k), 20, [0.5, 1.0], excess)
+    c = {x.id: x for x in letey2025_fig1.claims(df, "quick")}
+    assert c["simulation_matches_theory_kappa_ge_1"].holds is holds
+
+
+def test_test_scaling_points_share_one_gamma_per_run():
+    pts = letey2025_test_scaling.points("quick", False, {})
+    assert [p.config["cov"] for p in pts] == ["iso", "pl:1", "pl:1.5"]
+    assert all(p.config["tests"] == [p.config["train"]] and len(p.config["alpha_test"]) == 21 for p in pts)
