@@ -69,8 +69,18 @@ ODD = ["", " ", "é", "τ", "\u202e", "1\x00", "-", "--", "☃:☃:☃", "１", 
        "tcp://127.0.0.1:1", "key=value", "=", "N=40", "d=1e9", "a" * 300]
 FILES = ["spec.yaml", "bad.yaml", "list.yaml", "evil.yaml", "bin.dat", "missing.yaml", ".", "text.sqlite",
          "store.sqlite", "out-dir"]
+IDS = ["iclab.solvable:simulate_point", "quick", "paper", "d=3000", "d=2", "seeds=0", "tau=1e308", "runs=1e9",
+       "kappa=inf", "scale=paper"]  # names the store and the figures know, and --set overrides
+
+
+def _figure_ids() -> list[str]:
+    from iclab.experiments import available
+
+    return list(available())
+
+
 VALUES = st.one_of(st.sampled_from(NUMBERS), st.sampled_from(GRAMMAR + HUGE + SPECIAL), st.sampled_from(ODD + FILES),
-                   st.text(max_size=12))
+                   st.sampled_from(IDS + _figure_ids()), st.text(max_size=12))
 
 
 def _files(root: Path) -> None:
