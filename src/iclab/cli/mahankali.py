@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.validation import UserInputError
 
 _GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 
@@ -21,21 +22,21 @@ def parse_cov(text: str, d: int | None):
     text = text.strip()
     if text.startswith("cond:"):
         if d is None:
-            raise ValueError("d must be given with --cov cond:K (got none)")
+            raise UserInputError("d must be given with --cov cond:K (got none)")
         try:
             cond = float(text[5:])
         except ValueError:
-            raise ValueError(f"cov must be cond:K with a number K >= 1 (got {text!r})") from None
+            raise UserInputError(f"cov must be cond:K with a number K >= 1 (got {text!r})") from None
         return make_cov(d, cond, rotate=True), d
     try:
         value = yaml.safe_load(text)
         arr = np.asarray(value, dtype=float)
     except (yaml.YAMLError, TypeError, ValueError):
-        raise ValueError(f"cov must be a number, a list (diagonal), a list of lists (matrix) or cond:K "
+        raise UserInputError(f"cov must be a number, a list (diagonal), a list of lists (matrix) or cond:K "
                          f"(got {text!r})") from None
     if arr.ndim == 0:
         if d is None:
-            raise ValueError("d must be given with a scalar --cov (got none)")
+            raise UserInputError("d must be given with a scalar --cov (got none)")
         arr = arr * np.eye(d)
     elif arr.ndim == 1:
         arr = np.diag(arr)
@@ -48,6 +49,7 @@ def mahankali_report(d: int | None, n: str, sigma2: str, cov: str | None, prior:
     import numpy as np
 
     from iclab.grid import parse_values
+    from iclab.resources import check_grid, check_memory
     from iclab.theory import mahankali2023 as th
     from iclab.validation import check_choice, check_int
 
@@ -55,10 +57,13 @@ def mahankali_report(d: int | None, n: str, sigma2: str, cov: str | None, prior:
     if d is not None:
         d = check_int("d", d, lo=1)
     sigma_mat = None
+    check_grid((("n", n), ("sigma2", sigma2)), "the theory grid")
     if cov is not None:
+        if d is not None:  # Σ, its eigenvectors and a preconditioner per prior: a few d x d matrices
+            check_memory(8.0 * 8 * d * d, f"--cov with d = {d}", "lower d")
         sigma_mat, d = parse_cov(cov, d)
     if d is None:
-        raise ValueError("d must be given (or implied by --cov) (got none)")
+        raise UserInputError("d must be given (or implied by --cov) (got none)")
     ns = parse_values("n", n)
     s2s = parse_values("sigma2", sigma2)
     th.eta_star(ns, d, 0.0)  # validates n (integers >= 1)

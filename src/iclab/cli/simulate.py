@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from iclab.cli.apps import simulate_app
+from iclab.validation import UserInputError
 
 _GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 LU_COLUMNS = ("d", "tau", "alpha", "kappa", "rho", "lam", "seeds", "e_icl_mean", "e_icl_std", "e_icl_theory",
@@ -22,6 +23,7 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
 
     from iclab.grid import parse_values
     from iclab.solvable import simulate_point
+    from iclab.solvable.footprint import check_simulations
     from iclab.theory import lu2024
     from iclab.validation import check_int
 
@@ -29,9 +31,10 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
     ds = parse_values("d", d)
     for v in ds:
         if not float(v).is_integer() or v < 2:
-            raise ValueError(f"d must be an integer >= 2 (got {v:g})")
+            raise UserInputError(f"d must be an integer >= 2 (got {v:g})")
     axes = [ds.astype(int), *(parse_values(name, text) for name, text in
                               (("tau", tau), ("alpha", alpha), ("kappa", kappa), ("rho", rho), ("lam", lam)))]
+    check_simulations(axes, seeds)
     rows = []
     for dd, t, a, k, r, lm in itertools.product(*axes):
         cfg = {"d": int(dd), "tau": float(t), "alpha": float(a), "kappa": "inf" if math.isinf(k) else float(k),

@@ -82,7 +82,9 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
         if unlike:
             lines.append(f"  ({unlike} runs are of a kind with no stored timing yet: estimated at the mean of the "
                          "others, so a rough guess)")
-    return lines
+    from iclab.solvable.footprint import dry_run_lines
+
+    return lines + dry_run_lines(todo.values())
 
 
 @app.command("sweep")

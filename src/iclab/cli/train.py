@@ -17,12 +17,14 @@ from pathlib import Path
 import typer
 
 from iclab.cli.apps import app
+from iclab.validation import UserInputError
 
 DEFAULTS = {"model": "lsa", "task": "lu2024", "d": 8, "ell": None, "noise": 0.01, "kappa": math.inf, "n_train": 0,
             "steps": 1000, "seeds": 1, "batch": 256, "optimizer": "adamw", "lr": 1e-3, "schedule": "constant",
             "weight_decay": 1e-4, "chunk": 100, "eval_every": 0, "n_test": 2000, "model_options": {},
             "out": "iclab-train"}
 TASKS = ("lu2024", "mahankali2023")
+MAX_SEEDS = 10_000  # one ensemble is one compiled program: more seeds than this are better split into runs
 
 
 @app.command("train")
@@ -65,6 +67,14 @@ def train_command(
     except NonFiniteLossError as e:
         typer.echo(f"iclab: {e}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        from iclab.train.checkpoint import read_meta
+
+        meta = read_meta(Path(config["out"]) / "checkpoint")
+        kept = (f"last checkpoint: step {meta['step']} of {config['steps']} in {Path(config['out']) / 'checkpoint'}; "
+                "run the same command again to resume from it") if meta else "no checkpoint was written yet"
+        typer.echo(f"iclab: training interrupted; {kept}", err=True)
+        raise
     typer.echo(f"{summary['model_repr']}: {config['steps']} steps x {len(summary['seeds'])} seeds in "
                f"{summary['wall_time']:.1f} s; final train loss {summary['final_loss_mean']:.4g}; "
                f"wrote {summary['out']}")
@@ -98,7 +108,7 @@ def resolve_config(spec: Path | None, cli: dict) -> dict:
     config["eval_every"] = check_int("eval_every", config["eval_every"], lo=0)
     config["n_test"] = check_int("n_test", config["n_test"], lo=1)
     if not isinstance(config["model_options"], dict):
-        raise ValueError(f"model_options must be a mapping (got {config['model_options']!r})")
+        raise UserInputError(f"model_options must be a mapping (got {config['model_options']!r})")
     return config
 
 
@@ -108,7 +118,7 @@ def read_spec(path: Path) -> dict:
     spec = load_yaml_mapping(path, "of options")
     unknown = sorted(set(spec) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"spec key must be one of {', '.join(DEFAULTS)} (got {unknown[0]!r})")
+        raise UserInputError(f"spec key must be one of {', '.join(DEFAULTS)} (got {unknown[0]!r})")
     return spec
 
 
@@ -118,18 +128,18 @@ def parse_seeds(value) -> list[int]:
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
         if len(parts) == 1:
-            return list(range(check_int("seeds", _int(parts[0]), lo=1)))
+            return list(range(check_int("seeds", _int(parts[0]), lo=1, hi=MAX_SEEDS)))
         return [check_int("seed", _int(p), lo=0) for p in parts]
     if isinstance(value, list):
         return [check_int("seed", v, lo=0) for v in value]
-    return list(range(check_int("seeds", value, lo=1)))
+    return list(range(check_int("seeds", value, lo=1, hi=MAX_SEEDS)))
 
 
 def _int(text: str):
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"seeds must be an integer or a comma list of integers (got {text!r})") from None
+        raise UserInputError(f"seeds must be an integer or a comma list of integers (got {text!r})") from None
 
 
 def run_training(config: dict, *, progress: bool = True) -> dict:
@@ -144,12 +154,17 @@ def run_training(config: dict, *, progress: bool = True) -> dict:
     from iclab.models import build_model
     from iclab.tasks import LinearRegression, sample_pool
     from iclab.train import make_optimizer, minibatches, train_ensemble
+    from iclab.train.footprint import check_training
 
     d, ell, noise = config["d"], config["ell"], config["noise"]
     task = (LinearRegression.lu2024(d, ell, noise) if config["task"] == "lu2024"
             else LinearRegression.mahankali2023(d, ell, noise, prior_cov="identity"))
     options = dict(config["model_options"])
-    build_model(config["model"], d, key=jax.random.PRNGKey(0), **options)  # bad options fail here, before training
+    heads = options.get("heads", 1)
+    check_training(lambda key: build_model(config["model"], d, key=key, **options), d=d, ell=ell or d,
+                   seeds=len(config["seeds"]), batch=config["batch"], n_train=config["n_train"],
+                   n_test=config["n_test"], heads=heads if isinstance(heads, int) else 1)  # shapes only
+    build_model(config["model"], d, key=jax.random.PRNGKey(0), **options)
     k = None if math.isinf(config["kappa"]) else max(1, round(config["kappa"] * d))
     n_train, batch = config["n_train"], config["batch"]
 
@@ -190,7 +205,7 @@ def run_training(config: dict, *, progress: bool = True) -> dict:
 
     previous = read_meta(out_dir / "checkpoint")
     if previous is not None and previous.get("meta", {}).get("config") != _jsonable(config):
-        raise ValueError(f"out must be a new directory or hold a run of the same config to resume ({out_dir} "
+        raise UserInputError(f"out must be a new directory or hold a run of the same config to resume ({out_dir} "
                          "holds a different run)")
     out_dir.mkdir(parents=True, exist_ok=True)
     optimizer = make_optimizer(config["optimizer"], config["lr"], steps=config["steps"],

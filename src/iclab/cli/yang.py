@@ -24,9 +24,11 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
 
     from iclab.experiments.yang2024_common import draw_reps, validate
     from iclab.grid import parse_values
+    from iclab.resources import check_grid
     from iclab.theory import yang2024 as Y
     from iclab.validation import check_int
 
+    check_grid((("N", N), ("K", K), ("m", m), ("tau", tau)), "the theory grid")
     axes = [parse_values(name, text) for name, text in (("N", N), ("K", K), ("m", m), ("tau", tau))]
     grid = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
     points = []

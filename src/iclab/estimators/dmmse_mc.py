@@ -14,7 +14,7 @@ import numpy as np
 
 from iclab._threads import blas_threads
 from iclab.estimators.posterior import _accumulate, _finish, _init_carry, _stats_loglik, stats_features
-from iclab.validation import check_int, check_positive
+from iclab.validation import UserInputError, check_int, check_positive
 
 
 def sample_last_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float):
@@ -24,7 +24,7 @@ def sample_last_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho
     instead of O(ell d). Returns s (B, d, d), b (B, d)."""
     bsz, d = tasks.shape
     if ell < d:
-        raise ValueError(f"ell must be >= d = {d} for the Wishart sampler (got {ell})")
+        raise UserInputError(f"ell must be >= d = {d} for the Wishart sampler (got {ell})")
     a = np.tril(rng.standard_normal((bsz, d, d)), -1)
     a[:, np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(ell - np.arange(d), (bsz, d)))
     lo = a / math.sqrt(d)
@@ -56,13 +56,13 @@ def dmmse_point(config: dict, seed: int) -> dict:
 
     missing = [key for key in ("d", "alpha", "kappa", "rho", "n_test") if key not in config]
     if missing:
-        raise ValueError(f"config must contain d, alpha, kappa, rho, n_test (missing {', '.join(missing)})")
+        raise UserInputError(f"config must contain d, alpha, kappa, rho, n_test (missing {', '.join(missing)})")
     d = check_int("d", config["d"], lo=2)
     rho = float(check_positive("rho", config["rho"]))
     n_test = check_int("n_test", config["n_test"], lo=1)
     kappa = parse_kappa(config["kappa"])
     if math.isinf(kappa):
-        raise ValueError("kappa must be finite for the dMMSE (its prior is the finite pool) (got inf)")
+        raise UserInputError("kappa must be finite for the dMMSE (its prior is the finite pool) (got inf)")
     k = pool_size(d, kappa)
     ell = context_length(d, config["alpha"])
     seed = check_int("seed", seed, lo=0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from iclab.validation import check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_nonnegative, check_positive
 
 
 def prefix_lengths(ell: int, prefixes=None) -> np.ndarray:
@@ -31,7 +31,7 @@ def prefix_lengths(ell: int, prefixes=None) -> np.ndarray:
         return np.arange(1, ell + 1)
     p = np.atleast_1d(np.asarray(prefixes))
     if p.ndim != 1 or p.size == 0 or not np.issubdtype(p.dtype, np.integer) or p.min() < 1 or p.max() > ell:
-        raise ValueError(f"prefixes must be a non-empty list of integers in [1, {ell}] (got {prefixes!r})")
+        raise UserInputError(f"prefixes must be a non-empty list of integers in [1, {ell}] (got {prefixes!r})")
     return p.astype(int)
 
 

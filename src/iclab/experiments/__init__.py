@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from iclab.claims import CLAIMS_FILE, Claim, write_claims
+from iclab.validation import UserInputError
 
 REGISTRY: dict[str, str] = {
     "letey2025-fig1": "iclab.experiments.letey2025_fig1",
@@ -88,7 +89,7 @@ def get_experiment(exp_id: str) -> Experiment:
     """Import and return the experiment ``exp_id``; ``ValueError`` for an unknown id."""
     ids = available()
     if exp_id not in ids:
-        raise ValueError(f"experiment must be one of {', '.join(ids)} (got {exp_id!r})")
+        raise UserInputError(f"experiment must be one of {', '.join(ids)} (got {exp_id!r})")
     return importlib.import_module(REGISTRY[exp_id]).EXPERIMENT
 
 
@@ -137,7 +138,7 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
     exp = get_experiment(exp_id)
     scale = check_choice("scale", scale or exp.default_scale, exp.scales)
     if theory_only and not exp.supports_theory_only:
-        raise ValueError(f"--theory-only is not available for {exp_id} (it has no closed-form-only variant)")
+        raise UserInputError(f"--theory-only is not available for {exp_id} (it has no closed-form-only variant)")
     points = exp.points(scale, theory_only, dict(overrides or {}))
     prefetch = _prefetch_plotting() if sweep_options.get("executor", "local") != "local" else None
     df = sweep.run(exp.compute, points, name=exp.id, **sweep_options)

@@ -23,7 +23,7 @@ import numpy as np
 
 from iclab.experiments import figures as F
 from iclab.experiments.figures import agreement_frame, agreement_row, pyplot, save_figure
-from iclab.validation import check_int, check_positive
+from iclab.validation import UserInputError, check_int, check_positive
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161")  # seaborn "colorblind"
 PARAMS = ("tau", "alpha", "kappa", "rho", "lam")
@@ -42,7 +42,7 @@ def settings(defaults: dict[str, dict[str, Any]], scale: str, overrides: dict[st
     out = dict(defaults[scale])
     unknown = sorted(set(overrides) - set(out))
     if unknown:
-        raise ValueError(f"--set key must be one of {', '.join(sorted(out))} (got {unknown[0]!r})")
+        raise UserInputError(f"--set key must be one of {', '.join(sorted(out))} (got {unknown[0]!r})")
     for key, value in overrides.items():
         out[key] = _coerce(key, value, out[key])
     return out
@@ -50,7 +50,7 @@ def settings(defaults: dict[str, dict[str, Any]], scale: str, overrides: dict[st
 
 def _coerce(key: str, value, default):
     if isinstance(default, bool) or isinstance(value, bool):
-        raise ValueError(f"{key} must be a number (got {value!r})")
+        raise UserInputError(f"{key} must be a number (got {value!r})")
     if isinstance(default, int):
         return check_int(key, value, lo=1)
     if isinstance(default, float):
@@ -61,9 +61,9 @@ def _coerce(key: str, value, default):
         vals = value if isinstance(value, list) else parse_values(key, str(value)).tolist()
         vals = [float(check_positive(key, v, allow_inf=True)) for v in vals]
         if not vals:
-            raise ValueError(f"{key} must be a non-empty list")
+            raise UserInputError(f"{key} must be a non-empty list")
         return vals
-    raise ValueError(f"{key} cannot be overridden")
+    raise UserInputError(f"{key} cannot be overridden")
 
 
 def kappa_value(kappa) -> float:
@@ -94,7 +94,7 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
         from iclab.estimators import dmmse_point
 
         return dmmse_point(config, seed)
-    raise ValueError(f"kind must be one of theory, map, gamma, dmmse (got {kind!r})")
+    raise UserInputError(f"kind must be one of theory, map, gamma, dmmse (got {kind!r})")
 
 
 def _theory_curve(config):

@@ -21,6 +21,7 @@ import numpy as np
 from iclab.experiments import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
+from iclab.validation import UserInputError
 
 LINEAR_TAUS = [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0]
 QUICK = {"d": [4.0, 6.0, 8.0], "runs": 2, "steps": 1500, "n_test": 1000, "lr_lsa": 0.1, "lr_linear": 1e-2,
@@ -44,12 +45,12 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     overrides = dict(overrides)
     mlp = overrides.pop("mlp", "linear")
     if mlp not in MLP_KINDS:
-        raise ValueError(f"mlp must be one of {', '.join(MLP_KINDS)} (got {mlp!r})")
+        raise UserInputError(f"mlp must be one of {', '.join(MLP_KINDS)} (got {mlp!r})")
     models = overrides.pop("models", ",".join(FIG_MODELS))
     models = [m.strip() for m in (models if isinstance(models, list) else str(models).split(","))]
     for m in models:
         if m not in FIG_MODELS:
-            raise ValueError(f"models must be a comma list of {', '.join(FIG_MODELS)} (got {m!r})")
+            raise UserInputError(f"models must be a comma list of {', '.join(FIG_MODELS)} (got {m!r})")
     s = C.settings(SETTINGS, scale, overrides)
     pts = []
     for model in models:

@@ -18,6 +18,7 @@ import numpy as np
 from iclab.experiments import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
+from iclab.validation import UserInputError
 
 K_PAPER = {20: [*range(2, 21, 2), 23, 28, 35, 45, 57, 69, 82, 96, 109, 123],
            40: [*range(2, 39, 4), 40, 43, 46, 50, 54, 59, 64, 69, 75, 81, 88, 95, 103, 112, 121, 131, 142, 154, 167,
@@ -35,7 +36,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     overrides = dict(overrides)
     mlp = overrides.pop("mlp", "linear")
     if mlp not in ("linear", "gelu"):
-        raise ValueError(f"mlp must be one of linear, gelu (got {mlp!r})")
+        raise UserInputError(f"mlp must be one of linear, gelu (got {mlp!r})")
     s = C.settings(SETTINGS, scale, overrides)
     pts = []
     for model in FIG_MODELS:
@@ -43,7 +44,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
             d = int(d)
             kappas = s["kappas"] or [k / d for k in K_PAPER.get(d, [])]
             if not kappas:
-                raise ValueError(f"kappas must be given for d = {d} (the paper's k lists cover d = 20, 40, 80)")
+                raise UserInputError(f"kappas must be given for d = {d} (the paper's k lists cover d = 20, 40, 80)")
             cfg = {"figure": "fig6", "model": model, "d": d, "alpha": T.ALPHA, "rho": T.RHO,
                    "taus": [s["tau"]] * len(kappas), "kappas": [C.kappa_config(float(k)) for k in kappas],
                    "runs": s["runs"], "steps": s["steps"], "lr": s["lr_lsa"] if model == "lsa_reduced" else s["lr"],

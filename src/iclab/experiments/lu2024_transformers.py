@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from iclab.experiments import lu2024_common as C
-from iclab.validation import check_choice, check_int, check_positive
+from iclab.validation import UserInputError, check_choice, check_int, check_positive
 
 MODELS = ("lsa_reduced", "linear_attention", "softmax_1block", "softmax_2block_mlp", "softmax_3block_mlp")
 LABELS = {"lsa_reduced": "linear attention, reduced (Γ)", "linear_attention": "linear attention (K, Q, V)",
@@ -108,7 +108,7 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     taus = [float(check_positive("tau", t)) for t in config["taus"]]
     kappas = [C.kappa_value(k) for k in config["kappas"]]
     if len(taus) != len(kappas):
-        raise ValueError(f"taus and kappas must have equal lengths (got {len(taus)} and {len(kappas)})")
+        raise UserInputError(f"taus and kappas must have equal lengths (got {len(taus)} and {len(kappas)})")
     runs = check_int("runs", config["runs"], lo=1)
     steps = check_int("steps", config["steps"], lo=1)
     n_test = check_int("n_test", config["n_test"], lo=1)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
 
 TEST_KEY_SEED = 20230707  # test prompts: fold_in(PRNGKey(TEST_KEY_SEED), n); training uses split(PRNGKey(seed))
 
@@ -38,13 +38,13 @@ def resolve(defaults: dict[str, Any], overrides: dict[str, Any], grid_keys: tupl
     """Defaults updated with the user's ``--set`` overrides; unknown keys raise ValueError. Grid keys become lists."""
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ValueError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
+        raise UserInputError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
     cfg = {**defaults, **overrides}
     for k in grid_keys:
         v = cfg[k]
         cfg[k] = list(v) if isinstance(v, (list, tuple)) else [v]
         if not cfg[k]:
-            raise ValueError(f"{k} must list at least one value (got [])")
+            raise UserInputError(f"{k} must list at least one value (got [])")
     cfg["d"] = check_int("d", cfg["d"], lo=1)
     cfg["seeds"] = check_int("seeds", cfg["seeds"], lo=1)
     cfg["steps"] = check_int("steps", cfg["steps"], lo=1)
@@ -53,7 +53,7 @@ def resolve(defaults: dict[str, Any], overrides: dict[str, Any], grid_keys: tupl
     cfg["lr"] = float(check_positive("lr", cfg["lr"]))
     cfg["init_scale"] = float(check_positive("init_scale", cfg["init_scale"]))
     if not isinstance(cfg["mask_query"], bool):
-        raise ValueError(f"mask_query must be true or false (got {cfg['mask_query']!r})")
+        raise UserInputError(f"mask_query must be true or false (got {cfg['mask_query']!r})")
     if "n" in cfg:
         cfg["n"] = [check_int("n", v, lo=1) for v in cfg["n"]]
     if "sigma2" in cfg:
@@ -86,7 +86,7 @@ def covariance(cfg: dict[str, Any]) -> np.ndarray:
     from iclab.theory.mahankali2023 import make_cov
 
     if not isinstance(cfg["rotate"], bool):
-        raise ValueError(f"rotate must be true or false (got {cfg['rotate']!r})")
+        raise UserInputError(f"rotate must be true or false (got {cfg['rotate']!r})")
     return make_cov(cfg["d"], cfg["cond"], rotate=cfg["rotate"], seed=check_int("cov_seed", cfg["cov_seed"], lo=0))
 
 

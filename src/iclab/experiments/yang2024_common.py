@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
 
 # The data model shared by every figure (Fig. 2 sizes: N = 30, K = 200, d = 100, m = 20; tau is not stated in
 # the paper, 0.01 is Fig. 3's value).
@@ -39,7 +39,7 @@ def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
     """Apply the user's ``--set`` overrides to a figure's defaults; unknown keys raise ``ValueError``."""
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ValueError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
+        raise UserInputError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
     out = dict(defaults)
     for key, value in overrides.items():
         out[key] = _coerce(key, value, defaults[key])
@@ -51,13 +51,13 @@ def _coerce(key: str, value, default):
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not isinstance(value, bool):
-            raise ValueError(f"{key} must be true or false (got {value!r})")
+            raise UserInputError(f"{key} must be true or false (got {value!r})")
         return value
     if isinstance(default, int):
         return check_int(key, value)
     if isinstance(default, float):
         if isinstance(value, bool):
-            raise ValueError(f"{key} must be a real number (got {value!r})")
+            raise UserInputError(f"{key} must be a real number (got {value!r})")
         return float(check_nonnegative(key, value))
     if isinstance(default, list):
         from iclab.grid import parse_values
@@ -77,7 +77,7 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
     d = check_int("d", cfg["d"], lo=1)
     check_nonnegative("tau", cfg["tau"])
     if check_choice("basis", cfg["basis"], BASES) != "gaussian" and cfg["unit_norm"] and d < 2:
-        raise ValueError("d must be >= 2 for unit-norm tokens with an explicit basis (got d = 1; "
+        raise UserInputError("d must be >= 2 for unit-norm tokens with an explicit basis (got d = 1; "
                          "--set unit_norm=false for scalar inputs)")
     check_int("n_test", cfg["n_test"], lo=1)
     for key in ("H", "steps", "batch", "eval_every", "layers", "d_model", "d_ff"):

@@ -33,7 +33,7 @@ from iclab.experiments.yang2024_common import (
     stack_runs,
     validate,
 )
-from iclab.validation import check_int
+from iclab.validation import UserInputError, check_int
 
 FALL = 10.0  # the training and in-domain inference losses must fall at least this many times over the run
 CONVERGED = 1.01  # the 1-layer model ends within 1% of L*
@@ -64,7 +64,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
                      "lr": p["lr_4layer"], "batch": p["batch_4layer"], "d_model": p["d_model"], "d_ff": p["d_ff"],
                      "layers": p["layers"], "eval_every": p["eval_every_4layer"]})
     if four["d_model"] % four["H"]:
-        raise ValueError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
+        raise UserInputError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
     seeds = check_int("seeds", p["seeds"], lo=1)
     one["scale"] = four["scale"] = scale  # for the figure's footer
     return [Point(one, seeds), Point(four, seeds)]

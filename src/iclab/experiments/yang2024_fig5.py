@@ -26,7 +26,7 @@ from pathlib import Path
 from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
 from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_TINY, four_layer_step_flops, merge, validate
-from iclab.validation import check_choice, check_int, check_positive
+from iclab.validation import UserInputError, check_choice, check_int, check_positive
 
 QUICK_STEPS_H1 = 600  # the quick budget: the FLOPs of this many steps at H = 1
 SCALES = {"quick": {"H_values": [1, 4, 16, 32], "budget": "flops", "budget_gflop": 0.0, "budget_s": 30.0,
@@ -53,7 +53,7 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
         cfg.update(H=int(H), eval_every=check_int("chunk", p["chunk"], lo=1), scale=scale)
         validate(cfg)
         if cfg["d_model"] % cfg["H"]:
-            raise ValueError(f"d_model must be divisible by every H (got d_model {cfg['d_model']}, H {H})")
+            raise UserInputError(f"d_model must be divisible by every H (got d_model {cfg['d_model']}, H {H})")
         out.append(Point(cfg, seeds))
     if p["budget"] == "flops" and p["budget_gflop"] == 0:  # default: the FLOPs of QUICK_STEPS_H1 steps at H = 1
         gflop = QUICK_STEPS_H1 * four_layer_step_flops({**out[0].config, "H": 1}) / 1e9

@@ -24,7 +24,7 @@ from iclab.models.softmax import SoftmaxAttentionModel
 from iclab.models.template_attention import TemplateAttention
 from iclab.models.tokens import param_count, tokens
 from iclab.models.transformer import Transformer
-from iclab.validation import check_choice
+from iclab.validation import UserInputError, check_choice
 
 # name -> (class, preset options). The lu2024 presets follow lu2024.md §8.2 (width h = d, one head).
 MODELS: dict[str, tuple[Callable, dict]] = {
@@ -51,7 +51,7 @@ def build_model(name: str, d: int, *, key, **options):
     allowed = model_options(name)
     for opt in options:
         if opt not in allowed:
-            raise ValueError(f"option of model {name} must be one of {', '.join(allowed)} (got {opt!r})")
+            raise UserInputError(f"option of model {name} must be one of {', '.join(allowed)} (got {opt!r})")
     return cls(d, key=key, **{**preset, **options})
 
 

@@ -29,13 +29,13 @@ from jax import Array
 
 from iclab.models.layers import MLP, MLP_KINDS, Dense, LayerNorm
 from iclab.models.tokens import param_count, tokens
-from iclab.validation import check_choice, check_int
+from iclab.validation import UserInputError, check_choice, check_int
 
 
 def check_heads(width: int, heads: int) -> int:
     check_int("heads", heads, lo=1)
     if width % heads:
-        raise ValueError(f"width must be divisible by heads (got width {width}, heads {heads})")
+        raise UserInputError(f"width must be divisible by heads (got width {width}, heads {heads})")
     return heads
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iclab.validation import check_int, check_nonnegative
+from iclab.validation import UserInputError, check_int, check_nonnegative
 
 PRIORS = ("sphere", "gaussian")
 
@@ -31,7 +31,7 @@ def _moments(tasks, d: int, rho: float):
     s = 1.0 + rho
     if isinstance(tasks, str):
         if tasks not in PRIORS:
-            raise ValueError(f"tasks must be one of {', '.join(PRIORS)} or a (k, d) array (got {tasks!r})")
+            raise UserInputError(f"tasks must be one of {', '.join(PRIORS)} or a (k, d) array (got {tasks!r})")
         return np.eye(d), np.zeros(d), float(d), s, s * s + (2.0 / d if tasks == "gaussian" else 0.0)
     w = np.asarray(tasks, dtype=np.float64)
     if w.ndim != 2 or w.shape[1] != d or w.shape[0] < 1:

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
 
 ASSIGNMENTS = ("balanced", "uniform")
 
@@ -38,7 +38,7 @@ def pool_size(d: int, kappa: float) -> int | None:
         return None
     k = math.floor(kappa * d + 1e-9)
     if k < 1:
-        raise ValueError(f"kappa must be >= 1/d = {1 / d:g} so that the pool has k >= 1 task (got {kappa:g})")
+        raise UserInputError(f"kappa must be >= 1/d = {1 / d:g} so that the pool has k >= 1 task (got {kappa:g})")
     return k
 
 
@@ -56,14 +56,14 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
     check_choice("assignment", assignment, ASSIGNMENTS)
     n = round(tau * d * d)
     if n < 1:
-        raise ValueError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
+        raise UserInputError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
     k = pool_size(d, kappa)
     if draw is None:
         draw = lambda rng, m: sphere_tasks(rng, m, d)  # noqa: E731
     if k is None:
         return draw(rng, n), np.arange(n)
     if k > n:
-        raise ValueError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
+        raise UserInputError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
                          f"number of contexts n = {n} (got {kappa:g})")
     pool = draw(rng, k)
     if assignment == "balanced":
@@ -172,7 +172,7 @@ def context_length(d: int, alpha: float) -> int:
     alpha = float(check_positive("alpha", alpha))
     ell = round(alpha * d)
     if ell < 1:
-        raise ValueError(f"alpha must be >= 1/(2d) so that ell = round(alpha d) >= 1 (got {alpha:g})")
+        raise UserInputError(f"alpha must be >= 1/(2d) so that ell = round(alpha d) >= 1 (got {alpha:g})")
     return ell
 
 

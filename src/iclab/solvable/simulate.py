@@ -13,9 +13,10 @@ import numpy as np
 from iclab._threads import blas_threads
 from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import test_error
+from iclab.solvable.footprint import check_simulation
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
-from iclab.validation import check_int, check_nonnegative
+from iclab.validation import UserInputError, check_int, check_nonnegative
 
 REQUIRED = ("d", "tau", "alpha", "kappa", "rho")
 
@@ -26,7 +27,7 @@ def parse_kappa(kappa) -> float:
         try:
             kappa = float(kappa)
         except ValueError:
-            raise ValueError(f"kappa must be a positive number or 'inf' (got {kappa!r})") from None
+            raise UserInputError(f"kappa must be a positive number or 'inf' (got {kappa!r})") from None
     kappa = float(kappa)
     return math.inf if kappa == -1 else kappa
 
@@ -38,12 +39,13 @@ def simulate_point(config: dict, seed: int) -> dict:
     Other keys are ignored (figure modules may carry their own)."""
     missing = [k for k in REQUIRED if k not in config]
     if missing:
-        raise ValueError(f"config must contain {', '.join(REQUIRED)} (missing {', '.join(missing)})")
+        raise UserInputError(f"config must contain {', '.join(REQUIRED)} (missing {', '.join(missing)})")
     d = check_int("d", config["d"], lo=2)
     rho = float(check_nonnegative("rho", config["rho"]))
     lam = float(check_nonnegative("lam", config.get("lam", 0.0)))
     seed = check_int("seed", seed, lo=0)
     ell = context_length(d, config["alpha"])
+    check_simulation(d, config["tau"], parse_kappa(config["kappa"]), lam, config.get("method", "auto"), rho)
     keep_freed_memory()  # runs come one after another in a worker: no page faults for re-allocated arrays
     rng = np.random.default_rng(seed)
     pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),

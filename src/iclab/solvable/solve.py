@@ -30,7 +30,7 @@ import numpy as np
 
 from iclab._threads import blas_threads
 from iclab.solvable.sampler import context_stats
-from iclab.validation import check_choice, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_nonnegative, check_positive
 
 METHODS = ("auto", "dual", "primal", "cg")
 MEM_LIMIT = 3 * 2**30  # bytes a direct method may allocate for its n x n or p x p matrix
@@ -390,10 +390,10 @@ def solve_gamma(h, xq, y, lam: float = 0.0, *, method: str = "auto", rtol: float
     if method == "auto":
         method = choose_method(n, d, lam, rtol, factors)
     elif method == "dual" and lam == 0 and n > d * (d + 1):
-        raise ValueError(f"method must be primal or cg for lam = 0 with n > p (the kernel matrix has rank p) "
+        raise UserInputError(f"method must be primal or cg for lam = 0 with n > p (the kernel matrix has rank p) "
                          f"(got 'dual', n={n}, p={d * (d + 1)})")
     elif method == "cg" and lam == 0 and n < d * (d + 1):
-        raise ValueError(f"method must be dual or primal for lam = 0 with n < p (the min-norm interpolant; "
+        raise UserInputError(f"method must be dual or primal for lam = 0 with n < p (the min-norm interpolant; "
                          f"preconditioned CG would return another interpolant) (got 'cg', n={n}, p={d * (d + 1)})")
     if method == "dual":
         gamma, info = _solve_dual(h, xq, y, c, lam, rtol)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from iclab.validation import UserInputError
+
 SCHEMA_VERSION = 1  # version of the stored result format; part of every point's identity
 
 
@@ -30,7 +32,7 @@ def to_jsonable(value: Any, name: str = "value") -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise ValueError(f"{name} keys must be strings (got {k!r})")
+                raise UserInputError(f"{name} keys must be strings (got {k!r})")
             out[k] = to_jsonable(v, f"{name}[{k!r}]")
         return out
     if isinstance(value, (list, tuple)):
@@ -39,7 +41,8 @@ def to_jsonable(value: Any, name: str = "value") -> Any:
         return value.item()
     if hasattr(value, "__array__"):  # numpy and JAX arrays
         return np.asarray(value).tolist()
-    raise ValueError(f"{name} must be JSON-serialisable numbers, strings, lists or dicts (got {type(value).__name__})")
+    raise UserInputError(f"{name} must be JSON-serialisable numbers, strings, lists or dicts "
+                         f"(got {type(value).__name__})")
 
 
 def _canonical(value: Any) -> Any:
@@ -58,13 +61,13 @@ def _canonical(value: Any) -> Any:
             return "inf" if value > 0 else "-inf"
         r = float(f"{value:.12g}")
         return int(r) if r.is_integer() and abs(r) < 2**53 else r
-    raise ValueError(f"config values must be JSON-serialisable (got {type(value).__name__})")
+    raise UserInputError(f"config values must be JSON-serialisable (got {type(value).__name__})")
 
 
 def canonical_json(config: dict[str, Any]) -> str:
     """The canonical JSON text of ``config`` (see the module docstring)."""
     if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict (got {type(config).__name__})")
+        raise UserInputError(f"config must be a dict (got {type(config).__name__})")
     return json.dumps(_canonical(to_jsonable(config, "config")), sort_keys=True, separators=(",", ":"),
                       allow_nan=False)
 

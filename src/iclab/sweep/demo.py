@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from iclab.validation import UserInputError
+
 
 def noisy_mean(config: dict, seed: int) -> dict:
     """Mean of ``n`` draws of N(mu, 1) with generator ``(seed, round(1e6 * mu))``: deterministic per (point, seed)."""
@@ -60,7 +62,7 @@ def _points(scale: str, theory_only: bool, overrides: dict) -> list:
     params = {"n": 100, "mus": [0.0, 0.5, 1.0, 1.5], "seeds": 4 if scale == "quick" else 20}
     unknown = sorted(set(overrides) - set(params))
     if unknown:
-        raise ValueError(f"--set {unknown[0]} is unknown for demo (known: {', '.join(params)})")
+        raise UserInputError(f"--set {unknown[0]} is unknown for demo (known: {', '.join(params)})")
     params.update(overrides)
     return [Point({"mu": float(mu), "n": int(params["n"])}, seeds=int(params["seeds"])) for mu in params["mus"]]
 

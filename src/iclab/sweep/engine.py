@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -14,7 +15,7 @@ from iclab.experiments import Point
 from iclab.sweep.config import point_hash
 from iclab.sweep.executors import EXECUTORS, execute
 from iclab.sweep.store import Store
-from iclab.validation import check_choice, check_int
+from iclab.validation import UserInputError, check_choice, check_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,15 +64,15 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     check_choice("executor", executor, EXECUTORS)
     workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, lo=1)
     if executor == "dask" and not (scheduler and "://" in scheduler):
-        raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT with --executor dask "
+        raise UserInputError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT with --executor dask "
                          f"(got {scheduler!r})")
     if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string (got {name!r})")
+        raise UserInputError(f"name must be a non-empty string (got {name!r})")
     points = list(points)
     seeds = [check_int("seeds", p.seeds, lo=1) for p in points]
     for p in points:
         if not isinstance(p.config, dict) or {"seed", "wall_time"} & set(p.config):
-            raise ValueError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
+            raise UserInputError(f"point config must be a dict without the keys seed and wall_time (got {p.config!r})")
     hashes = [point_hash(p.config) for p in points]
 
     st, owned = open_store(store)
@@ -88,17 +89,26 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
         sweep_id = st.begin_sweep(name, sorted(set(zip(hashes, seeds, strict=True))),
                                   executor, len(seen))
         t0, n_failed = time.perf_counter(), 0
-        with _progress_bar(progress and bool(tasks)) as bar:
+        n_done = 0
+        outcomes = execute(executor, compute, tasks, workers=workers, scheduler=scheduler)
+        with _progress_bar(progress and bool(tasks)) as bar, contextlib.closing(outcomes):
             task_id = bar.add_task(name, total=len(seen), completed=n_cached, failed=0)
-            for i, (status, payload, wall) in execute(executor, compute, tasks, workers=workers,
-                                                      scheduler=scheduler):
-                (h, seed), (config, _) = keys[i], tasks[i]
-                if status == "ok":
-                    st.put(name, h, seed, config, metrics=payload, wall_time=wall)
-                else:
-                    n_failed += 1
-                    st.put(name, h, seed, config, error=payload, wall_time=None if math.isnan(wall) else wall)
-                bar.update(task_id, advance=1, failed=n_failed)
+            try:
+                for i, (status, payload, wall) in outcomes:
+                    (h, seed), (config, _) = keys[i], tasks[i]
+                    if status == "ok":
+                        st.put(name, h, seed, config, metrics=payload, wall_time=wall)
+                    else:
+                        n_failed += 1
+                        st.put(name, h, seed, config, error=payload, wall_time=None if math.isnan(wall) else wall)
+                    n_done += 1
+                    bar.update(task_id, advance=1, failed=n_failed)
+            except KeyboardInterrupt:  # every finished row is already committed; closing() stops the workers
+                where = "memory" if st.path is None else st.path
+                print(f"iclab: {name}: interrupted; kept {n_cached + n_done - n_failed} of {len(seen)} runs "
+                      f"({n_done} new) in {where}; run the same command again to compute the rest",
+                      file=sys.stderr)
+                raise
         st.end_sweep(sweep_id, elapsed=time.perf_counter() - t0, n_computed=len(tasks), n_failed=n_failed)
         df, failed = _table(st, name, points, hashes, seeds)
     finally:

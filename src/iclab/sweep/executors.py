@@ -19,7 +19,9 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from iclab.resources import ResourceLimitError
 from iclab.sweep.config import to_jsonable
+from iclab.validation import UserInputError
 
 EXECUTORS = ("local", "process", "dask", "dask-local")
 CONNECT_TIMEOUT = "20s"  # how long a Dask client waits for the scheduler
@@ -38,6 +40,8 @@ def call(compute: Callable[[dict, int], dict], config: dict[str, Any], seed: int
         if clash:  # the results table has one column per name: a metric must not shadow a parameter
             raise ValueError(f"metric names must differ from the config keys, seed and wall_time (got {clash})")
         return "ok", to_jsonable(metrics, "metrics"), time.perf_counter() - t0
+    except ResourceLimitError:  # refused before allocating: stop the sweep with its one line, not a failed row
+        raise
     except Exception as e:
         text = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
         return "failed", f"{text}\n{traceback.format_exc()[-4000:]}", time.perf_counter() - t0
@@ -58,7 +62,7 @@ def _check_picklable(compute, executor: str) -> None:
         pickle.dumps(compute)
     except Exception:
         what = getattr(compute, "__qualname__", compute)
-        raise ValueError(f"compute must be a module-level function for executor {executor!r} "
+        raise UserInputError(f"compute must be a module-level function for executor {executor!r} "
                          f"(got {what!r}, which cannot be sent to workers)") from None
 
 
@@ -68,16 +72,32 @@ def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[
     _check_picklable(compute, "process")
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context(method))
+    finished = False
     try:
         futures = {pool.submit(call, compute, config, seed): i for i, (config, seed) in enumerate(tasks)}
         for f in as_completed(futures):
             try:
                 outcome = f.result()
+            except ResourceLimitError:
+                raise
             except Exception as e:  # a worker died (killed, out of memory): record, keep going
                 outcome = _lost(e)
             yield futures[f], outcome
-    finally:  # also on KeyboardInterrupt or when the consumer stops early
+        finished = True
+    finally:
+        if not finished:  # Ctrl-C, an error, or the consumer stopped early: stop the running tasks now
+            _terminate_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool) -> None:
+    """SIGTERM every worker of a ProcessPoolExecutor, so that an interrupted sweep returns at once instead of
+    waiting for its running tasks, and leaves no process behind (their results were not stored, so nothing is
+    lost: the next run computes them)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.join(5)
 
 
 def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: int,
@@ -85,26 +105,28 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ValueError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
+        raise UserInputError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
     cluster = None
     if local:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None)
         scheduler = cluster.scheduler_address
     elif not scheduler or "://" not in scheduler:
-        raise ValueError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
+        raise UserInputError(f"scheduler must be a Dask scheduler address tcp://HOST:PORT (got {scheduler!r})")
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as e:
         if cluster is not None:
             cluster.close()
-        raise ValueError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
+        raise UserInputError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
     try:
         futures = [client.submit(call, compute, config, seed, pure=False) for config, seed in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
         for f in as_completed(futures):
             try:
                 outcome = f.result()
+            except ResourceLimitError:
+                raise
             except Exception as e:  # worker lost, or compute could not be unpickled there
                 outcome = _lost(e)
             yield index[f.key], outcome
@@ -118,9 +140,7 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
 def execute(executor: str, compute, tasks: Sequence[Task], *, workers: int,
             scheduler: str | None = None) -> Iterator[tuple[int, Outcome]]:
     """Dispatch to the executor named ``executor`` (one of :data:`EXECUTORS`)."""
-    if not tasks:
-        return iter(())
-    if executor == "local":
+    if executor == "local" or not tasks:  # a generator either way: the engine closes it when interrupted
         return run_local(compute, tasks)
     if executor == "process":
         return run_process(compute, tasks, workers)

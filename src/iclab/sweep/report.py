@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from iclab.sweep.store import Store
+from iclab.validation import UserInputError
 
 SHOWN_ROWS = 10  # agreement rows shown before the fold
 PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "jax", "jaxlib", "equinox", "optax")
@@ -276,7 +277,7 @@ def write_report(store: str | Path, out_dir: str | Path) -> Path:
     with Store(store, readonly=True) as st:
         names = st.experiments()
         if not names:
-            raise ValueError(f"store {store} holds no results yet (run `iclab reproduce` or `iclab sweep` first)")
+            raise UserInputError(f"store {store} holds no results yet (run `iclab reproduce` or `iclab sweep` first)")
         for name in names:
             df, n_failed, sweep = latest_table(st, name)
             text, timing = _section(name, df, n_failed, sweep, out_dir)

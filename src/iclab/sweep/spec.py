@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from iclab.experiments import Point
-from iclab.validation import load_yaml_mapping
+from iclab.resources import ROW_BYTES, check_memory, check_sweep_tasks
+from iclab.validation import UserInputError, load_yaml_mapping
 
 _KEYS = ("experiment", "name", "scale", "seeds", "fixed", "grid", "zip")
 _NUMERIC = re.compile(r"^\s*([-+.0-9]|inf\b|-inf\b|log:|logspace\()")
@@ -70,17 +71,39 @@ def axis_values(key: str, value: Any) -> list[Any]:
             out.append(item)
         elif isinstance(item, (int, float)):
             if isinstance(item, float) and math.isnan(item):
-                raise ValueError(f"grid axis {key} must not contain NaN")
+                raise UserInputError(f"grid axis {key} must not contain NaN")
             out.append(_number(item) if isinstance(item, float) else item)
         elif isinstance(item, str) and _NUMERIC.match(item):
             out.extend(_number(float(v)) for v in parse_values(key, item))
         elif isinstance(item, str):
             out.append(item)  # a categorical value, e.g. basis: [fourier, legendre]
         else:
-            raise ValueError(f"grid axis {key} must hold numbers, strings or value ranges (got {item!r})")
+            raise UserInputError(f"grid axis {key} must hold numbers, strings or value ranges (got {item!r})")
     if not out:
-        raise ValueError(f"grid axis {key} is empty (give at least one value)")
+        raise UserInputError(f"grid axis {key} is empty (give at least one value)")
     return out
+
+
+def axis_count(key: str, value: Any) -> int:
+    """The number of values of one axis, counted from the grammar without building them (as :func:`axis_values`
+    would produce; malformed entries are left for it to report)."""
+    from iclab.grid import count_values
+
+    items = value if isinstance(value, list) else [value]
+    return sum(count_values(key, item) if isinstance(item, str) and _NUMERIC.match(item) else 1 for item in items)
+
+
+def count_points(spec: dict[str, Any]) -> int:
+    """Points of a spec's grid (product of the grid axes and of the zip groups), counted without building them."""
+    n = 1
+    grid = spec.get("grid")
+    if isinstance(grid, dict):
+        n *= math.prod(axis_count(k, v) for k, v in grid.items())
+    groups = spec.get("zip") or []
+    for g in [groups] if isinstance(groups, dict) else groups if isinstance(groups, list) else []:
+        if isinstance(g, dict) and g:
+            n *= axis_count(*next(iter(g.items())))
+    return n
 
 
 def _fixed_value(v: Any) -> Any:
@@ -96,7 +119,7 @@ def _mapping(where: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ValueError(f"{where} must be a mapping of parameter names to values (got {value!r})")
+        raise UserInputError(f"{where} must be a mapping of parameter names to values (got {value!r})")
     return value
 
 
@@ -132,10 +155,10 @@ def _user_compute(ref: str) -> Callable:
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
-        raise ValueError(f"experiment {ref!r}: cannot import module {mod_name!r} ({e})") from None
+        raise UserInputError(f"experiment {ref!r}: cannot import module {mod_name!r} ({e})") from None
     fn = getattr(mod, fn_name, None)
     if not callable(fn):
-        raise ValueError(f"experiment {ref!r}: module {mod_name!r} has no function {fn_name!r}")
+        raise UserInputError(f"experiment {ref!r}: module {mod_name!r} has no function {fn_name!r}")
     return fn
 
 
@@ -144,43 +167,46 @@ def resolve(spec: dict[str, Any]) -> Sweep:
     from iclab.validation import check_int
 
     if not isinstance(spec, dict):
-        raise ValueError(f"spec must be a mapping with keys {', '.join(_KEYS)} (got {type(spec).__name__})")
+        raise UserInputError(f"spec must be a mapping with keys {', '.join(_KEYS)} (got {type(spec).__name__})")
     unknown = sorted(set(spec) - set(_KEYS))
     if unknown:
-        raise ValueError(f"spec key {unknown[0]!r} is unknown (allowed: {', '.join(_KEYS)})")
+        raise UserInputError(f"spec key {unknown[0]!r} is unknown (allowed: {', '.join(_KEYS)})")
     exp_ref = spec.get("experiment")
     if not isinstance(exp_ref, str) or not exp_ref.strip():
-        raise ValueError("spec experiment must be a figure id (see `iclab reproduce list`) or module:function")
+        raise UserInputError("spec experiment must be a figure id (see `iclab reproduce list`) or module:function")
     exp_ref = exp_ref.strip()
+    n_points = count_points(spec)  # counted before anything is built: a mistyped range costs nothing
+    check_sweep_tasks(n_points, "the sweep grid (one task or more per point)")
+    check_memory(n_points * ROW_BYTES, f"the sweep grid of {n_points:,} points", "use fewer points")
 
     fixed = {k: _fixed_value(v) for k, v in _mapping("spec fixed", spec.get("fixed")).items()}
     grid = {k: axis_values(k, v) for k, v in _mapping("spec grid", spec.get("grid")).items()}
     groups_raw = spec.get("zip") or []
     groups_raw = [groups_raw] if isinstance(groups_raw, dict) else groups_raw
     if not isinstance(groups_raw, list):
-        raise ValueError("spec zip must be a list of mappings, each a group of equal-length axes")
+        raise UserInputError("spec zip must be a list of mappings, each a group of equal-length axes")
     groups = []
     for g in groups_raw:
         axes = {k: axis_values(k, v) for k, v in _mapping("spec zip group", g).items()}
         if not axes:
-            raise ValueError("spec zip group is empty (give at least one axis)")
+            raise UserInputError("spec zip group is empty (give at least one axis)")
         lengths = {k: len(v) for k, v in axes.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"spec zip group axes must have the same length (got {lengths})")
+            raise UserInputError(f"spec zip group axes must have the same length (got {lengths})")
         groups.append(axes)
 
     seen: dict[str, str] = {}
     for where, keys in [("fixed", fixed), ("grid", grid)] + [("zip", g) for g in groups]:
         for k in keys:
             if k in seen:
-                raise ValueError(f"parameter {k} is given twice (in {seen[k]} and {where})")
+                raise UserInputError(f"parameter {k} is given twice (in {seen[k]} and {where})")
             seen[k] = where
     if not grid and not groups:
-        raise ValueError("spec grid is empty: give at least one axis under grid: or zip:")
+        raise UserInputError("spec grid is empty: give at least one axis under grid: or zip:")
 
     if ":" in exp_ref:
         if spec.get("scale") is not None:
-            raise ValueError(f"spec scale applies to figure ids only (experiment is {exp_ref!r})")
+            raise UserInputError(f"spec scale applies to figure ids only (experiment is {exp_ref!r})")
         compute, base, known, default_seeds = _user_compute(exp_ref), {}, None, 1
         declared = getattr(compute, "parameters", None)
         known = set(declared) if declared else None
@@ -191,11 +217,12 @@ def resolve(spec: dict[str, Any]) -> Sweep:
     if known is not None:
         for k in seen:
             if k not in known:
-                raise ValueError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(sorted(known))})")
+                raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(sorted(known))})")
     name = spec.get("name") or name
     if not isinstance(name, str):
-        raise ValueError(f"spec name must be a string (got {name!r})")
+        raise UserInputError(f"spec name must be a string (got {name!r})")
     seeds = check_int("seeds", spec.get("seeds", default_seeds), lo=1)
+    check_sweep_tasks(n_points * seeds, f"the sweep ({n_points} points x {seeds} seeds)")
 
     factors = [[{k: v} for v in vals] for k, vals in grid.items()]
     factors += [[dict(zip(g, combo, strict=True)) for combo in zip(*g.values(), strict=True)] for g in groups]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from urllib.parse import quote
 
 from iclab import __version__
 from iclab.sweep.config import SCHEMA_VERSION, to_jsonable
+from iclab.validation import UserInputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,6 +74,38 @@ WHERE results.status != 'ok'
 """
 
 
+class StoreWriteError(UserInputError):
+    """The store cannot be written: its disk is full, or its file or folder is read-only. Rows committed before
+    stay intact and readable (each row is one atomic transaction)."""
+
+
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_READONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+@contextlib.contextmanager
+def _writing(path, what: str, readonly: bool = False):
+    """Turn the OS's and SQLite's "disk full" and "read-only" errors while writing ``path`` into one clear
+    :class:`StoreWriteError`; any other error, or a write to a store opened ``readonly`` (a bug), propagates."""
+    try:
+        yield
+    except (sqlite3.OperationalError, OSError) as e:
+        if readonly:
+            raise
+        text = str(e).lower()
+        code = getattr(e, "errno", None) if isinstance(e, OSError) else None
+        if code in _FULL or "disk is full" in text:
+            why, advice = "the disk is full", "free some space, or pass --store PATH on another disk"
+        elif "disk i/o error" in text:
+            why, advice = "the disk reported an I/O error (full or failing)", "check the disk, or pass --store PATH"
+        elif code in _READONLY or "readonly" in text or "read-only" in text or "unable to open" in text:
+            why, advice = "its file or folder is read-only", "pass --store PATH in a writable folder"
+        else:
+            raise
+        raise StoreWriteError(f"store {path} cannot be written ({what}): {why}; the rows stored before are intact "
+                              f"and readable; {advice}") from None
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
@@ -80,28 +114,43 @@ def _ro_uri(path: Path) -> str:
     return f"file:{quote(str(path.resolve()))}?mode=ro"
 
 
+def _ro_connect(path: Path, **kwargs) -> sqlite3.Connection:
+    """A read-only connection. A WAL store on a read-only folder (a read-only mount, an archive) cannot create
+    its shared-memory file, so SQLite refuses even to read it; there, where no writer can exist, it is opened as
+    immutable instead."""
+    con = sqlite3.connect(_ro_uri(path), uri=True, **kwargs)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return con
+    except sqlite3.OperationalError:
+        if os.access(path.resolve().parent, os.W_OK):
+            raise
+        con.close()
+    return sqlite3.connect(_ro_uri(path) + "&immutable=1", uri=True, **kwargs)
+
+
 def check_store_file(path: Path) -> None:
     """Raise ``ValueError`` unless ``path`` is an iclab store this version can read; never writes to it."""
     if path.is_dir():
-        raise ValueError(f"store must be a file (got directory {path})")
+        raise UserInputError(f"store must be a file (got directory {path})")
     with open(path, "rb") as f:
         head = f.read(16)
     if head != _SQLITE_MAGIC:
-        raise ValueError(f"store {path} is not an SQLite file, so not an iclab results store")
+        raise UserInputError(f"store {path} is not an SQLite file, so not an iclab results store")
     try:
-        con = sqlite3.connect(_ro_uri(path), uri=True)
+        con = _ro_connect(path)
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             meta = dict(con.execute("SELECT key, value FROM iclab_meta")) if "iclab_meta" in tables else {}
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        raise ValueError(f"store {path} is not a readable SQLite database ({e})") from None
+        raise UserInputError(f"store {path} is not a readable SQLite database ({e})") from None
     if meta.get("application") != "iclab" or "results" not in tables:
-        raise ValueError(f"store {path} is an SQLite file but not an iclab results store")
+        raise UserInputError(f"store {path} is an SQLite file but not an iclab results store")
     version = int(meta.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
-        raise ValueError(f"store {path} has schema version {version}, newer than this iclab "
+        raise UserInputError(f"store {path} has schema version {version}, newer than this iclab "
                          f"({__version__} reads <= {SCHEMA_VERSION}); upgrade iclab")
 
 
@@ -124,15 +173,16 @@ class Store:
         if exists:
             check_store_file(self.path)
         elif readonly:
-            raise ValueError(f"store {self.path} does not exist (run a sweep first, or pass --store PATH)")
+            raise UserInputError(f"store {self.path} does not exist (run a sweep first, or pass --store PATH)")
         if readonly:
-            self._con = sqlite3.connect(_ro_uri(self.path), uri=True, isolation_level=None, timeout=30)
+            self._con = _ro_connect(self.path, isolation_level=None, timeout=30)
             return
-        if not exists:
-            self._create(self.path)
-        self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        self._con.execute("PRAGMA journal_mode = WAL")
-        self._con.execute("PRAGMA synchronous = NORMAL")
+        with _writing(self.path, "opening it"):
+            if not exists:
+                self._create(self.path)
+            self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self._con.execute("PRAGMA journal_mode = WAL")
+            self._con.execute("PRAGMA synchronous = NORMAL")
 
     def _create(self, path: Path) -> None:
         """Build the empty store beside ``path`` and link it into place, so no reader ever sees it half made."""
@@ -192,19 +242,22 @@ class Store:
         status = "failed" if error is not None else "ok"
         config_json = json.dumps(to_jsonable(config, "config"), sort_keys=True)
         metrics_json = None if metrics is None else json.dumps(to_jsonable(metrics, "metrics"))
-        cur = self._con.execute(_UPSERT, (experiment, point_hash, int(seed), config_json, metrics_json, status, error,
-                                          __version__, _now(), wall_time))
+        with _writing(self.path, "writing a result", self.readonly):
+            cur = self._con.execute(_UPSERT, (experiment, point_hash, int(seed), config_json, metrics_json, status,
+                                              error, __version__, _now(), wall_time))
         return cur.rowcount > 0
 
     def begin_sweep(self, experiment: str, points: list[tuple[str, int]], executor: str, n_tasks: int) -> int:
-        cur = self._con.execute(
-            "INSERT INTO sweeps (experiment, started, executor, n_tasks, points) VALUES (?, ?, ?, ?, ?)",
-            (experiment, _now(), executor, n_tasks, json.dumps(points)))
+        with _writing(self.path, "starting a sweep", self.readonly):
+            cur = self._con.execute(
+                "INSERT INTO sweeps (experiment, started, executor, n_tasks, points) VALUES (?, ?, ?, ?, ?)",
+                (experiment, _now(), executor, n_tasks, json.dumps(points)))
         return cur.lastrowid
 
     def end_sweep(self, sweep_id: int, *, elapsed: float, n_computed: int, n_failed: int) -> None:
-        self._con.execute("UPDATE sweeps SET finished = ?, elapsed = ?, n_computed = ?, n_failed = ? WHERE id = ?",
-                          (_now(), elapsed, n_computed, n_failed, sweep_id))
+        with _writing(self.path, "finishing a sweep", self.readonly):
+            self._con.execute("UPDATE sweeps SET finished = ?, elapsed = ?, n_computed = ?, n_failed = ? "
+                              "WHERE id = ?", (_now(), elapsed, n_computed, n_failed, sweep_id))
 
     # -- reading ------------------------------------------------------------------------------------------------
 

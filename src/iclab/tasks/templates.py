@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from iclab.validation import check_choice, check_int, check_nonnegative
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative
 
 BASES = ("gaussian", "fourier", "chebyshev", "legendre", "monomial")
 DOMAINS = {"in": (0.0, 1.0), "ood": (1.0, 4.0)}  # (mean, variance) of every coefficient
@@ -82,7 +82,7 @@ def make_dictionary(key: Array, K: int, d: int, m: int, *, basis: str = "gaussia
         return Dictionary(tokens, jax.random.normal(k_rep, (K, m), dtype), basis)
     if unit_norm:
         if d < 2:
-            raise ValueError("d must be >= 2 for unit-norm tokens with an explicit basis (scalar unit-norm tokens "
+            raise UserInputError("d must be >= 2 for unit-norm tokens with an explicit basis (scalar unit-norm tokens "
                              "are all +-1); pass unit_norm=False for scalar inputs (got d = 1)")
         x = jax.random.normal(k_tok, (K, d), dtype)
         x = x / jnp.linalg.norm(x, axis=-1, keepdims=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iclab.validation import check_choice, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_nonnegative, check_positive
 
 __all__ = [
     "M_kappa", "M_kappa_prime", "xi", "evaluate", "e_icl", "e_idg", "g_task",
@@ -355,7 +355,7 @@ def alpha_star(tau, kappa, rho, lam=0.0, which="icl", *, alpha_min=1e-2, alpha_m
     tau, _, kappa, rho, lam = _params(tau, 1.0, kappa, rho, lam)
     check_positive("alpha_min", alpha_min)
     if not alpha_max > alpha_min:
-        raise ValueError(f"alpha_max must be > alpha_min (got {alpha_max!r})")
+        raise UserInputError(f"alpha_max must be > alpha_min (got {alpha_max!r})")
     tau, invk, rho, lam = np.broadcast_arrays(tau, _invk(kappa), rho, lam)
     grid = np.geomspace(alpha_min, alpha_max, n_grid)
     f = lambda a, i=...: _which_error(which, tau[i], (1.0 + rho[i]) / a, rho[i], invk[i], lam[i])
@@ -394,7 +394,7 @@ def nonmonotone_map(tau, kappa, rho, alpha, which="icl", lam=0.0, *, tol=1e-5, m
     if tau.ndim or lam.ndim or kappa.ndim != 1 or rho.ndim != 1 or alpha.ndim != 1:
         raise ValueError("nonmonotone_map needs scalar tau and lam and 1-d kappa, rho, alpha")
     if alpha.size > 1 and np.any(np.diff(alpha) <= 0):
-        raise ValueError("alpha must be strictly increasing")
+        raise UserInputError("alpha must be strictly increasing")
     # rows are (κ, ρ) pairs; chunks of about max_elems points keep the ~40 temporaries in cache
     kk, rr = np.meshgrid(_invk(kappa), rho, indexing="ij")
     kk, rr = kk.reshape(-1, 1), rr.reshape(-1, 1)

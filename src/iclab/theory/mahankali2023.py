@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iclab.validation import check_choice, check_int, check_nonnegative, check_positive, check_real
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive, check_real
 
 PRIORS = ("inverse", "identity")
 TARGETS = ("noisy", "clean")
@@ -33,7 +33,7 @@ TARGETS = ("noisy", "clean")
 def _check_n(n) -> np.ndarray:
     n = check_real("n", n, lo=1.0)
     if np.any(n != np.round(n)):
-        raise ValueError(f"n must be an integer >= 1 (got {n[n != np.round(n)].ravel()[0]!r})")
+        raise UserInputError(f"n must be an integer >= 1 (got {n[n != np.round(n)].ravel()[0]!r})")
     return n
 
 

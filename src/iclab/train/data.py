@@ -12,7 +12,7 @@ from collections.abc import Callable
 import jax
 from jax import Array
 
-from iclab.validation import check_int
+from iclab.validation import UserInputError, check_int
 
 
 def _size(data) -> int:
@@ -33,7 +33,7 @@ def minibatches(batch_size: int | None = None, *, replace: bool = False) -> Call
         if batch_size is None:
             return data
         if not replace and batch_size > n:
-            raise ValueError(f"batch_size must be <= the dataset size {n} without replacement (got {batch_size})")
+            raise UserInputError(f"batch_size must be <= the dataset size {n} without replacement (got {batch_size})")
         idx = jax.random.choice(key, n, (batch_size,), replace=replace)
         return jax.tree_util.tree_map(lambda x: x[idx], data)
 

@@ -26,7 +26,7 @@ import numpy as np
 import optax
 
 from iclab.train.checkpoint import load_checkpoint, read_meta, save_checkpoint
-from iclab.validation import check_int
+from iclab.validation import UserInputError, check_int
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,9 +63,9 @@ def _seeds(seeds) -> tuple[int, ...]:
         return tuple(range(check_int("seeds", seeds, lo=1)))
     out = tuple(check_int("seed", s, lo=0) for s in seeds)
     if not out:
-        raise ValueError("seeds must be a positive integer or a non-empty list of seeds (got [])")
+        raise UserInputError("seeds must be a positive integer or a non-empty list of seeds (got [])")
     if len(set(out)) != len(out):
-        raise ValueError(f"seeds must be distinct (got {list(out)})")
+        raise UserInputError(f"seeds must be distinct (got {list(out)})")
     return out
 
 
@@ -118,10 +118,10 @@ def train_ensemble(init: Callable[[jax.Array], eqx.Module], loss: Callable[[eqx.
     saved = read_meta(ckpt) if ckpt is not None and resume else None
     if saved is not None:
         if tuple(saved["seeds"]) != seeds:
-            raise ValueError(f"seeds must match the checkpoint in {ckpt} (got {list(seeds)}, "
+            raise UserInputError(f"seeds must match the checkpoint in {ckpt} (got {list(seeds)}, "
                              f"checkpoint has {saved['seeds']})")
         if saved["step"] > steps:
-            raise ValueError(f"steps must be >= the checkpoint's step {saved['step']} (got {steps})")
+            raise UserInputError(f"steps must be >= the checkpoint's step {saved['step']} (got {steps})")
         (params, opt_state), saved = load_checkpoint(ckpt, (params, opt_state))
         start = int(saved["step"])
         history = {k: list(v) for k, v in saved["history"].items()}
