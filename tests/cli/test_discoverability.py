@@ -37,9 +37,12 @@ def test_reproduce_list_shows_kind_cost_and_description(capsys, monkeypatch):
     assert code == 0
     for exp_id in available():
         line = next(ln for ln in out.splitlines() if f"│ {exp_id} " in ln)
-        kind, description, measured = FIGURES[exp_id]
+        exp = get_experiment(exp_id)
+        # a figure's own description wins over the CLI's fallback table (figure_info)
+        kind, description = (exp.kind, exp.description) if exp.description else FIGURES[exp_id][:2]
+        measured = FIGURES.get(exp_id, (None, None, None))[2]
         assert f"│ {kind} " in line and description[:30] in line
-        assert ("unknown" in line) == (measured is None and get_experiment(exp_id).cost is None)
+        assert ("unknown" in line) == (measured is None and exp.cost is None)
     assert "│ training " in out and "│ theory " in out and "│ simulation " in out
 
 
@@ -48,8 +51,13 @@ def test_dry_run_counts_points_and_runs_and_computes_nothing(capsys, tmp_path, m
     code, out, _ = run(capsys, "reproduce", "lu2024-fig1", "--dry-run", "--store", str(store), "--out", str(out_dir))
     assert code == 0
     # Fig 1 at quick scale (lu2024.md §7.1): 3 α curves + 3 λ curves; Γ* at 3 α x 6 τ and 3 λ x 7 τ, 5 runs each
-    assert "45 points (6 theory, 39 gamma), 201 runs" in out and "about 3.6 s of CPU time" in out
+    assert "45 points (6 theory, 39 gamma), 201 runs" in out
     assert not store.exists() and not out_dir.exists()
+    # without a cost model, the default quick run falls back to its measured CPU time
+    bare = dataclasses.replace(get_experiment("lu2024-fig1"), cost=None)
+    monkeypatch.setattr("iclab.experiments.get_experiment", lambda exp_id: bare)
+    code, out, _ = run(capsys, "reproduce", "lu2024-fig1", "--dry-run", "--store", str(store), "--out", str(out_dir))
+    assert code == 0 and "about 3.6 s of CPU time" in out
     # with a cost model, the estimate is its sum over the runs still to compute; --set changes the folder
     exp = dataclasses.replace(get_experiment("lu2024-fig1"), cost=lambda c: 0.5 if c["kind"] == "gamma" else 0.1)
     monkeypatch.setattr("iclab.experiments.get_experiment", lambda exp_id: exp)
@@ -61,7 +69,9 @@ def test_dry_run_counts_points_and_runs_and_computes_nothing(capsys, tmp_path, m
     assert code == 0 and "396 runs" in out  # paper: 10 runs per simulated point, 39 x 10 + 6
 
 
-def test_dry_run_without_a_cost_model_says_unknown(capsys, tmp_path):
+def test_dry_run_without_a_cost_model_says_unknown(capsys, tmp_path, monkeypatch):
+    bare = dataclasses.replace(get_experiment("lu2024-fig1"), cost=None)
+    monkeypatch.setattr("iclab.experiments.get_experiment", lambda exp_id: bare)
     code, out, _ = run(capsys, "reproduce", "lu2024-fig1", "--dry-run", "--scale", "paper",
                        "--store", str(tmp_path / "s.sqlite"))
     assert code == 0 and "estimated cost: unknown" in out
