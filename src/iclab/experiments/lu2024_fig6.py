@@ -75,6 +75,7 @@ def compute(config: dict, seed: int) -> dict:
 # CPU microseconds per (training context x step) at d = 8, full batch (as in Fig. 5's cost), and the dMMSE's
 # CPU seconds per 1000 test prompts at d = 8 (both measured on this project's 2-core EPYC, under load)
 US_PER_ROW_STEP_D8 = {"softmax_2block_mlp": 9.0, "lsa_reduced": 0.3}
+D_EXPONENT = 1.5  # growth of the per-context cost with d (see lu2024_fig5.D_EXPONENT)
 DMMSE_S_PER_1000_D8 = 0.5
 
 
@@ -85,7 +86,7 @@ def cost(config: dict) -> float:
         return 0.5 + DMMSE_S_PER_1000_D8 * config["n_test"] / 1000 * (d / 8) ** 2 * max(1.0, config["kappa"])
     members = int(config["runs"]) * len(config["taus"])
     rows = T.pretraining_size(float(config["taus"][0]), d)
-    per_row = US_PER_ROW_STEP_D8[config["model"]] * 1e-6 * (d / 8) ** 3
+    per_row = US_PER_ROW_STEP_D8[config["model"]] * 1e-6 * (d / 8) ** D_EXPONENT
     return 8.0 + int(config["steps"]) * members * rows * per_row
 
 

@@ -486,8 +486,9 @@ def fit_exponent_runs(per_run, *, correction: bool = True, n_boot: int = 1000, s
     groups = [n_star[d == v] for v in ds]
     coef, se_fit = _fit_log(ds, np.array([g.mean() for g in groups]), correction)
     rng = np.random.default_rng(seed)
-    boots = [_fit_log(ds, np.array([rng.choice(g, g.size).mean() for g in groups]), correction)[0][0]
-             for _ in range(n_boot)]
+    means = np.stack([rng.choice(g, (n_boot, g.size)).mean(axis=1) for g in groups], axis=1)  # (n_boot, n_d)
+    X = np.c_[np.log(ds), np.ones(ds.size)] if not correction else np.c_[np.log(ds), np.ones(ds.size), 1 / ds]
+    boots = np.linalg.lstsq(X, np.log(means).T, rcond=None)[0][0]  # every resample's a in one solve
     se_boot = float(np.std(boots, ddof=1))
     out.update(a=float(coef[0]), b=float(coef[1]), c=float(coef[2]) if correction else 0.0, se_boot=se_boot,
                se_fit=se_fit, se_a=float(math.hypot(se_boot, se_fit if np.isfinite(se_fit) else 0.0)))
@@ -497,8 +498,9 @@ def fit_exponent_runs(per_run, *, correction: bool = True, n_boot: int = 1000, s
 def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
     """Interpolation thresholds and test-error peaks of Fig. 5.
 
-    Returns (per_run: model, d, run, tau_star, tau_star_cumsum, n_star;
-    per_d: model, d, runs, tau_star (run mean), tau_se, tau_lo, tau_hi (bootstrap 95% CI over runs), n_star,
+    Returns (per_run: model, d, run, tau_star, cell_lo, cell_hi (its grid cell), tau_star_cumsum, n_star;
+    per_d: model, d, runs, tau_star (run mean), tau_se, tau_lo, tau_hi (bootstrap 95% CI over runs), thr_lo,
+    thr_hi (that CI joined with the runs' cells: the threshold's interval), n_star,
     tau_peak (argmax of the run-mean test error), peak_lo, peak_hi (its resolution: half the grid cell on each
     side);
     fits: model, a, se_a, se_boot, se_fit, b, c (with the 1/d term), a_plain, se_plain (without), n_d)."""
@@ -506,8 +508,8 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
 
     per_run = []
     for (model, d, run), g in members.groupby(["model", "d", "run"]):
-        t = interpolation_threshold(g["tau"], g["train_loss"], min_decades=FIG5_DECADES)
-        per_run.append({"model": model, "d": d, "run": run, "tau_star": t,
+        lo, hi, t = threshold_cell(g["tau"], g["train_loss"], min_decades=FIG5_DECADES)
+        per_run.append({"model": model, "d": d, "run": run, "tau_star": t, "cell_lo": lo, "cell_hi": hi,
                         "tau_star_cumsum": cumsum_threshold(g["tau"], g["train_loss"]), "n_star": t * d * d})
     per_run = pd.DataFrame(per_run)
     per_d = []
@@ -519,8 +521,12 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
         grid = err.index.to_numpy()
         half_lo = (grid[j] - grid[j - 1]) / 2 if j > 0 else 0.0  # the peak is resolved to half a cell each side
         half_hi = (grid[j + 1] - grid[j]) / 2 if j + 1 < grid.size else 0.0
+        # the threshold is known only to within its grid cell: its interval is the bootstrap CI joined with the
+        # runs' crossing cells (at integer resolution the loss is 0 at n = p and > 0 at p + 1, nothing between)
+        thr_lo, thr_hi = np.nanmin([b["lo"], g["cell_lo"].min()]), np.nanmax([b["hi"], g["cell_hi"].max()])
         per_d.append({"model": model, "d": d, "runs": b["n"], "tau_star": b["mean"], "tau_se": b["se"],
-                      "tau_lo": b["lo"], "tau_hi": b["hi"], "n_star": b["mean"] * d * d,
+                      "tau_lo": b["lo"], "tau_hi": b["hi"], "thr_lo": thr_lo, "thr_hi": thr_hi,
+                      "n_star": b["mean"] * d * d,
                       "tau_peak": float(grid[j]), "peak_lo": float(grid[j] - half_lo),
                       "peak_hi": float(grid[j] + half_hi)})
     fits = []
