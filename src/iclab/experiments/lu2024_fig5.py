@@ -233,7 +233,8 @@ def _footer(df, members) -> str:
     scale = df["scale"].iloc[0] if "scale" in df else "?"
     runs = members.groupby(["model", "d"])["run"].nunique()
     steps = sorted({int(s) for s in df.get("steps", []) if np.isfinite(s)}) if "steps" in df else []
-    return (f"Lu et al. Fig. 5, scale={scale}: α = 1, κ = ∞, ρ = 0.01; {runs.min()}–{runs.max()} runs per τ; "
+    n_runs = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
+    return (f"Lu et al. Fig. 5, scale={scale}: α = 1, κ = ∞, ρ = 0.01; {n_runs} runs per τ; "
             f"d = {min(members['d'])}..{max(members['d'])}; trained models: "
             f"{'/'.join(map(str, steps)) or '-'} full-batch AdamW steps; reduced model Γ solved exactly")
 
@@ -269,7 +270,7 @@ def _plot_thresholds(per_d, fits, out_dir: Path, footer: str) -> Path:
         if np.isfinite(f["a"]):
             dd = np.geomspace(d.min(), d.max(), 40)
             ax.loglog(dd, np.exp(f["b"] + f["c"] / dd) * dd ** f["a"], color=color, lw=1,
-                      label=f"fit a = {f['a']:.2f} ± {f['se_a']:.2f} (plain {f['a_plain']:.2f})")
+                      label=f"{T.LABELS[model]} fit: a = {f['a']:.2f} ± {f['se_a']:.2f} (plain {f['a_plain']:.2f})")
     dd = np.geomspace(per_d["d"].min(), per_d["d"].max(), 40)
     ax.loglog(dd, dd * (dd + 1), "k--", lw=1, label="n = d(d+1) (reduced-model theory)")
     ax_r.plot(dd, 1 + 1 / dd, "k--", lw=1, label="τ = 1 + 1/d (reduced-model theory)")
