@@ -39,6 +39,14 @@ LABELS = {"lsa_reduced": "linear attention, reduced (Γ)", "linear_attention": "
           "softmax_1block": "1 softmax block", "softmax_2block_mlp": "2 softmax blocks + MLP",
           "softmax_3block_mlp": "3 softmax blocks + MLP"}
 RHO, ALPHA = 0.01, 1.0
+# Fig. 5's interpolation level: 3 decades below the largest final training loss of the (model, d, run) curve.
+# Above the threshold n = p of a least-squares fit the loss grows only like (n - p)/n (0.1% of its large-n value
+# one context past p at d = 16), so a 2-decade level lands a few contexts past p, beyond the test-error peak at
+# n = p; 3 decades lands within one context of it (measured on the closed-form reduced model, d = 4..16).
+FIG5_DECADES = 3.0
+# exact errors (lu2024.md §3.3) reported for the reduced model: of the trained Γ and of Γ* on the same set
+EXACT_KEYS = ("e_icl_exact", "e_idg_exact", "g_task_exact", "e_icl_gamma_star", "e_idg_gamma_star",
+              "g_task_gamma_star")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -167,27 +175,197 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def _gamma_star_errors(res, data, ell: int, rho: float, lam: float) -> dict[str, list[float]]:
-    """Exact ICL errors (lu2024.md §3.3, fresh Gaussian tasks) of the trained Γ and of Γ* on the same set."""
+    """Exact errors (lu2024.md §3.3; ICL on fresh Gaussian tasks, IDG uniform over the member's pool, = ICL at
+    κ = ∞) of the trained Γ and of Γ* solved on the same pretraining set; g_task = ICL - IDG, free of Monte-Carlo
+    noise."""
     import warnings
 
     from iclab.solvable import solve_gamma_prompts, test_error
     from iclab.solvable.solve import SingularSolveWarning
 
-    trained, star = [], []
+    out: dict[str, list[float]] = {key: [] for key in EXACT_KEYS}
     for i in range(len(res.seeds)):
-        gamma = np.asarray(res.seed_model(i).gamma(), dtype=np.float64)
-        trained.append(test_error(gamma, ell, rho, "gaussian"))
         n = int(np.asarray(data["mask"][i]).sum())
+        k = int(np.asarray(data["k"][i]))
         rows = [np.asarray(data[f][i][:n], dtype=np.float64) for f in ("xs", "ys", "xq", "yq")]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularSolveWarning)  # at τ ≈ 1 the ridgeless solve is singular
-            g_star = solve_gamma_prompts(*rows, lam)
-        star.append(test_error(np.asarray(g_star), ell, rho, "gaussian"))
-    return {"e_icl_exact": trained, "e_icl_gamma_star": star}
+            g_star = np.asarray(solve_gamma_prompts(*rows, lam))
+        pool = np.asarray(data["pool"][i][:k], dtype=np.float64) if k > 0 else "gaussian"
+        for name, gamma in (("exact", np.asarray(res.seed_model(i).gamma(), dtype=np.float64)),
+                            ("gamma_star", g_star)):
+            icl, idg = test_error(gamma, ell, rho, "gaussian"), test_error(gamma, ell, rho, pool)
+            out[f"e_icl_{name}"].append(icl)
+            out[f"e_idg_{name}"].append(idg)
+            out[f"g_task_{name}"].append(icl - idg)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fig. 5: the reduced model in closed form, and the adaptive τ search
+#
+# Why one compute owns the whole search of one (model, d), rather than successive sweep rounds: a (model, d)'s
+# refinement depends only on its own coarse pass, so searches never wait for each other (sweep rounds would idle
+# the process pool at every round's barrier while the slowest d finishes), the sweep engine stays a plain list of
+# points, and the store still caches every finished search, so an interrupted figure resumes at (model, d)
+# granularity. The price: a search killed midway restarts from its coarse pass.
+
+
+def _exact_context_set(d: int, ell: int, rho: float, n: int, run: int):
+    """The first n contexts of run ``run``'s pretraining set (lu2024.md §8.1 data), in float64 numpy: xs (n, ell,
+    d), ys (n, ell), xq (n, d), yq (n,). Each array comes from its own stream, row-major, so a longer set extends
+    a shorter one (nested sets across search rounds)."""
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence([run, d, ell]).spawn(3)]
+    w = streams[0].standard_normal((n, d))
+    x = streams[1].standard_normal((n, ell + 1, d)) / math.sqrt(d)
+    y = np.einsum("nld,nd->nl", x, w) + math.sqrt(rho) * streams[2].standard_normal((n, ell + 1))
+    return x[:, :-1], y[:, :-1], x[:, -1], y[:, -1]
+
+
+def exact_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The reduced linear-attention model (Γ, lu2024.md §2.2) at convergence, per (τ, run) member, without
+    training: gradient descent from Γ = 0 on the squared loss converges to the minimum-norm least-squares Γ, i.e.
+    Γ* with a vanishing ridge (``lam_star``, default 1e-10) on the member's set (:func:`iclab.solvable.solve_gamma`).
+    Same config and output layout as :func:`train_point`; ``e_icl`` is the exact test error (§3.3), so it carries
+    no Monte-Carlo noise, and ``train_loss`` the mean squared residual on the member's n contexts."""
+    import warnings
+
+    from iclab.solvable import predict, solve_gamma_prompts, test_error
+    from iclab.solvable.solve import SingularSolveWarning
+
+    d = check_int("d", config["d"], lo=1)
+    ell = max(1, int(round(float(config["alpha"]) * d)))
+    rho = float(config["rho"])
+    runs = check_int("runs", config["runs"], lo=1)
+    taus = [float(check_positive("tau", t)) for t in config["taus"]]
+    lam = float(config.get("lam_star", 1e-10))
+    ns = [pretraining_size(t, d) for t in taus]
+    out: dict[str, list] = {key: [] for key in ("x_tau", "x_kappa", "run", "n", "train_loss", "e_icl")}
+    for r in range(runs):
+        run = seed * runs + r
+        data = _exact_context_set(d, ell, rho, max(ns), run)
+        for tau, n in zip(taus, ns, strict=True):
+            rows = [a[:n] for a in data]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SingularSolveWarning)  # n = p is singular by construction
+                # direct solves: the n x n kernel below p, the p x p normal equations above (auto picks CG
+                # near n = p, where its iteration count explodes: 100 s at d = 16 against 0.2 s)
+                method = "dual" if n <= d * (d + 1) else "primal"
+                gamma = np.asarray(solve_gamma_prompts(*rows, lam, method=method))
+            resid = rows[3] - predict(gamma, *rows[:3])
+            out["x_tau"].append(tau)
+            out["x_kappa"].append("inf")
+            out["run"].append(run)
+            out["n"].append(n)
+            out["train_loss"].append(float(np.mean(resid**2)))
+            out["e_icl"].append(test_error(gamma, ell, rho, "gaussian"))
+    out["e_idg"] = list(out["e_icl"])  # κ = ∞: fresh tasks in both
+    out["g_task"] = [0.0] * len(out["e_icl"])
+    return {**out, "n_params": d * (d + 1), "steps_per_s": math.nan}
+
+
+def refine_taus(d: int, members: dict[str, list], n_threshold: int = 4) -> list[float]:
+    """New τ values for the next search round of one (model, d), from the members so far (x_tau, run,
+    train_loss, e_icl lists). Returns τ = n/d² for integer n not yet on the grid:
+
+    - ``n_threshold`` points evenly inside the union over runs of the grid cells where each run's final training
+      loss rises through the interpolation level (:func:`threshold_cell`);
+    - the midpoints either side of the peak of the run-mean test error;
+    - one point beyond the grid when some run has no crossing in it: above (1.6 τ_max) when its losses are all
+      small (< 1e-3: it still interpolates at the top), else below (τ_min / 2).
+    """
+    tau, run = np.asarray(members["x_tau"], float), np.asarray(members["run"])
+    loss, err = np.asarray(members["train_loss"], float), np.asarray(members["e_icl"], float)
+    grid = np.unique(tau)
+    n_of = lambda t: pretraining_size(float(t), d)  # noqa: E731
+    have = {n_of(t) for t in grid}
+    new: set[int] = set()
+    cells = []
+    for r in np.unique(run):
+        lo, hi, star = threshold_cell(tau[run == r], loss[run == r], min_decades=FIG5_DECADES)
+        if np.isfinite(star):
+            cells.append((lo, hi))
+        elif np.nanmax(loss[run == r]) < 1e-3:
+            new.add(n_of(1.6 * grid[-1]))
+        else:
+            new.add(max(1, n_of(grid[0] / 2)))
+    if cells:
+        n_lo, n_hi = n_of(min(c[0] for c in cells)), n_of(max(c[1] for c in cells))
+        new.update(int(round(v)) for v in np.linspace(n_lo, n_hi, n_threshold + 2)[1:-1])
+    mean_err = np.array([np.nanmean(err[tau == t]) for t in grid])
+    if np.isfinite(mean_err).any():
+        j = int(np.nanargmax(mean_err))
+        for k in (j - 1, j + 1):
+            if 0 <= k < grid.size:
+                new.add(int(round((n_of(grid[j]) + n_of(grid[k])) / 2)))
+    return [n / d**2 for n in sorted(new - have) if n >= 1]
+
+
+def search_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Adaptive τ search of one (model, d) for Fig. 5: the coarse grid ``taus``, then ``rounds`` refinement
+    rounds (:func:`refine_taus`, ``refine`` threshold points each), every round training all its (τ, run)
+    members at once (:func:`train_point`, or :func:`exact_point` when ``solver`` is ``"exact"``). Returns the
+    members of all rounds in :func:`train_point`'s layout, with ``round`` per member, and ``cpu_s``, ``wall_s``
+    of the whole search (what ``Experiment.cost`` is calibrated on)."""
+    import time
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    d = check_int("d", config["d"], lo=1)
+    rounds = check_int("rounds", config.get("rounds", 1), lo=0)
+    refine = check_int("refine", config.get("refine", 4), lo=1)
+    evaluate = exact_point if config.get("solver") == "exact" else train_point
+    new = sorted(float(check_positive("tau", t)) for t in config["taus"])
+    merged: dict[str, Any] = {}
+    rates = []
+    for r in range(rounds + 1):
+        part = evaluate({**config, "taus": new, "kappas": ["inf"] * len(new)}, seed)
+        part["round"] = [r] * len(part["train_loss"])
+        for key, value in part.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            else:
+                merged[key] = value
+        rates.append(part["steps_per_s"])
+        if r == rounds:
+            break
+        new = refine_taus(d, merged, refine)
+        if not new:
+            break
+    merged["steps_per_s"] = float(np.mean(rates))
+    merged["cpu_s"] = time.process_time() - cpu0
+    merged["wall_s"] = time.perf_counter() - wall0
+    return merged
 
 
 # --------------------------------------------------------------------------------------------------------------
 # interpolation threshold and the scaling fit
+
+
+def _log_curve(x, loss):
+    """(log10 x, log10 loss) of the finite, positive pairs, sorted by x."""
+    x, loss = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(loss) & (loss > 0) & (x > 0)
+    order = np.argsort(x[keep])
+    return np.log10(x[keep][order]), np.log10(loss[keep][order])
+
+
+def threshold_cell(x, loss, *, level: float | None = None, min_decades: float = 2.0) -> tuple[float, float, float]:
+    """(x_lo, x_hi, x*): the grid cell in which the final training loss first rises through the interpolation
+    level, and the crossing x* interpolated linearly in (log x, log loss) inside it. All NaN when there is no
+    crossing in the grid (see :func:`interpolation_threshold` for the level)."""
+    lx, ll = _log_curve(x, loss)
+    nan = (math.nan, math.nan, math.nan)
+    if ll.size < 2 or ll.max() - ll.min() < min_decades:
+        return nan
+    lev = ll.max() - min_decades if level is None else math.log10(level)
+    if ll[0] > lev:
+        return nan
+    above = np.flatnonzero((ll[1:] > lev) & (ll[:-1] <= lev))
+    if above.size == 0:
+        return nan
+    i = int(above[0]) + 1
+    frac = (lev - ll[i - 1]) / (ll[i] - ll[i - 1])
+    return float(10 ** lx[i - 1]), float(10 ** lx[i]), float(10 ** (lx[i - 1] + frac * (lx[i] - lx[i - 1])))
 
 
 def interpolation_threshold(x, loss, *, level: float | None = None, min_decades: float = 2.0) -> float:
@@ -201,21 +379,7 @@ def interpolation_threshold(x, loss, *, level: float | None = None, min_decades:
     transition in the grid) or when the first point is already above the level (the threshold lies below the
     grid).
     """
-    x, loss = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(loss) & (loss > 0) & (x > 0)
-    order = np.argsort(x[keep])
-    lx, ll = np.log10(x[keep][order]), np.log10(loss[keep][order])
-    if ll.size < 2 or ll.max() - ll.min() < min_decades:
-        return math.nan
-    lev = ll.max() - min_decades if level is None else math.log10(level)
-    if ll[0] > lev:
-        return math.nan
-    above = np.flatnonzero((ll[1:] > lev) & (ll[:-1] <= lev))
-    if above.size == 0:
-        return math.nan
-    i = int(above[0]) + 1
-    frac = (lev - ll[i - 1]) / (ll[i] - ll[i - 1])
-    return float(10 ** (lx[i - 1] + frac * (lx[i] - lx[i - 1])))
+    return threshold_cell(x, loss, level=level, min_decades=min_decades)[2]
 
 
 def cumsum_threshold(x, loss, frac: float = 0.9995) -> float:
@@ -262,29 +426,115 @@ def member_table(df):
         m = len(r["train_loss"])
         for i in range(m):
             row = {"model": r["model"], "d": int(r["d"]), "run": r["run"][i], "tau": r["x_tau"][i],
-                   "kappa": C.kappa_value(r["x_kappa"][i]), "n": r["n"][i], "n_params": r["n_params"]}
-            for key in ("train_loss", "e_icl", "e_idg", "g_task", "e_icl_exact", "e_icl_gamma_star"):
+                   "kappa": C.kappa_value(r["x_kappa"][i]), "n": r["n"][i], "n_params": r["n_params"],
+                   "k": r["k"][i] if isinstance(r.get("k"), list) else 0}
+            for key in ("train_loss", "e_icl", "e_idg", "g_task", "round", *EXACT_KEYS):
                 if key in r and isinstance(r[key], list):
                     row[key] = r[key][i]
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def thresholds(members) -> tuple[Any, Any]:
-    """Per (model, d, run) interpolation thresholds τ* (and n* = τ* d²), and per model the fit of n* against d.
+def bootstrap_mean(values, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Mean of ``values`` (NaNs dropped) with its bootstrap standard error and percentile interval at ``level``
+    over resampled values (runs). {"mean", "se", "lo", "hi", "n"}; se, lo, hi are NaN below two values."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    out = {"mean": float(v.mean()) if v.size else math.nan, "se": math.nan, "lo": math.nan, "hi": math.nan,
+           "n": int(v.size)}
+    if v.size >= 2:
+        means = np.random.default_rng(seed).choice(v, (n_boot, v.size)).mean(axis=1)
+        q = (1 - level) / 2
+        out.update(se=float(means.std(ddof=1)), lo=float(np.quantile(means, q)), hi=float(np.quantile(means, 1 - q)))
+    return out
 
-    Returns (per_run DataFrame: model, d, run, tau_star, tau_star_cumsum, n_star; fits DataFrame: model, a,
-    se_a, b, se_b, n_points)."""
+
+def _fit_log(d, n_star, correction: bool):
+    """Least squares of log n* on [log d, 1] (+ 1/d with ``correction``): (coefficients, regression SE of a)."""
+    X = np.c_[np.log(d), np.ones(len(d))] if not correction else np.c_[np.log(d), np.ones(len(d)), 1 / d]
+    Y = np.log(n_star)
+    coef, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    dof = len(d) - X.shape[1]
+    se = math.nan
+    if dof > 0:
+        resid = Y - X @ coef
+        se = float(np.sqrt(resid @ resid / dof * np.linalg.inv(X.T @ X)[0, 0]))
+    return coef, se
+
+
+def fit_exponent_runs(per_run, *, correction: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The exponent a of log n* = a log d + b (+ c/d) fitted to the run-mean thresholds of each d.
+
+    per_run: rows (d, n_star), several runs per d. With ``correction`` the fit carries the leading finite-size
+    term c/d: every model's threshold is a parameter count, a polynomial c2 d² + c1 d + c0 in d (h = d), whose
+    log is 2 log d + log c2 + (c1/c2)/d + O(1/d²); the plain fit over d ≤ 16 is biased by that term (the exact
+    reduced-model threshold d(d+1) gives a plain slope of 1.89 over d = 4..16 and 1.99 with the term).
+    Returns a, b, se_a = sqrt(se_boot² + se_fit²): se_boot from refits to run-resampled means (the bootstrap over
+    runs), se_fit the regression SE from the residuals about the fit (what the fitted form leaves out); and the
+    d values used.
+    """
+    d = np.asarray(per_run["d"], dtype=float)
+    n_star = np.asarray(per_run["n_star"], dtype=float)
+    ok = np.isfinite(n_star) & (n_star > 0)
+    d, n_star = d[ok], n_star[ok]
+    ds = np.unique(d)
+    k = 3 if correction else 2
+    out = {"a": math.nan, "b": math.nan, "c": math.nan, "se_a": math.nan, "se_boot": math.nan,
+           "se_fit": math.nan, "n_d": int(ds.size), "correction": bool(correction)}
+    if ds.size < k:
+        return out
+    groups = [n_star[d == v] for v in ds]
+    coef, se_fit = _fit_log(ds, np.array([g.mean() for g in groups]), correction)
+    rng = np.random.default_rng(seed)
+    means = np.stack([rng.choice(g, (n_boot, g.size)).mean(axis=1) for g in groups], axis=1)  # (n_boot, n_d)
+    X = np.c_[np.log(ds), np.ones(ds.size)] if not correction else np.c_[np.log(ds), np.ones(ds.size), 1 / ds]
+    boots = np.linalg.lstsq(X, np.log(means).T, rcond=None)[0][0]  # every resample's a in one solve
+    se_boot = float(np.std(boots, ddof=1))
+    out.update(a=float(coef[0]), b=float(coef[1]), c=float(coef[2]) if correction else 0.0, se_boot=se_boot,
+               se_fit=se_fit, se_a=float(math.hypot(se_boot, se_fit if np.isfinite(se_fit) else 0.0)))
+    return out
+
+
+def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
+    """Interpolation thresholds and test-error peaks of Fig. 5.
+
+    Returns (per_run: model, d, run, tau_star, cell_lo, cell_hi (its grid cell), tau_star_cumsum, n_star;
+    per_d: model, d, runs, tau_star (run mean), tau_se, tau_lo, tau_hi (bootstrap 95% CI over runs), thr_lo,
+    thr_hi (that CI joined with the runs' cells: the threshold's interval), n_star,
+    tau_peak (argmax of the run-mean test error), peak_lo, peak_hi (its resolution: half the grid cell on each
+    side);
+    fits: model, a, se_a, se_boot, se_fit, b, c (with the 1/d term), a_plain, se_plain (without), n_d)."""
     import pandas as pd
 
     per_run = []
     for (model, d, run), g in members.groupby(["model", "d", "run"]):
-        t = interpolation_threshold(g["tau"], g["train_loss"])
-        per_run.append({"model": model, "d": d, "run": run, "tau_star": t,
+        lo, hi, t = threshold_cell(g["tau"], g["train_loss"], min_decades=FIG5_DECADES)
+        per_run.append({"model": model, "d": d, "run": run, "tau_star": t, "cell_lo": lo, "cell_hi": hi,
                         "tau_star_cumsum": cumsum_threshold(g["tau"], g["train_loss"]), "n_star": t * d * d})
     per_run = pd.DataFrame(per_run)
-    fits = [{"model": m, **fit_exponent(g["d"], g["n_star"])} for m, g in per_run.groupby("model")]
-    return per_run, pd.DataFrame(fits)
+    per_d = []
+    for (model, d), g in per_run.groupby(["model", "d"]):
+        b = bootstrap_mean(g["tau_star"], n_boot=n_boot, seed=int(d))
+        m = members[(members["model"] == model) & (members["d"] == d)]
+        err = m.groupby("tau")["e_icl"].mean()
+        j = int(np.argmax(err.to_numpy()))
+        grid = err.index.to_numpy()
+        half_lo = (grid[j] - grid[j - 1]) / 2 if j > 0 else 0.0  # the peak is resolved to half a cell each side
+        half_hi = (grid[j + 1] - grid[j]) / 2 if j + 1 < grid.size else 0.0
+        # the threshold is known only to within its grid cell: its interval is the bootstrap CI joined with the
+        # runs' crossing cells (at integer resolution the loss is 0 at n = p and > 0 at p + 1, nothing between)
+        thr_lo, thr_hi = np.nanmin([b["lo"], g["cell_lo"].min()]), np.nanmax([b["hi"], g["cell_hi"].max()])
+        per_d.append({"model": model, "d": d, "runs": b["n"], "tau_star": b["mean"], "tau_se": b["se"],
+                      "tau_lo": b["lo"], "tau_hi": b["hi"], "thr_lo": thr_lo, "thr_hi": thr_hi,
+                      "n_star": b["mean"] * d * d,
+                      "tau_peak": float(grid[j]), "peak_lo": float(grid[j] - half_lo),
+                      "peak_hi": float(grid[j] + half_hi)})
+    fits = []
+    for model, g in per_run.groupby("model"):
+        full, plain = fit_exponent_runs(g), fit_exponent_runs(g, correction=False)
+        fits.append({"model": model, **{k: full[k] for k in ("a", "se_a", "se_boot", "se_fit", "b", "c", "n_d")},
+                     "a_plain": plain["a"], "se_plain": plain["se_a"]})
+    return per_run, pd.DataFrame(per_d), pd.DataFrame(fits)
 
 
 def save_table(df, out_dir: Path, name: str) -> Path:
