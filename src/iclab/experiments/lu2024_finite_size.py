@@ -70,7 +70,7 @@ class FiniteSizeSettings:
 
 
 QUICK = FiniteSizeSettings(ds=(16, 24, 32, 48, 64, 96, 128), taus=(0.2, 0.5, 1.5, 2.0), alphas=(1.0, 10.0),
-                           near_taus=(), target_se=0.003, min_runs=16, max_runs=4000, batches=16)
+                           near_taus=(), target_se=0.003, min_runs=16, max_runs=8000, batches=16)
 PAPER = FiniteSizeSettings(ds=(16, 24, 32, 48, 64, 96, 128, 192, 256), taus=(0.2, 0.5, 1.5, 2.0),
                            alphas=(1.0, 10.0, 100.0), near_taus=(0.85, 1.15), target_se=0.003, min_runs=8,
                            max_runs=8000, batches=8)
