@@ -110,10 +110,11 @@ def grid(s: FiniteSizeSettings) -> list[tuple[float, float, float]]:
 def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
     s = settings(scale, overrides)
     out = []
-    for tau, alpha, kappa in grid(s):
-        spread = SPREAD.get((tau, alpha, kappa), SPREAD_DEFAULT)
-        for d in s.ds:
-            batches, batch = runs_at(spread, d, s)
+    # d outermost: the pool runs the whole grid at small d first, so an interrupted run (the store keeps what
+    # finished) still extrapolates every point, from a shorter ladder
+    for d in s.ds:
+        for tau, alpha, kappa in grid(s):
+            batches, batch = runs_at(SPREAD.get((tau, alpha, kappa), SPREAD_DEFAULT), d, s)
             out.append(Point({"kind": "gamma-batch", "scale": scale, "d": d, "tau": tau, "alpha": alpha,
                               "kappa": C.kappa_config(kappa), "rho": RHO, "lam": LAM, "batch": batch},
                              seeds=batches))
