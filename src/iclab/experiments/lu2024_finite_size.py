@@ -261,9 +261,17 @@ def _series_label(alpha, kappa):
 def plot(df, out_dir: Path) -> list[Path]:
     from matplotlib.lines import Line2D
 
+    from iclab.experiments.figures import pyplot
+
     lad, tab = ladder_table(df), extrapolation_table(df)
     taus = sorted(lad["tau"].unique()) if len(lad) else []
-    fig, axes = C.new_figure(len(taus) + 1, width=4.6, height=4.4)
+    ncols = 3
+    nrows = -(-(len(taus) + 1) // ncols)
+    fig, grid_axes = pyplot().subplots(nrows, ncols, figsize=(5.2 * ncols, 4.6 * nrows), squeeze=False)
+    axes = list(grid_axes.ravel())
+    for ax in axes[len(taus) + 1:]:
+        ax.set_visible(False)
+    axes = axes[:len(taus) + 1]
     series = sorted({(a, k) for a, k in zip(tab["alpha"], tab["kappa"], strict=True)}) if len(tab) else []
     colors = {s: C.PALETTE[i % len(C.PALETTE)] for i, s in enumerate(series)}
     for ax, tau in zip(axes, taus, strict=False):
@@ -303,7 +311,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     scale = str(C.rows_of(df, "gamma-batch")["scale"].iloc[0]) if len(lad) else "?"
     runs = f"{lad['runs'].min()}–{lad['runs'].max()}" if len(lad) else "0"
     fig.suptitle(f"Lu et al. 2024, finite-size scaling of Γ* ({scale} scale): d ∈ {{{', '.join(map(str, ds))}}}, "
-                 f"{runs} runs per (point, d); κ = {KAPPA:g} or ∞, ρ = {RHO:g}, λ = {LAM:g}", fontsize=10)
+                 f"{runs} runs per (point, d); κ = {KAPPA:g} or ∞, ρ = {RHO:g}, λ = {LAM:g}", fontsize=11)
     files = C.save(fig, out_dir, "lu2024-finite-size", tab.to_dict("records"))
     path = Path(out_dir) / "lu2024-finite-size-ladder.csv"
     lad.to_csv(path, index=False)
