@@ -301,7 +301,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax.set_xlim(left=-0.003)
     handles = [Line2D([], [], color=c, lw=2, label=_series_label(a, k)) for (a, k), c in colors.items()]
     handles += [Line2D([], [], color="grey", marker=m, ls=ls, mfc="grey" if met == "e_icl" else "white",
-                       label=f"{name}: mean ± SE at d, fit in 1/d") for met, (m, ls, name) in MARKERS.items()]
+                       label=f"{name}: mean ± SE at d; fit a/d [+ b/d²]") for met, (m, ls, name) in MARKERS.items()]
     handles += [Line2D([], [], color="grey", marker="*", ls="", ms=9, label="e_∞ ± SE (fit at 1/d = 0)"),
                 Line2D([], [], color="black", lw=0.8, label="theory d → ∞ (zero excess)")]
     if taus:
@@ -343,7 +343,7 @@ def _summary_panel(ax, tab, colors):
     handles += [Patch(color=c, label=_series_label(a, k)) for (a, k), c in colors.items()]
     handles += [Line2D([], [], color="grey", marker=m, ls="", mfc="grey" if met == "e_icl" else "white",
                        label=f"{name}: e_∞ ± SE") for met, (m, _, name) in MARKERS.items()]
-    ax.legend(handles=handles, frameon=False, fontsize=7)
+    ax.legend(handles=handles, frameon=False, fontsize=7, loc="best")
 
 
 EXPERIMENT = Experiment(
