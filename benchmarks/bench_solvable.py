@@ -15,8 +15,12 @@ Sections 1–3 run with one BLAS thread and report CPU seconds of this process (
 that the ratios measure work per core even on a shared, loaded machine; the end of 3, and 4–5, report wall time.
 Writes nothing.
 5. (opt-in) ``iclab reproduce lu2024-fig1 --scale paper`` with 2 worker processes. Target < 15 min.
+6. (opt-in) One Gamma* run at d = 256, tau = 2, alpha = 10, kappa = 0.5, lam = 1e-5 (the top of the paper-scale
+   finite-size ladder: p = 65,792 unknowns, n = 131,072 contexts) in a fresh process with one BLAS thread: wall
+   time of sampling, solve and exact errors, and peak RSS (VmHWM). Target < 4 GiB: the matrix-free CG never forms
+   the n x p feature matrix (that alone would be 69 GB).
 
-Usage: python benchmarks/bench_solvable.py [--sections solver sampler fig4 rss fig1paper]
+Usage: python benchmarks/bench_solvable.py [--sections solver sampler fig4 rss fig1paper d256]
 """
 
 from __future__ import annotations
@@ -179,17 +183,51 @@ def bench_fig1_paper():
     print(f"wall time {wall / 60:.1f} min   (target < 15 min on 2 cores)")
 
 
+D256_CHILD = """
+import time
+import numpy as np
+from iclab._threads import blas_threads
+from iclab.solvable import pretraining_tasks, sample_stats, solve_gamma, test_error
+def hwm():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 2**20
+d, tau, alpha, rho, lam = 256, 2.0, 10.0, 0.01, 1e-5
+with blas_threads(1):
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    pool, idx = pretraining_tasks(rng, d, tau, 0.5)
+    h, xq, y = sample_stats(rng, pool, round(alpha * d), rho, idx)
+    t1, c1 = time.perf_counter(), time.process_time()
+    gamma, info = solve_gamma(h, xq, y, lam, rtol=1e-8, return_info=True)
+    t2, c2 = time.perf_counter(), time.process_time()
+    e_icl, e_idg = test_error(gamma, round(alpha * d), rho), test_error(gamma, round(alpha * d), rho, tasks=pool)
+    t3 = time.perf_counter()
+print(len(y), d * (d + 1), info.method, info.iterations, t1 - t0, t2 - t1, c2 - c1, t3 - t2, hwm(), e_icl, e_idg)
+"""
+
+
+def bench_d256():
+    print("\n[6] one Gamma* run at d = 256, tau = 2, alpha = 10, kappa = 0.5, lam = 1e-5, one BLAS thread, fresh "
+          "process")
+    out = subprocess.run([sys.executable, "-c", D256_CHILD], capture_output=True, text=True, check=True)
+    n, p, method, iters, t_sample, t_solve, cpu_solve, t_err, gib, e_icl, e_idg = out.stdout.split()
+    print(f"n = {n} contexts, p = {p} unknowns: sample {float(t_sample):.1f} s, solve ({method}, {iters} "
+          f"iterations) {float(t_solve):.1f} s wall / {float(cpu_solve):.1f} CPU s, exact errors {float(t_err):.1f} s "
+          f"wall; peak RSS {float(gib):.2f} GiB "
+          f"(target < 4 GiB); e_ICL {float(e_icl):.4f}, e_IDG {float(e_idg):.4f}")
+
+
 SECTIONS = {"solver": bench_solver, "sampler": bench_sampler, "fig4": bench_fig4, "rss": bench_rss,
-            "fig1paper": bench_fig1_paper}
+            "fig1paper": bench_fig1_paper, "d256": bench_d256}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="*", default=["solver", "sampler", "fig4", "rss"], choices=list(SECTIONS),
-                        help="what to run (fig1paper, the full paper-scale Figure 1, is opt-in: ~15 min or more)")
+                        help="what to run (opt-in: fig1paper, the full paper-scale Figure 1, ~15 min or more; "
+                             "d256, one d = 256 solve, ~1 min and ~2 GiB)")
     args = parser.parse_args()
     for name in args.sections:
-        if name in ("rss", "fig1paper"):  # subprocesses with their own thread settings
+        if name in ("rss", "fig1paper", "d256"):  # subprocesses with their own thread settings
             SECTIONS[name]()
         else:
             with blas_threads(1):

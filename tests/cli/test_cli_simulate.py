@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from iclab.cli import main
@@ -45,3 +46,65 @@ def test_simulate_bad_input_is_one_line(capsys, change, msg):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
+
+
+def _csv(capsys):
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+
+
+def test_extrapolate_prints_each_d_and_the_fit_at_realised_ratios(capsys):
+    args = ["simulate", "lu2024", "--d", "6,8,12", "--tau", "0.2", "--alpha", "2", "--kappa", "0.5", "--rho",
+            "0.1", "--lam", "0.01", "--seeds", "3", "--extrapolate", "--format", "csv"]
+    assert main(args) == 0
+    rows = _csv(capsys)
+    assert [r["d"] for r in rows] == ["6", "8", "12", "inf"]
+    # d = 6: k = 3, r = round(7 / 3) = 2, n = 6: n/d² = 1/6, not 0.2; l = 12, l/d = 2
+    theory_6 = float(lu2024.e_icl(6 / 36, 2.0, 0.5, 0.1, 0.01))
+    assert float(rows[0]["e_icl_theory_d"]) == pytest.approx(theory_6, rel=1e-12)
+    assert float(rows[0]["e_icl_theory"]) == pytest.approx(float(lu2024.e_icl(0.2, 2.0, 0.5, 0.1, 0.01)), rel=1e-12)
+    runs = np.array([simulate_point({"d": 8, "tau": 0.2, "alpha": 2.0, "kappa": 0.5, "rho": 0.1, "lam": 0.01}, s)
+                     ["e_idg"] for s in range(3)])
+    assert float(rows[1]["e_idg_mean"]) == pytest.approx(runs.mean(), rel=1e-12)
+    assert float(rows[1]["e_idg_se"]) == pytest.approx(runs.std(ddof=1) / np.sqrt(3), rel=1e-10)
+    # the d = inf row: the weighted fit of the three printed excesses (a/d only: AICc needs 5 dimensions for b/d²)
+    d = np.array([6.0, 8.0, 12.0])
+    x = np.array([float(r["e_icl_mean"]) - float(r["e_icl_theory_d"]) for r in rows[:3]])
+    w = 1 / np.array([float(r["e_icl_se"]) for r in rows[:3]]) ** 2
+    X = np.stack([np.ones(3), 1 / d], 1)
+    cov = np.linalg.inv(X.T @ (w[:, None] * X))
+    c0 = (cov @ X.T @ (w * x))[0]
+    chi2 = float(np.sum(w * (x - X @ (cov @ X.T @ (w * x))) ** 2))
+    assert float(rows[3]["e_icl_mean"]) == pytest.approx(float(rows[0]["e_icl_theory"]) + c0, rel=1e-9)
+    assert float(rows[3]["e_icl_se"]) == pytest.approx(np.sqrt(cov[0, 0] * max(1.0, chi2)), rel=1e-9)
+    assert rows[3]["seeds"] == "9"
+
+
+def test_extrapolate_needs_two_dimensions(capsys):
+    assert main(["simulate", "lu2024", "--d", "8", "--tau", "1", "--alpha", "2", "--kappa", "1", "--rho", "0.1",
+                 "--seeds", "2", "--extrapolate"]) == 2
+    err = capsys.readouterr().err
+    assert "d must list at least 2" in err and err.count("\n") == 1
+
+
+def test_store_keeps_runs_like_a_sweep(tmp_path, capsys):
+    from iclab.sweep.store import Store
+
+    store = tmp_path / "runs.sqlite"
+    args = ["simulate", "lu2024", "--d", "6,8", "--tau", "1.5", "--alpha", "2", "--kappa", "inf", "--rho", "0.1",
+            "--lam", "0.01", "--seeds", "2", "--format", "csv"]
+    assert main(args) == 0
+    plain = _csv(capsys)
+    assert main([*args, "--store", str(store)]) == 0
+    stored = _csv(capsys)
+    assert stored == plain  # same seeds, same numbers
+    with Store(store, readonly=True) as st:
+        assert st.experiments() == ["simulate-lu2024"]
+        rows = st.rows("simulate-lu2024")
+        assert len(rows) == 4 and {r["seed"] for r in rows} == {0, 1}
+    # a second call reads the stored runs: the store does not grow, and `iclab results ls` sees them
+    assert main([*args, "--store", str(store), "--extrapolate"]) == 0
+    capsys.readouterr()
+    with Store(store, readonly=True) as st:
+        assert len(st.rows("simulate-lu2024")) == 4
+    assert main(["results", "ls", "--store", str(store)]) == 0
+    assert "simulate-lu2024" in capsys.readouterr().out

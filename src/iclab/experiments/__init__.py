@@ -42,6 +42,7 @@ REGISTRY: dict[str, str] = {
     "lu2024-fig4-demo": "iclab.experiments.lu2024_fig4_demo",
     "lu2024-fig5": "iclab.experiments.lu2024_fig5",
     "lu2024-fig6": "iclab.experiments.lu2024_fig6",
+    "lu2024-finite-size": "iclab.experiments.lu2024_finite_size",
     "mahankali2023-isotropic": "iclab.experiments.mahankali2023_isotropic",
     "mahankali2023-preconditioned": "iclab.experiments.mahankali2023_preconditioned",
     "mahankali2023-nonlinear": "iclab.experiments.mahankali2023_nonlinear",

@@ -50,6 +50,26 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
     times, so n = r k (slightly off tau d^2); uniform: n = round(tau d^2), i.i.d. uniform indices.
     kappa = inf: n = round(tau d^2) fresh tasks, one per context (pool = the n tasks, idx = 0..n-1).
     Tasks lie on the sphere |w| = sqrt(d), unless ``draw(rng, m)`` is given: it returns the m tasks (m, d).
+    The sizes are :func:`pretraining_sizes`.
+    """
+    k, n = pretraining_sizes(d, tau, kappa, assignment)
+    if draw is None:
+        draw = lambda rng, m: sphere_tasks(rng, m, d)  # noqa: E731
+    if k is None:
+        return draw(rng, n), np.arange(n)
+    pool = draw(rng, k)
+    if assignment == "balanced":
+        idx = rng.permutation(np.repeat(np.arange(k), n // k))
+    else:
+        idx = rng.integers(0, k, size=n)
+    return pool, idx
+
+
+def pretraining_sizes(d: int, tau: float, kappa: float, assignment: str = "balanced") -> tuple[int | None, int]:
+    """(k, n): the pool size and the number of contexts :func:`pretraining_tasks` draws (k None for kappa = inf).
+
+    n = round(tau d^2), except balanced pools, where n = r k with r = max(1, round(tau d^2 / k)). The realised
+    ratios k/d and n/d^2 differ from kappa and tau by O(1/d) (used by the finite-size extrapolation).
     """
     d = check_int("d", d, lo=2)
     tau = float(check_positive("tau", tau))
@@ -58,20 +78,12 @@ def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float
     if n < 1:
         raise UserInputError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
     k = pool_size(d, kappa)
-    if draw is None:
-        draw = lambda rng, m: sphere_tasks(rng, m, d)  # noqa: E731
     if k is None:
-        return draw(rng, n), np.arange(n)
+        return None, n
     if k > n:
         raise UserInputError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
-                         f"number of contexts n = {n} (got {kappa:g})")
-    pool = draw(rng, k)
-    if assignment == "balanced":
-        r = max(1, round(n / k))
-        idx = rng.permutation(np.repeat(np.arange(k), r))
-    else:
-        idx = rng.integers(0, k, size=n)
-    return pool, idx
+                             f"number of contexts n = {n} (got {kappa:g})")
+    return k, (max(1, round(n / k)) * k if assignment == "balanced" else n)
 
 
 # --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
@@ -176,5 +188,6 @@ def context_length(d: int, alpha: float) -> int:
     return ell
 
 
-__all__ = ["context_length", "context_stats", "features", "pool_size", "pretraining_tasks", "sample_contexts",
+__all__ = ["context_length", "context_stats", "features", "pool_size", "pretraining_sizes",
+           "pretraining_tasks", "sample_contexts",
            "sample_stats", "sample_stats_naive", "sphere_tasks"]

@@ -14,7 +14,7 @@ from iclab._threads import blas_threads
 from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import test_error
 from iclab.solvable.footprint import check_simulation
-from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
+from iclab.solvable.sampler import context_length, pretraining_sizes, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
 from iclab.validation import UserInputError, check_int, check_nonnegative
 
@@ -30,6 +30,18 @@ def parse_kappa(kappa) -> float:
             raise UserInputError(f"kappa must be a positive number or 'inf' (got {kappa!r})") from None
     kappa = float(kappa)
     return math.inf if kappa == -1 else kappa
+
+
+def realised_ratios(config: dict) -> dict[str, float]:
+    """The ratios a run of ``config`` (:func:`simulate_point`'s keys) actually simulates: {"tau": n/d², "alpha":
+    ℓ/d, "kappa": k/d (inf for fresh tasks)} with the integers ℓ = round(αd), k = floor(κd) and n of
+    :func:`iclab.solvable.sampler.pretraining_sizes`. They differ from the nominal ones by O(1/d), erratically in d
+    (e.g. τ = 0.2, κ = 0.5: n/d² = 0.1875 at d = 16, 0.2083 at d = 24), so the d -> inf theory is evaluated at them
+    before extrapolating in 1/d (:mod:`iclab.solvable.finite_size`)."""
+    d = check_int("d", config["d"], lo=2)
+    k, n = pretraining_sizes(d, config["tau"], parse_kappa(config["kappa"]), config.get("assignment", "balanced"))
+    return {"tau": n / d**2, "alpha": context_length(d, config["alpha"]) / d,
+            "kappa": math.inf if k is None else k / d}
 
 
 def simulate_point(config: dict, seed: int) -> dict:
