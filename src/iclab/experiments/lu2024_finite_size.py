@@ -29,6 +29,7 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiments import Experiment, Point
 from iclab.experiments import lu2024_common as C
+from iclab.validation import UserInputError
 
 KAPPA, RHO, LAM, ALPHA_FRESH = 0.5, 0.01, 1e-5, 10.0
 METRICS = ("e_icl", "e_idg")
@@ -84,10 +85,10 @@ def settings(scale: str, overrides: dict) -> FiniteSizeSettings:
     for key in ("ds", "taus", "alphas", "near_taus"):
         s[key] = tuple(s[key])
     if any(not float(d).is_integer() or d < 2 for d in s["ds"]):
-        raise ValueError(f"ds must be integers >= 2 (got {list(s['ds'])})")
+        raise UserInputError(f"ds must be integers >= 2 (got {list(s['ds'])})")
     s["ds"] = tuple(sorted({int(d) for d in s["ds"]}))
     if len(s["ds"]) < 2:
-        raise ValueError(f"ds must hold at least 2 dimensions to extrapolate (got {list(s['ds'])})")
+        raise UserInputError(f"ds must hold at least 2 dimensions to extrapolate (got {list(s['ds'])})")
     return FiniteSizeSettings(**{f.name: s[f.name] for f in fields(FiniteSizeSettings)})
 
 
