@@ -132,6 +132,7 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stubbed():
     """Stop each command where its compute starts (see the module docstring)."""
+    import iclab.explore.server as explore_server
     import iclab.solvable.simulate as sim
     import iclab.sweep.engine as engine
     import iclab.train as train
@@ -145,6 +146,7 @@ def stubbed():
     mp.setattr(sim, "pretraining_tasks", admitted)  # after the memory guard of simulate_point
     mp.setattr(train, "train_ensemble", admitted)
     mp.setattr(loop, "train_ensemble", admitted)
+    mp.setattr(explore_server, "ExploreServer", admitted)  # `iclab explore` would bind a port and serve forever
     yield
     mp.undo()
 

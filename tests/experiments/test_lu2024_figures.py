@@ -25,7 +25,8 @@ def test_theory_only_reproduce_fig1_end_to_end(tmp_path, capsys):
     code = main(["reproduce", "lu2024-fig1", "--theory-only", "--out", str(tmp_path), "--store",
                  str(tmp_path / "s.sqlite"), "--no-progress"])
     assert code == 0, capsys.readouterr().err
-    png, csv = tmp_path / "lu2024-fig1" / "lu2024-fig1.png", tmp_path / "lu2024-fig1" / "lu2024-fig1.csv"
+    folder = tmp_path / "lu2024-fig1" / "theory-only"  # a --theory-only run never overwrites the default figure
+    png, csv = folder / "lu2024-fig1.png", folder / "lu2024-fig1.csv"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     df = pd.read_csv(csv)
     assert set(df["panel"]) == {"A", "B", "C"} and set(df["source"]) == {"theory"}
