@@ -326,12 +326,7 @@ def _scan_times(parts: dict, steps: int = 100, reps: int = 5) -> dict[str, float
 
 def setup(model: str, d: int, batch: int):
     task = LinearRegression.lu2024(d, d, 0.01, prior="gaussian")
-
-    def init(key):
-        return build_model(model, d, key=key)
-
-    def loss(m, b):
-        return jnp.mean((m(b.xs, b.ys, b.xq) - b.yq) ** 2)
+    init, loss, *_ = fig5_problem(d=d, ell=d, model=model)  # the same model and MSE; fresh prompts below
 
     def sample(key):
         return task.sample(key, batch)
