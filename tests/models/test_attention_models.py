@@ -132,3 +132,60 @@ def test_bad_input():
     with pytest.raises(ValueError, match="mlp must be one of"):
         build_model("softmax", 4, key=jax.random.PRNGKey(0), mlp="relu")
     assert set(MODELS) >= {"lsa", "linear_attention", "softmax_1block", "softmax_2block_mlp", "transformer"}
+
+
+def naive_softmax_model(m, z):
+    """The post-LN model of lu2024.md §8.2 on one token matrix z (T, d+1), every block on every token (numpy
+    float64): embed, then per block a = MHA(x) + x, y = LN(a), out = LN(y + MLP(y)) (or LN(a + y) without MLP)."""
+    w = lambda layer: (np.asarray(layer.weight, float), np.asarray(layer.bias, float) if layer.bias is not None
+                       else 0.0)
+
+    def ln(x, norm):
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + norm.eps) * np.asarray(norm.scale) + np.asarray(norm.shift)
+
+    we, be = w(m.embed)
+    x = z @ we + be
+    for blk in m.blocks:
+        att = blk.attention
+        a = naive_mha(x, *(np.asarray(p.weight, float) for p in (att.q, att.k, att.v)), att.heads, att.causal) + x
+        y = ln(a, blk.ln1)
+        if blk.mlp is None:
+            x = ln(a + y, blk.ln2)
+        elif blk.mlp.kind == "linear":
+            wm, bm = w(blk.mlp.layers[0])
+            x = ln(y + y @ wm + bm, blk.ln2)
+        else:  # Dense, GELU (tanh form, jax.nn.gelu's default), Dense
+            (w1, b1), (w2, b2) = w(blk.mlp.layers[0]), w(blk.mlp.layers[1])
+            h = y @ w1 + b1
+            h = 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
+            x = ln(y + h @ w2 + b2, blk.ln2)
+    wr, br = w(m.readout)
+    return (x[-1] @ wr + br)[0]
+
+
+@pytest.mark.parametrize("name,kw", [("softmax_2block_mlp", {}), ("softmax_1block", {}),
+                                     ("softmax_3block_mlp", {"heads": 2}), ("softmax", {"causal": False})])
+def test_softmax_model_reads_the_last_token_of_a_full_forward(batch, name, kw):
+    """The final block computes only the query token (a speed-up); the output must equal a naive forward that
+    runs every block on every token, and the gradient the JAX forward without the shortcut."""
+    m = build_model(name, D, key=jax.random.PRNGKey(11), **kw)
+    m = jax.tree_util.tree_map(lambda x: x + 0.05 if x.ndim == 1 else x, m)  # nonzero biases and shifts
+    z = np.asarray(tokens(batch.xs, batch.ys, batch.xq), float)
+    want = [naive_softmax_model(m, zb) for zb in z]
+    np.testing.assert_allclose(m(batch.xs, batch.ys, batch.xq), want, rtol=1e-4, atol=1e-5)
+
+    def full(model):
+        x = model.embed(tokens(batch.xs, batch.ys, batch.xq))
+        for blk in model.blocks:
+            x = blk(x)
+        return jnp.sum(model.readout(x[:, -1])[:, 0] ** 2)
+
+    g_fast = jax.grad(lambda model: jnp.sum(model(batch.xs, batch.ys, batch.xq) ** 2))(m)
+    for a, b in zip(jax.tree_util.tree_leaves(g_fast), jax.tree_util.tree_leaves(jax.grad(full)(m)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * float(np.abs(b).max()))
+    x = jax.random.normal(jax.random.PRNGKey(12), (2, 6, m.width))
+    att = m.blocks[-1].attention
+    np.testing.assert_allclose(att(x, last=True), att(x)[:, -1:], rtol=1e-5, atol=1e-6)
+    assert att(x, last=True).shape == (2, 1, m.width)

@@ -147,3 +147,38 @@ def test_bad_arguments():
                     ({"seeds": [1, 1]}, "distinct"), ({"eval_every": -1}, "eval_every")]:
         with pytest.raises(ValueError, match=msg):
             run(**kw)
+
+
+@pytest.mark.parametrize("n,k", [(300, 30), (800, 80), (1025, 10), (12, 12)])
+def test_distinct_indices_are_distinct_and_uniform(n, k):
+    """Without replacement: every draw holds k distinct indices in [0, n); over many draws each index appears
+    with frequency k/n (chi-square per degree of freedom near its expectation 1 - k/n, far from it if biased)."""
+    from iclab.train.data import distinct_indices
+
+    draws = np.asarray(jax.jit(jax.vmap(lambda key: distinct_indices(key, n, k)))(
+        jax.random.split(jax.random.PRNGKey(3), 4000)))
+    assert draws.shape == (4000, k) and draws.min() >= 0 and draws.max() < n
+    assert all(len(set(row)) == k for row in draws)
+    counts = np.bincount(draws.ravel(), minlength=n)
+    chi2 = ((counts - draws.size / n) ** 2 / (draws.size / n)).sum() / max(n - 1, 1)
+    assert abs(chi2 - (1 - k / n)) < 4 * np.sqrt(2 / max(n - 1, 1)) + 1e-9
+    first = np.bincount(draws[:, 0], minlength=n)  # the first slot alone is uniform too
+    assert ((first - 4000 / n) ** 2 / (4000 / n)).sum() / (n - 1) < 1 + 4 * np.sqrt(2 / (n - 1))
+    again = np.asarray(distinct_indices(jax.random.PRNGKey(9), n, k))  # reproducible from the key
+    np.testing.assert_array_equal(again, np.asarray(distinct_indices(jax.random.PRNGKey(9), n, k)))
+
+
+def test_feistel_minibatches_train_and_default_draw_unchanged():
+    data = jax.jit(lambda k: TASK.sample(k, 300))(jax.random.PRNGKey(5))
+    key = jax.random.PRNGKey(1)
+    default = fixed_sampler(data, 10)(key)
+    idx = np.asarray(jax.random.choice(key, 300, (10,), replace=False))  # the existing draw, numbers unchanged
+    np.testing.assert_array_equal(default.ys, np.asarray(data.ys)[idx])
+    fast = fixed_sampler(data, 10, draw="feistel")(key)
+    rows = [tuple(r) for r in np.asarray(data.xq)]
+    assert len({rows.index(tuple(r)) for r in np.asarray(fast.xq)}) == 10
+    res = train_ensemble(init, loss, minibatches(8, draw="feistel"), seeds=2, steps=10, optimizer=OPT, chunk=10,
+                         progress=False, dataset=lambda k: TASK.sample(k, 300))
+    assert np.all(np.isfinite(res.final_loss))
+    with pytest.raises(ValueError, match="draw must be one of"):
+        minibatches(8, draw="fast")
