@@ -91,7 +91,7 @@ def _arrays(df):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import pyplot, save_figure
+    from iclab.experiments.figures import legends, pyplot, save_figure
 
     plt = pyplot()
     r, a = _arrays(df)
@@ -106,23 +106,21 @@ def plot(df, out_dir: Path) -> list[Path]:
             col = colors[j % 10]
             ax.plot(a[key][pl, j], a["e_icl"][pl, j], "o-", ms=4, color=col, label=f"κ = {kap:g}, pl(p) tests")
             ax.plot(a[key][lr, j], a["e_icl"][lr, j], "^:", ms=5, color=col, label=f"κ = {kap:g}, lowrank tests")
-            ax.plot(a[key][-1, j], a["e_icl"][-1, j], "*", ms=11, color="red",
-                    label="C_test = C_train" if j == 0 else None)
+            ax.plot(a[key][-1, j], a["e_icl"][-1, j], "*", ms=11, color="red", label="C_test = C_train")
         ax.set(xlabel=label)
         if key == "misalign":
             x = np.linspace(0, a[key].max(), 2)
             for j in range(len(r["kappa"])):
-                ax.plot(x, a["e_bias"][0, j] + x, color="grey", lw=0.6, ls="--",
-                        label="unit slope e_bias(κ) + x" if j == 0 else None)
+                ax.plot(x, a["e_bias"][0, j] + x, color="grey", lw=0.6, ls="--", label="unit slope e_bias(κ) + x")
     axes[0].set_ylabel("e_ICL (exact theory)")
-    axes[0].legend(fontsize=6, ncol=2)
+    legends(fig, axes, ncol=4)  # one figure legend: every label once
     for i, t in enumerate(names):
         for j, kap in enumerate(r["kappa"]):
             records.append({"test": t, "kappa": kap, **{k: a[k][i, j] for k in a}})
     fig.suptitle(f"Letey et al. 2025 Fig. 2: e_ICL against four alignment measures (theory), C_train = pl(.9), "
                  f"d = {r['d']}, α = {r['alpha']:g}, τ = {r['tau']:g}, ρ = {r['rho']:g}")
-    C.footer(fig, "tests: pl(p), p = .4 … 1.4 (circles); lowrank(⌊fd⌋), f = .2 … 1 (triangles); C_train (star); "
-                  "deterministic theory, no simulation")
+    C.footer(fig, C.scale_footer(df, SETTINGS, "") + "\ntests: pl(p), p = .4 … 1.4 (circles); lowrank(⌊fd⌋), "
+                  "f = .2 … 1 (triangles); C_train (star); deterministic theory, no simulation")
     return save_figure(fig, records, out_dir, "letey2025-alignment")
 
 

@@ -110,11 +110,26 @@ def footer(fig, text: str) -> None:
     fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="dimgray")
 
 
+def scale_footer(df, settings_by_scale: dict[str, Any], text: str) -> str:
+    """``text`` after "scale: NAME · d = … · N runs" (:func:`iclab.experiments.figures.footer_text`): the scale is
+    the one whose settings match the table's d and runs per point (``plot`` sees only the table)."""
+    from iclab.experiments.figures import footer_text, scale_name
+
+    d = int(df["d"].iloc[0]) if "d" in df and len(df) else None
+    runs = int(df["seed"].nunique()) if "seed" in df and len(df) else None
+    settings = {name: asdict(s) for name, s in settings_by_scale.items()}
+    observed = {"d": d, "runs": runs if any("runs" in v for v in settings.values()) else None}
+    scale = scale_name(settings, observed)
+    return footer_text(scale, f"d = {d}" if d is not None else "",
+                       f"{runs} runs per point" if runs is not None and observed["runs"] is not None else "", text)
+
+
 def plot_against_kappa(df, out_dir, stem: str, labels, theory, stored: dict, stored_d: int, stored_theory,
-                       title: str, foot: str, ylim=None, decorate=None):
+                       title: str, foot: str, ylim=None, decorate=None, settings=None):
     """The two panels of the κ figures: Γ* simulations (mean ± SE) against the exact theory at the simulation's
     spectra (``theory(d, kappa) -> (tests, κ)``), and the authors' stored means against the exact theory at their
-    parameters (``stored_theory(kappa)``). ``decorate(ax)`` adds reference lines. Returns the written files."""
+    parameters (``stored_theory(kappa)``). ``decorate(ax)`` adds reference lines; ``settings`` (the figure's settings
+    per scale) puts the scale, d and runs in the footer. Returns the written files."""
     from iclab.experiments.figures import pyplot, save_figure
 
     plt = pyplot()
@@ -157,7 +172,7 @@ def plot_against_kappa(df, out_dir, stem: str, labels, theory, stored: dict, sto
         ax.legend(fontsize=6, ncol=2)
     axes[0].set_ylabel("e_ICL")
     fig.suptitle(title)
-    footer(fig, foot)
+    footer(fig, foot if settings is None else scale_footer(df, settings, "") + "\n" + foot)
     return save_figure(fig, records, out_dir, stem)
 
 

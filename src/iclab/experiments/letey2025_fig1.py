@@ -85,7 +85,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         "Letey et al. 2025 Fig. 1: theory vs simulation against task diversity κ, lowrank(d/2) pretraining",
         f"ρ = {RHO}, λ = 1e-6, stored runs: α = τ = {STORED_ALPHA_TAU:g}, 30 runs; pool w ~ N(0, C_train) "
         "unnormalised, random assignment; exact finite-ℓ Gaussian test error; the C_train and spike theories coincide",
-        ylim=(-0.05, 1.4), decorate=_decorate)
+        ylim=(-0.05, 1.4), decorate=_decorate, settings=SETTINGS)
 
 
 def claims(df, scale: str):

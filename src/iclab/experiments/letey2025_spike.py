@@ -76,7 +76,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         "Letey et al. 2025: spiked test directions d e_je_jᵀ against κ, piano pretraining (specialisation vs "
         "generalisation)",
         f"α = {ALPHA:g}, τ = {TAU:g}, ρ = {RHO}, λ = 1e-6; stored runs: d = 120, 30 runs; idx j/120 = position of the "
-        "spike in the decreasing train spectrum")
+        "spike in the decreasing train spectrum", settings=SETTINGS)
 
 
 def claims(df, scale: str):

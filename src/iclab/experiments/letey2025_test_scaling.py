@@ -100,8 +100,9 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("e_ICL")
     fig.suptitle("Letey et al. 2025: test-time context scaling, C_test = C_train")
-    C.footer(fig, f"α = {ALPHA:g}, τ = {TAU:g}, κ = {KAPPA:g}, ρ = {RHO}, λ = {LAM:g}; pool w ~ N(0, C_train) "
-                  "unnormalised, random assignment; exact finite-ℓ Gaussian test error")
+    C.footer(fig, C.scale_footer(df, SETTINGS, "") + "\n"
+             f"α = {ALPHA:g}, τ = {TAU:g}, κ = {KAPPA:g}, ρ = {RHO}, λ = {LAM:g}; pool w ~ N(0, C_train) "
+             "unnormalised, random assignment; exact finite-ℓ Gaussian test error")
     return save_figure(fig, records, out_dir, "letey2025-test-scaling")
 
 

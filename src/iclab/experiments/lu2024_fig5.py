@@ -180,6 +180,9 @@ def _d_text(per_d, model: str) -> str:
 # plots
 
 
+PEAK_LABEL, TAU_STAR_LABEL = "test-error peak (per d)", "τ* (run mean, per d)"
+
+
 def plot(df, out_dir: Path) -> list[Path]:
     from iclab.experiments.figures import pyplot
 
@@ -206,8 +209,9 @@ def plot(df, out_dir: Path) -> list[Path]:
             row = per_d[(per_d["model"] == model) & (per_d["d"] == d)]
             if not row.empty and np.isfinite(row["tau_star"].iloc[0]):
                 r = row.iloc[0]
-                ax_l.axvline(r["tau_star"], color=color, ls=":", lw=0.8)
-                ax_e.plot([r["tau_peak"]], [stats["e"].max()], marker="*", color=color, ms=7, mec="k", mew=0.4)
+                ax_l.axvline(r["tau_star"], color=color, ls=":", lw=0.8, label=TAU_STAR_LABEL)
+                ax_e.plot([r["tau_peak"]], [stats["e"].max()], marker="*", color=color, ms=7, mec="k", mew=0.4,
+                          label=PEAK_LABEL)
             records += C.sim_records(model, f"d={d}", "tau", stats.index, stats["e"], sem, metric="e_icl")
             records += C.curve_records(model, f"d={d}", "tau", stats.index, stats["l"], metric="train_loss_median",
                                        source="simulation")
@@ -215,13 +219,12 @@ def plot(df, out_dir: Path) -> list[Path]:
             ax_e.plot(theory["tau"], theory["e_icl"], color="k", lw=1, label="Γ* ridgeless theory (d→∞)")
         if theory is not None:
             ax_e.axhline(theory["bayes"], color="grey", ls="--", lw=1, label="Bayes ridge (d→∞)")
-        ax_e.plot([], [], "k*", mec="k", label="test-error peak (per d)")
-        ax_l.plot([], [], color="grey", ls=":", label="τ* (run mean, per d)")
         ax_e.set(title=T.LABELS[model], xlabel="τ = n/d²", ylabel="test error (ICL, mean ± SE)", xscale="log")
         ax_e.set_yscale("log")
         ax_l.set(xlabel="τ = n/d²", ylabel="final training loss (median over runs)", xscale="log")
-        ax_e.legend(fontsize=6, ncol=2)
-        ax_l.legend(fontsize=6, ncol=2)
+        for ax in (ax_e, ax_l):  # one entry per label: the per-d peaks and thresholds share theirs
+            handles = dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+            ax.legend(list(handles.values()), list(handles.keys()), fontsize=6, ncol=2)
     fig.suptitle(_footer(df, members), fontsize=9)
     files = C.save(fig, out_dir, "fig5", records)
     files.append(_plot_thresholds(per_d, fits, out_dir, _footer(df, members)))

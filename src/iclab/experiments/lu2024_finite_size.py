@@ -259,6 +259,9 @@ def _series_label(alpha, kappa):
     return f"α = {alpha:g}, κ = {'∞' if math.isinf(kappa) else f'{kappa:g}'}"
 
 
+E_INF_LABEL, THEORY_LABEL = "e_∞ ± SE (fit at 1/d = 0)", "theory d → ∞ (zero excess)"
+
+
 def plot(df, out_dir: Path) -> list[Path]:
     from matplotlib.lines import Line2D
 
@@ -286,16 +289,21 @@ def plot(df, out_dir: Path) -> list[Path]:
                     continue
                 th = float(g["theory"].iloc[0])
                 x = 1.0 / g["d"].to_numpy(float)
+                # each mark carries the label of the legend entry that explains it (colour: the series; marker
+                # and line style: the metric, in the proxy entries below)
+                label = f"{MARKERS[metric][2]}: mean ± SE at d; fit a/d [+ b/d²]"
                 ax.errorbar(x, 100 * g["excess"] / th, yerr=100 * g["se"] / th, fmt=marker, color=color, ms=4,
-                            capsize=2, mfc=color if metric == "e_icl" else "white")
+                            capsize=2, mfc=color if metric == "e_icl" else "white", label=label)
                 if len(t) and np.isfinite(t["e_inf"].iloc[0]):
                     r = t.iloc[0]
                     u = np.linspace(0, x.max(), 50)
                     coef = [r["e_inf"] - th, r["slope_a"], r["quad_b"]]
-                    ax.plot(u, 100 * (coef[0] + coef[1] * u + coef[2] * u**2) / th, ls=ls, color=color, lw=1.2)
+                    ax.plot(u, 100 * (coef[0] + coef[1] * u + coef[2] * u**2) / th, ls=ls, color=color, lw=1.2,
+                            label=label)
                     ax.errorbar([0.0], [100 * r["rel_dev"]], yerr=[100 * r["e_inf_se"] / th], fmt="*",
-                                color=color, ms=9, capsize=3, mfc=color if metric == "e_icl" else "white")
-        ax.axhline(0.0, color="black", lw=0.8)
+                                color=color, ms=9, capsize=3, mfc=color if metric == "e_icl" else "white",
+                                label=E_INF_LABEL)
+        ax.axhline(0.0, color="black", lw=0.8, label=THEORY_LABEL)
         ax.set_title(f"τ = {tau:g}" + ("  (near threshold)" if EXCLUDED[0] <= tau <= EXCLUDED[1] else ""))
         ax.set_xlabel("1 / d")
         ax.set_ylabel("excess: (sim − theory at realised ℓ/d, k/d, n/d²) / theory  [%]", fontsize=8)
@@ -303,8 +311,8 @@ def plot(df, out_dir: Path) -> list[Path]:
     handles = [Line2D([], [], color=c, lw=2, label=_series_label(a, k)) for (a, k), c in colors.items()]
     handles += [Line2D([], [], color="grey", marker=m, ls=ls, mfc="grey" if met == "e_icl" else "white",
                        label=f"{name}: mean ± SE at d; fit a/d [+ b/d²]") for met, (m, ls, name) in MARKERS.items()]
-    handles += [Line2D([], [], color="grey", marker="*", ls="", ms=9, label="e_∞ ± SE (fit at 1/d = 0)"),
-                Line2D([], [], color="black", lw=0.8, label="theory d → ∞ (zero excess)")]
+    handles += [Line2D([], [], color="grey", marker="*", ls="", ms=9, label=E_INF_LABEL),
+                Line2D([], [], color="black", lw=0.8, label=THEORY_LABEL)]
     if taus:
         axes[0].legend(handles=handles, frameon=False, fontsize=7, loc="upper left")
     _summary_panel(axes[-1], tab, colors)
@@ -325,7 +333,7 @@ def _summary_panel(ax, tab, colors):
     from matplotlib.patches import Patch
 
     ax.axhspan(-100 * REL_TOL, 100 * REL_TOL, color="#dddddd", label=f"±{REL_TOL:.0%}")
-    ax.axhline(0.0, color="black", lw=0.8, label="theory d → ∞")
+    ax.axhline(0.0, color="black", lw=0.8, label=THEORY_LABEL)
     labels = []
     for i, (_, r) in enumerate(tab.iterrows()):
         if not np.isfinite(r["e_inf"]):
@@ -333,7 +341,7 @@ def _summary_panel(ax, tab, colors):
         color = colors[(r["alpha"], r["kappa"])]
         marker = MARKERS[r["metric"]][0]
         ax.errorbar([i], [100 * r["rel_dev"]], yerr=[100 * r["e_inf_se"] / r["theory"]], fmt=marker, color=color,
-                    ms=5, capsize=2, mfc=color if r["metric"] == "e_icl" else "white")
+                    ms=5, capsize=2, mfc=color if r["metric"] == "e_icl" else "white", label=E_INF_LABEL)
         labels.append((i, f"{MARKERS[r['metric']][2]} τ={r['tau']:g} α={r['alpha']:g}"
                           f"{' κ=∞' if math.isinf(r['kappa']) else ''}"))
     ax.set_xticks([i for i, _ in labels])
@@ -341,6 +349,7 @@ def _summary_panel(ax, tab, colors):
     ax.set_ylabel("(e_∞ − theory) / theory  [%]  (± SE)")
     ax.set_title("Summary: extrapolated e_∞ vs d → ∞ theory")
     handles, names = ax.get_legend_handles_labels()
+    handles = list(dict(zip(names, handles, strict=True)).values())  # the per-point marks share one entry
     handles += [Patch(color=c, label=_series_label(a, k)) for (a, k), c in colors.items()]
     handles += [Line2D([], [], color="grey", marker=m, ls="", mfc="grey" if met == "e_icl" else "white",
                        label=f"{name}: e_∞ ± SE") for met, (m, _, name) in MARKERS.items()]
