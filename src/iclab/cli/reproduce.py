@@ -131,10 +131,11 @@ def reproduce(
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Reproduce a figure: `iclab reproduce list` lists the ids with what they compute and cost."""
+    from iclab.cli.output import terminal_width
     from iclab.experiments import get_experiment, run_experiment
     from iclab.validation import check_choice
 
-    console = Console()
+    console = Console(width=terminal_width())  # 120 columns when piped, like every other table
     if figure == "list":
         list_figures()
         return
