@@ -7,16 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from iclab.cli import main
 from iclab.cli.letey import LETEY_COLUMNS
+
+from .helpers import run_cli
 
 BASE = ["--tau", "4", "--alpha", "2", "--kappa", "1", "--rho", "0.01"]
 
 
 def run(capsys, *args):
-    code = main(["theory", "letey2025", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, "theory", "letey2025", *args)
 
 
 def test_json_reference_values_and_alpha_test_grid(capsys):

@@ -7,15 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from iclab.cli import main
 from iclab.cli.theory import LU_COLUMNS
 from iclab.theory import lu2024
 
+from .helpers import run_cli
+
 
 def run(capsys, *args):
-    code = main(["theory", "lu2024", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, "theory", "lu2024", *args)
 
 
 def test_json_is_a_list_of_rows_on_the_cartesian_grid(capsys):

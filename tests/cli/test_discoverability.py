@@ -11,15 +11,14 @@ import sys
 import pytest
 
 import iclab
-from iclab.cli import main
 from iclab.cli.reproduce import FIGURES
 from iclab.experiments import available, get_experiment
 
+from .helpers import run_cli
+
 
 def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, *args)
 
 
 def test_every_figure_has_a_kind_and_a_description():
