@@ -87,7 +87,7 @@ def available() -> list[str]:
 
 
 def get_experiment(exp_id: str) -> Experiment:
-    """Import and return the experiment ``exp_id``; ``ValueError`` for an unknown id."""
+    """Import and return the experiment ``exp_id``; ``UserInputError`` for an unknown id."""
     ids = available()
     if exp_id not in ids:
         raise UserInputError(f"experiment must be one of {', '.join(ids)} (got {exp_id!r})")

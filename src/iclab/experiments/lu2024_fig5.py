@@ -223,7 +223,8 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax_e.set_yscale("log")
         ax_l.set(xlabel="τ = n/d²", ylabel="final training loss (median over runs)", xscale="log")
         for ax in (ax_e, ax_l):  # one entry per label: the per-d peaks and thresholds share theirs
-            handles = dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+            handles, labels = ax.get_legend_handles_labels()
+            handles = dict(zip(labels, handles, strict=True))
             ax.legend(list(handles.values()), list(handles.keys()), fontsize=6, ncol=2)
     fig.suptitle(_footer(df, members), fontsize=9)
     files = C.save(fig, out_dir, "fig5", records)
