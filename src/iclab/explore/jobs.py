@@ -12,7 +12,7 @@ import math
 import multiprocessing as mp
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,6 @@ class Job:
     points: list[Point]
     process: mp.Process | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def total(self) -> int:
