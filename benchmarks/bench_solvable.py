@@ -109,7 +109,7 @@ def bench_fig4(runs: int = 20, n_test: int = 1000):
     from iclab.experiments import get_experiment
     from iclab.experiments.lu2024_fig4_demo import DEMO, KAPPAS
 
-    pts = get_experiment("lu2024-fig4-demo").points("demo", False, {"runs": runs, "n_test": n_test})
+    pts = get_experiment("lu2024-fig4-demo").plan("demo", False, {"runs": runs, "n_test": n_test})
     gamma = {p.config["kappa"]: p.config for p in pts if p.config["kind"] == "gamma"}
     dmmse = {p.config["kappa"]: p.config for p in pts if p.config["kind"] == "dmmse"}
     print(f"\n[3] the authors' quick figure (Fig. 4 CPU demo, d = {DEMO['d']}, alpha = 10, tau = 10, {len(KAPPAS)} "
@@ -159,7 +159,7 @@ def bench_rss():
 REPRODUCE_CHILD = """
 import sys, time
 t = time.perf_counter()
-from iclab.experiments import run_experiment
+from iclab.sweep.reproduce import run_experiment
 run_experiment(sys.argv[1], scale=sys.argv[2], out_dir=sys.argv[3], store=sys.argv[4], executor="process",
                workers=2, progress=False)
 print(time.perf_counter() - t)

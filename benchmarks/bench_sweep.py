@@ -15,7 +15,7 @@ import os
 import time
 
 from iclab import sweep
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.sweep import demo
 
 

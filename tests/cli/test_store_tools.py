@@ -156,7 +156,7 @@ def test_every_figure_exports_to_parquet(tmp_path):
     with Store(tmp_path / "all.sqlite") as st:
         for exp_id in available():
             exp = get_experiment(exp_id)
-            for p in exp.points(exp.default_scale, False, {}):
+            for p in exp.plan(exp.default_scale, False, {}):
                 for seed in range(min(p.seeds, 2)):
                     st.put(exp_id, point_hash(p.config), seed, p.config, metrics=_synthetic_metrics(p.config, seed))
             st.put(exp_id, "failed", 0, {"kappa": "inf"}, error="Traceback ...")

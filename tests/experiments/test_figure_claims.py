@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from iclab import sweep
-from iclab.experiments import get_experiment, run_experiment
+from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_common as C
+from iclab.sweep.reproduce import run_experiment
 from iclab.theory import lu2024
 
 from .test_lu2024_figures import _fake_modules
@@ -25,7 +26,7 @@ def _fake_table(fig, monkeypatch, **over):
     _fake_modules(monkeypatch)
     exp = get_experiment(fig)
     extra = {"n_kappa_dmmse": 5} if fig == "lu2024-fig4" else {}
-    return sweep.run(exp.compute, exp.points("quick", False, {"runs": 4, "d": 100, **extra, **over}), name=fig,
+    return sweep.run(exp.compute, exp.plan("quick", False, {"runs": 4, "d": 100, **extra, **over}), name=fig,
                      progress=False)
 
 

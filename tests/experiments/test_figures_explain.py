@@ -71,7 +71,7 @@ def build(fig, tmp_path, monkeypatch):
 
     scale, over = TINY[fig]
     exp = get_experiment(fig)
-    df = sweep.run(exp.compute, exp.points(scale, False, over), name=fig, progress=False)
+    df = sweep.run(exp.compute, exp.plan(scale, False, over), name=fig, progress=False)
     assert not df.attrs.get("failed")
     closed = []
     monkeypatch.setattr(plt, "close", lambda f=None: closed.append(f))  # keep the figure to inspect it

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iclab.experiments import get_experiment, letey2025_fig1, letey2025_spike, letey2025_test_scaling, run_experiment
+from iclab.experiments import get_experiment, letey2025_fig1, letey2025_spike, letey2025_test_scaling
 from iclab.experiments import letey2025_common as C
 from iclab.sweep.config import canonical_json
+from iclab.sweep.reproduce import run_experiment
 from iclab.theory import letey2025 as th
 
 TINY = {
@@ -37,7 +38,7 @@ STORED_CLAIMS = {
 def test_end_to_end_tiny(fig, tmp_path):
     exp = get_experiment(fig)
     assert exp.kind in ("theory", "simulation") and exp.description and exp.cost is not None
-    for p in exp.points("quick", False, TINY[fig]):
+    for p in exp.plan("quick", False, TINY[fig]):
         canonical_json(p.config)
         assert exp.cost(p.config) > 0
     files = run_experiment(fig, overrides=TINY[fig], out_dir=tmp_path, store=tmp_path / "s.sqlite",
@@ -68,7 +69,7 @@ def test_settings_overrides_and_unknown_keys():
     assert s.d == 30 and s.kappa == (0.5, 1.0) and s.runs == letey2025_spike.SETTINGS["quick"].runs
     with pytest.raises(ValueError, match="--set key"):
         C.settings_dict(letey2025_spike.SETTINGS, "quick", {"nope": 1})
-    pts = letey2025_spike.points("paper", False, {})
+    pts = letey2025_spike.plan("paper", False, {})
     assert len(pts) == 21 and pts[0].seeds == 30 and pts[0].config["tests"][-1] == "piano"
     assert letey2025_spike.spike_indices(120) == (1, 79, 99, 109, 120)
 
@@ -97,6 +98,6 @@ def test_simulation_claim_can_fail(excess, holds):
 
 
 def test_test_scaling_points_share_one_gamma_per_run():
-    pts = letey2025_test_scaling.points("quick", False, {})
+    pts = letey2025_test_scaling.plan("quick", False, {})
     assert [p.config["cov"] for p in pts] == ["iso", "pl:1", "pl:1.5"]
     assert all(p.config["tests"] == [p.config["train"]] and len(p.config["alpha_test"]) == 21 for p in pts)

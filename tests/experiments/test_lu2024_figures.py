@@ -42,7 +42,7 @@ def test_theory_only_reproduce_fig1_end_to_end(tmp_path, capsys):
 def test_theory_only_points_compute_and_plot(fig, tmp_path):
     exp = get_experiment(fig)
     assert exp.supports_theory_only
-    pts = exp.points("quick", True, SMALL_MAP if fig == "lu2024-fig3" else {})
+    pts = exp.plan("quick", True, SMALL_MAP if fig == "lu2024-fig3" else {})
     assert pts and all(p.config["kind"] in ("theory", "map") for p in pts)
     for p in pts:
         canonical_json(p.config)   # JSON-serialisable, κ = inf as "inf"
@@ -53,7 +53,7 @@ def test_theory_only_points_compute_and_plot(fig, tmp_path):
 
 def test_fig2_theory_marks_alpha_star(tmp_path):
     exp = get_experiment("lu2024-fig2")
-    df = sweep.run(exp.compute, exp.points("quick", True, {}), name="f2", progress=False)
+    df = sweep.run(exp.compute, exp.plan("quick", True, {}), name="f2", progress=False)
     out = pd.read_csv(exp.plot(df, tmp_path)[1])
     stars = out[out["series"].str.endswith("alpha*")]
     got = {(r.panel, r.series.split()[0]): r.x for r in stars.itertuples()}
@@ -67,7 +67,7 @@ def test_fig2_theory_marks_alpha_star(tmp_path):
 def test_fig3_map_letters(tmp_path):
     """Fig 3 panel A (ICL, τ = 0.5, ρ = 0.1): letters A–D sit on non-monotone pixels, E (κ = 1.5) on a grey one."""
     exp = get_experiment("lu2024-fig3")
-    pts = exp.points("quick", True, {"n_kappa": 5, "n_rho": 1, "n_alpha": 500})
+    pts = exp.plan("quick", True, {"n_kappa": 5, "n_rho": 1, "n_alpha": 500})
     cfg = dict(pts[0].config, kappa_grid="0.2,0.4,0.5,0.6,1.5", rho_grid="0.1")
     idx = np.array(C.compute(cfg, 0)["index"])
     assert (idx[:4] > 0).all() and idx[4] == 0
@@ -76,17 +76,17 @@ def test_fig3_map_letters(tmp_path):
 
 
 def test_simulation_points_follow_section7():
-    f1 = get_experiment("lu2024-fig1").points("paper", False, {})
+    f1 = get_experiment("lu2024-fig1").plan("paper", False, {})
     g1 = [p for p in f1 if p.config["kind"] == "gamma"]
     assert len(g1) == 18 + 21 and {p.seeds for p in g1} == {10} and {p.config["d"] for p in g1} == {100}
     assert {p.config["tau"] for p in g1 if p.config["kappa"] == "inf"} == {0.2, 0.5, 0.85, 1.0, 1.15, 1.5, 2.0}
     assert {p.config["lam"] for p in g1 if p.config["kappa"] == "inf"} == {1e-5, 0.1, 1.0}
     assert {p.config["alpha"] for p in g1 if p.config["kappa"] == 0.5} == {1.0, 10.0, 100.0}
-    f2 = [p for p in get_experiment("lu2024-fig2").points("paper", False, {}) if p.config["kind"] == "gamma"]
+    f2 = [p for p in get_experiment("lu2024-fig2").plan("paper", False, {}) if p.config["kind"] == "gamma"]
     assert len(f2) == 90 and {p.config["lam"] for p in f2} == {1e-6}
     assert {p.config["alpha"] for p in f2 if p.config["tau"] == 0.5 and p.config["rho"] == 0.5} == \
         {1, 5.6, 6.15, 7.4, 100, 1000}
-    f4 = get_experiment("lu2024-fig4").points("paper", False, {})
+    f4 = get_experiment("lu2024-fig4").plan("paper", False, {})
     g4 = [p for p in f4 if p.config["kind"] == "gamma"]
     dm = [p for p in f4 if p.config["kind"] == "dmmse"]
     assert len(g4) == 4 * 5 and all(p.config["tau"] == pytest.approx(0.2 * p.config["alpha"]) for p in g4)
@@ -95,22 +95,22 @@ def test_simulation_points_follow_section7():
     assert ks[0] == pytest.approx(0.08) and ks[-1] == pytest.approx(95.72)
     assert set(dm[0].config) >= {"d", "alpha", "kappa", "rho", "n_test"}
     # at small d the balanced pool cannot hold κd > τd² tasks: those Γ* points are skipped (§1.3)
-    small = [p.config for p in get_experiment("lu2024-fig4").points("quick", False, {"d": 30})
+    small = [p.config for p in get_experiment("lu2024-fig4").plan("quick", False, {"d": 30})
              if p.config["kind"] == "gamma"]
     assert all(c["kappa"] * c["d"] <= c["tau"] * c["d"] ** 2 for c in small) and len(small) == 19
 
 
 def test_set_overrides():
     exp = get_experiment("lu2024-fig1")
-    pts = exp.points("quick", False, {"d": 24, "runs": 2})
+    pts = exp.plan("quick", False, {"d": 24, "runs": 2})
     assert {p.config["d"] for p in pts if p.config["kind"] == "gamma"} == {24}
     assert {p.seeds for p in pts if p.config["kind"] == "gamma"} == {2}
     with pytest.raises(ValueError, match="--set key must be one of"):
-        exp.points("quick", False, {"bogus": 1})
+        exp.plan("quick", False, {"bogus": 1})
     with pytest.raises(ValueError, match="d must be an integer"):
-        exp.points("quick", False, {"d": 2.5})
+        exp.plan("quick", False, {"d": 2.5})
     with pytest.raises(ValueError, match="lam_ab must be > 0"):
-        exp.points("quick", False, {"lam_ab": -1})
+        exp.plan("quick", False, {"lam_ab": -1})
     assert main(["reproduce", "lu2024-fig1", "--theory-only", "--set", "bogus=1", "--no-progress"]) == 2
 
 
@@ -137,7 +137,7 @@ def test_simulation_path_plot_and_agreement(fig, monkeypatch, tmp_path):
     _fake_modules(monkeypatch)
     exp = get_experiment(fig)
     over = {"runs": 4, "d": 100} | ({"n_kappa_dmmse": 5} if fig == "lu2024-fig4" else {})
-    pts = exp.points("quick", False, over)
+    pts = exp.plan("quick", False, over)
     df = sweep.run(exp.compute, pts, name=fig, progress=False)
     out = pd.read_csv(exp.plot(df, tmp_path)[1])
     sim = out[out["source"] == "simulation"]
@@ -169,7 +169,7 @@ def test_simulation_path_plot_and_agreement(fig, monkeypatch, tmp_path):
 def test_plot_skips_absent_simulation_series(monkeypatch, tmp_path):
     _fake_modules(monkeypatch)
     exp = get_experiment("lu2024-fig1")
-    pts = [p for p in exp.points("quick", False, {"runs": 2})
+    pts = [p for p in exp.plan("quick", False, {"runs": 2})
            if p.config["kind"] == "theory" or (p.config["kind"] == "gamma" and p.config["alpha"] == 10.0
                                                and p.config["kappa"] == 0.5)]
     df = sweep.run(exp.compute, pts, name="partial", progress=False)
@@ -190,7 +190,7 @@ def test_fig4_demo_end_to_end_small(tmp_path):
     """The authors' CPU demo (§7.4) on real Γ* and dMMSE computes, shrunk to d = 12: every series is drawn and the
     theory curve is the library's g_task at α = τ = 10."""
     exp = get_experiment("lu2024-fig4-demo")
-    pts = exp.points("demo", False, {"d": 12, "runs": 2, "n_test": 64, "n_theory": 40})
+    pts = exp.plan("demo", False, {"d": 12, "runs": 2, "n_test": 64, "n_theory": 40})
     df = sweep.run(exp.compute, pts, name="demo", progress=False)
     out = pd.read_csv(exp.plot(df, tmp_path)[1])
     assert (out["source"] == "simulation").sum() == 12 and (out["source"] == "dmmse").sum() == 12
@@ -202,25 +202,29 @@ def test_fig4_demo_end_to_end_small(tmp_path):
     assert len(ag) == 3 * 12 and set(ag["reference"]) == {"theory (d → ∞)"}
 
 
-def test_prefetch_thread_is_joined_before_plotting(tmp_path, monkeypatch):
-    """With worker processes, run_experiment imports the plotting stack in a background thread; it must be
+def test_warm_up_thread_is_joined_before_plotting(tmp_path, monkeypatch, capsys):
+    """With worker processes, `iclab reproduce` imports the plotting stack in a background thread; it must be
     finished before the plot runs (matplotlib is not thread-safe)."""
     import dataclasses
     import threading
 
-    import iclab.experiments as E
+    from tests.cli.helpers import run_cli
+
+    import iclab.sweep.reproduce as R
 
     exp = get_experiment("lu2024-fig4-demo")
     seen = []
 
     def plot(df, out):
-        seen.append([t.name for t in threading.enumerate() if t.name == "iclab-prefetch"])
+        seen.append([t.name for t in threading.enumerate() if t.name == "iclab-warm-up"])
         return exp.plot(df, out)
 
-    monkeypatch.setattr(E, "get_experiment", lambda _: dataclasses.replace(exp, plot=plot))
-    files = E.run_experiment("lu2024-fig4-demo", theory_only=True, overrides={"n_theory": 20}, out_dir=tmp_path,
-                             store=tmp_path / "s.sqlite", executor="process", workers=1, progress=False)
-    assert seen == [[]] and all(f.exists() for f in files)
+    monkeypatch.setattr(R, "get_experiment", lambda _: dataclasses.replace(exp, plot=plot))
+    monkeypatch.setattr("iclab.cli.reproduce.WARM_UP_DELAY", 0.0)
+    code, _, _ = run_cli(capsys, "reproduce", "lu2024-fig4-demo", "--theory-only", "--set", "n_theory=20", "--out",
+                      str(tmp_path), "--store", str(tmp_path / "s.sqlite"), "--executor", "process", "--workers",
+                      "1", "--no-progress")
+    assert code == 0 and seen == [[]]
 
 
 def test_demo_tolerance_is_below_the_noise():
@@ -230,7 +234,7 @@ def test_demo_tolerance_is_below_the_noise():
     from iclab.solvable import simulate_point
 
     exp = get_experiment("lu2024-fig4-demo")
-    pts = {p.config["kappa"]: p.config for p in exp.points("demo", False, {}) if p.config["kind"] == "gamma"}
+    pts = {p.config["kappa"]: p.config for p in exp.plan("demo", False, {}) if p.config["kind"] == "gamma"}
     for kappa in (0.2, 1.0, 32.0):
         assert pts[kappa]["rtol"] == 1e-5
         fast = [simulate_point(pts[kappa], s) for s in range(6)]
@@ -247,7 +251,7 @@ def test_fig4_demo_matches_the_authors_d32_runs():
     from iclab.experiments.lu2024_fig4_demo import AUTHORS_GAMMA_D32, KAPPAS
 
     exp = get_experiment("lu2024-fig4-demo")
-    pts = [p for p in exp.points("demo", False, {}) if p.config["kind"] == "gamma"]
+    pts = [p for p in exp.plan("demo", False, {}) if p.config["kind"] == "gamma"]
     st = C.sim_stats(sweep.run(exp.compute, pts, name="demo", progress=False), ("g_task",)).sort_values("kappa")
     np.testing.assert_allclose(st["kappa"], KAPPAS)
     z = (st["g_task_mean"].to_numpy() - np.array(AUTHORS_GAMMA_D32)) / (np.sqrt(2) * st["g_task_sem"].to_numpy())

@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iclab.experiments import get_experiment, run_experiment
+from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_finite_size as F
 from iclab.solvable import realised_ratios, simulate_point
+from iclab.sweep.reproduce import run_experiment
 from iclab.theory import lu2024
 
 
 def test_quick_points_cover_the_ladder_and_grid_with_runs_sized_for_the_target_se():
-    pts = get_experiment("lu2024-finite-size").points("quick", False, {})
+    pts = get_experiment("lu2024-finite-size").plan("quick", False, {})
     ds = sorted({p.config["d"] for p in pts})
     assert set(ds) >= {16, 24, 32, 48, 64, 96, 128}
     grid = {(p.config["tau"], p.config["alpha"], p.config["kappa"]) for p in pts}
@@ -93,6 +94,6 @@ def test_tiny_end_to_end_run_writes_figure_csvs_and_claims(tmp_path):
 def test_bad_overrides_are_one_line_errors():
     exp = get_experiment("lu2024-finite-size")
     with pytest.raises(ValueError, match="ds must"):
-        exp.points("quick", False, {"ds": "16"})
+        exp.plan("quick", False, {"ds": "16"})
     with pytest.raises(ValueError, match="--set key"):
-        exp.points("quick", False, {"d": 16})
+        exp.plan("quick", False, {"d": 16})

@@ -98,7 +98,7 @@ def test_reduced_lsa_matches_gamma_star_and_threshold_quick_d():
 
 
 def test_points_and_overrides():
-    pts = lu2024_fig5.points("quick", False, {})
+    pts = lu2024_fig5.plan("quick", False, {})
     assert {p.config["model"] for p in pts} == set(lu2024_fig5.FIG_MODELS)
     assert all("kappas" not in p.config for p in pts)  # κ = ∞: search_point sets it per round
     lin = {p.config["d"] for p in pts if p.config["model"] in ("lsa_reduced", "linear_attention")}
@@ -107,16 +107,16 @@ def test_points_and_overrides():
     assert all(p.config["solver"] == "exact" for p in pts if p.config["model"] == "lsa_reduced")
     costs = [lu2024_fig5.cost(p.config) for p in pts]
     assert costs == sorted(costs, reverse=True) and all(c > 0 for c in costs)  # longest first
-    gelu = lu2024_fig5.points("quick", False, {"mlp": "gelu", "models": "softmax_2block_mlp"})
+    gelu = lu2024_fig5.plan("quick", False, {"mlp": "gelu", "models": "softmax_2block_mlp"})
     assert all(p.config["model_options"] == {"mlp": "gelu"} for p in gelu)
-    paper = lu2024_fig5.points("paper", False, {})
+    paper = lu2024_fig5.plan("paper", False, {})
     assert {p.config["d"] for p in paper} == {20, 40, 80}
     assert sum(lu2024_fig5.cost(p.config) for p in paper) > 50 * sum(costs)  # paper scale: CPU-hours
     with pytest.raises(ValueError, match="--set key must be one of"):
-        lu2024_fig5.points("quick", False, {"depth": 3})
+        lu2024_fig5.plan("quick", False, {"depth": 3})
     with pytest.raises(ValueError, match="models must be"):
-        lu2024_fig5.points("quick", False, {"models": "gpt"})
-    p6 = lu2024_fig6.points("paper", False, {})
+        lu2024_fig5.plan("quick", False, {"models": "gpt"})
+    p6 = lu2024_fig6.plan("paper", False, {})
     d40 = [p for p in p6 if p.config["d"] == 40 and p.config.get("model") == "softmax_2block_mlp"][0]
     assert len(d40.config["kappas"]) == 35 and d40.config["kappas"][-1] == 268 / 40  # lu2024.md §8.6 k list
     assert d40.config["taus"][0] == 10.0
@@ -260,7 +260,7 @@ def test_fig5_end_to_end_tiny(tmp_path):
     """Reduced model (closed form) at d = 4..7 through run_experiment: files and claims (the trained searches
     compile for tens of seconds: they run in the slow quick-scale test)."""
     from iclab.claims import read_claims
-    from iclab.experiments import run_experiment
+    from iclab.sweep.reproduce import run_experiment
 
     files = run_experiment("lu2024-fig5", overrides={"models": "lsa_reduced", "d_lsa": [4, 5, 6, 7], "runs": 2},
                            out_dir=tmp_path, progress=False)
@@ -323,7 +323,7 @@ def test_quick_scale_figure_claims(tmp_path, figure):
     """The quick-scale figure end to end (about 15-25 CPU-minutes for Fig. 5, 8 for Fig. 6): its claims.json has
     the issue's claims, and the ones this scale decides are reported (see the README for the measured values)."""
     from iclab.claims import read_claims
-    from iclab.experiments import run_experiment
+    from iclab.sweep.reproduce import run_experiment
 
     run_experiment(figure, out_dir=tmp_path, executor="process", workers=2, progress=False)
     _, scale, claims = read_claims(tmp_path / figure / "claims.json")

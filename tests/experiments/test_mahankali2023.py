@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from iclab import sweep
-from iclab.experiments import get_experiment, run_experiment
+from iclab.experiments import get_experiment
 from iclab.experiments import mahankali2023_common as common
 from iclab.experiments.figures import AGREEMENT_COLUMNS
 from iclab.models import LinearSelfAttention
+from iclab.sweep.reproduce import run_experiment
 from iclab.tasks import LinearRegression
 from iclab.theory import mahankali2023 as th
 from iclab.train import seed_keys
@@ -24,7 +25,7 @@ SMALL = {"d": 3, "n": [10], "seeds": 2, "steps": 400, "batch": 512, "n_test": 81
 def _run(exp_id, tmp_path, overrides):
     """points -> sweep -> plot; returns [(config, metrics)] of the training points and the plotted CSV."""
     exp = get_experiment(exp_id)
-    df = sweep.run(exp.compute, exp.points("quick", False, overrides), name=exp_id, progress=False)
+    df = sweep.run(exp.compute, exp.plan("quick", False, overrides), name=exp_id, progress=False)
     assert not df.attrs.get("failed")
     files = exp.plot(df, tmp_path)
     assert {f.suffix for f in files} == {".png", ".csv"} and all(f.stat().st_size > 0 for f in files)
@@ -40,33 +41,33 @@ def _run(exp_id, tmp_path, overrides):
                                             ("mahankali2023-nonlinear", 3)])
 def test_points_quick_and_theory_only(exp_id, n_train):
     exp = get_experiment(exp_id)
-    pts = exp.points("quick", False, {})
+    pts = exp.plan("quick", False, {})
     train = [p for p in pts if p.config["kind"] == "train"]
     assert len(train) == n_train and all(p.config["seeds"] == 5 for p in train)
-    assert all(p.config["kind"] == "curve" for p in exp.points("quick", True, {}))
-    assert len(exp.points("paper", False, {})) > len(pts)
+    assert all(p.config["kind"] == "curve" for p in exp.plan("quick", True, {}))
+    assert len(exp.plan("paper", False, {})) > len(pts)
     with pytest.raises(ValueError, match="--set key must be one of"):
-        exp.points("quick", False, {"nn": 3})
+        exp.plan("quick", False, {"nn": 3})
     with pytest.raises(ValueError, match="n must be"):
-        exp.points("quick", False, {"n": 0})
+        exp.plan("quick", False, {"n": 0})
     with pytest.raises(ValueError, match="steps"):
-        exp.points("quick", False, {"steps": -5})
+        exp.plan("quick", False, {"steps": -5})
 
 
 def test_overrides_and_bad_values():
     exp = get_experiment("mahankali2023-isotropic")
-    pts = exp.points("quick", False, {"n": 7, "sigma2": [0.1, 0.2, 0.3], "d": 2})
+    pts = exp.plan("quick", False, {"n": 7, "sigma2": [0.1, 0.2, 0.3], "d": 2})
     train = [p.config for p in pts if p.config["kind"] == "train"]
     assert sorted(c["sigma2"] for c in train) == [0.1, 0.2, 0.3] and {c["n"] for c in train} == {7}
     with pytest.raises(ValueError, match="sigma2"):
-        exp.points("quick", False, {"sigma2": -1})
+        exp.plan("quick", False, {"sigma2": -1})
     pre = get_experiment("mahankali2023-preconditioned")
     with pytest.raises(ValueError, match="prior"):
-        pre.points("quick", False, {"prior": "flat"})
+        pre.plan("quick", False, {"prior": "flat"})
     with pytest.raises(ValueError, match="cond"):
-        pre.points("quick", False, {"cond": 0.5})
+        pre.plan("quick", False, {"cond": 0.5})
     with pytest.raises(ValueError, match="width"):
-        get_experiment("mahankali2023-nonlinear").points("quick", False, {"width": 0})
+        get_experiment("mahankali2023-nonlinear").plan("quick", False, {"width": 0})
 
 
 def test_test_prompts_use_a_key_no_training_stream_uses():
@@ -154,7 +155,7 @@ ACCEPT_ISO = {**ACCEPT_TRAIN, "steps": 2000}
 
 def _train_points(exp_id, overrides):
     exp = get_experiment(exp_id)
-    return exp, [p.config for p in exp.points("paper", False, overrides) if p.config["kind"] == "train"]
+    return exp, [p.config for p in exp.plan("paper", False, overrides) if p.config["kind"] == "train"]
 
 
 def _report(tag, **values):

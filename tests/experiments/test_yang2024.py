@@ -17,30 +17,30 @@ TINY = {"N": 6, "K": 20, "d": 8, "m": 4, "n_test": 10}
 @pytest.mark.parametrize("scale", ["quick", "paper"])
 def test_points_are_json_and_validated(fig, scale):
     exp = get_experiment(fig)
-    pts = exp.points(scale, False, {})
+    pts = exp.plan(scale, False, {})
     assert pts and all(p.seeds >= 1 for p in pts)
     json.dumps([p.config for p in pts])
     with pytest.raises(ValueError, match="--set key must be one of"):
-        exp.points(scale, False, {"no_such_key": 1})
+        exp.plan(scale, False, {"no_such_key": 1})
     with pytest.raises(ValueError, match="N must be an integer in"):
-        exp.points(scale, False, {"N": 200} if fig != "yang2024-fig3" else {"N_values": [50, 200]})
+        exp.plan(scale, False, {"N": 200} if fig != "yang2024-fig3" else {"N_values": [50, 200]})
     with pytest.raises(ValueError, match="tau must be >= 0"):
-        exp.points(scale, False, {"tau": -0.1})
+        exp.plan(scale, False, {"tau": -0.1})
     with pytest.raises(ValueError, match="basis must be one of"):
-        exp.points(scale, False, {"basis": "wavelet"})
+        exp.plan(scale, False, {"basis": "wavelet"})
     with pytest.raises(ValueError, match="m must be"):
-        exp.points(scale, False, {"m": 0})
+        exp.plan(scale, False, {"m": 0})
 
 
 def test_overrides_reach_the_configs():
-    pts = get_experiment("yang2024-fig4").points("quick", False, {"H_values": "2,8", "basis": "legendre",
+    pts = get_experiment("yang2024-fig4").plan("quick", False, {"H_values": "2,8", "basis": "legendre",
                                                                    "unit_norm": False, "d": 1, "N": 12})
     assert [p.config["H"] for p in pts] == [2, 8]
     assert all(p.config["basis"] == "legendre" and p.config["N"] == 12 and p.config["d"] == 1 for p in pts)
-    pts = get_experiment("yang2024-fig2").points("quick", False, {"H_1layer": 32, "H_4layer": 4, "seeds": 2})
+    pts = get_experiment("yang2024-fig2").plan("quick", False, {"H_1layer": 32, "H_4layer": 4, "seeds": 2})
     assert [p.config["H"] for p in pts] == [32, 4] and all(p.seeds == 2 for p in pts)
     with pytest.raises(ValueError, match="d_model must be divisible"):
-        get_experiment("yang2024-fig5").points("quick", False, {"H_values": [3]})
+        get_experiment("yang2024-fig5").plan("quick", False, {"H_values": [3]})
 
 
 @pytest.mark.slow
@@ -48,7 +48,7 @@ def test_fig2_tiny_end_to_end(tmp_path):
     exp = get_experiment("yang2024-fig2")
     over = {**TINY, "steps_1layer": 60, "steps_4layer": 2, "d_model": 8, "d_ff": 8, "H_4layer": 2,
             "batch_4layer": 4, "eval_every_4layer": 2, "layers": 2}
-    pts = exp.points("quick", False, over)
+    pts = exp.plan("quick", False, over)
     rows = [{**p.config, "seed": 0, **exp.compute(dict(p.config), 0)} for p in pts]
     one, four = rows
     assert len(one["step"]) == len(one["inference_in"]) == 30 and one["step"][-1] == 60
@@ -69,12 +69,12 @@ def test_fig3_compute_is_zero_at_N_equal_m_and_matches_theory():
 
     exp = get_experiment("yang2024-fig3")
     over = {"N_values": [8, 10, 16], "K": 30, "m": 10, "tau": 0.05, "draws": 5}
-    pts = exp.points("quick", False, over)
+    pts = exp.plan("quick", False, over)
     res = {p.config["N"]: exp.compute(dict(p.config), 3) for p in pts}
     assert res[10]["gap"] == 0 and res[10]["gap_sampled"] == 0
     want = np.mean([Y.expected_gap(r, 16, 0.05) for r in draw_reps(3, 5, 30, 100, 10)])
     assert res[16]["gap"] == pytest.approx(want, rel=1e-12)
-    theory = exp.points("quick", True, over)
+    theory = exp.plan("quick", True, over)
     assert "gap_sampled" not in exp.compute(dict(theory[0].config), 0)
 
 
@@ -100,7 +100,7 @@ def test_fig5_tiny(tmp_path):
     import pandas as pd
 
     exp5 = get_experiment("yang2024-fig5")
-    pts = exp5.points("quick", False, {**TINY, "H_values": [1, 2], "budget_s": 0.5, "d_model": 4, "d_ff": 4,
+    pts = exp5.plan("quick", False, {**TINY, "H_values": [1, 2], "budget_s": 0.5, "d_model": 4, "d_ff": 4,
                                        "batch": 2, "chunk": 2, "layers": 2})
     rows = [{**p.config, "seed": 0, **exp5.compute(dict(p.config), 0)} for p in pts]
     assert all(r["steps_done"] >= 2 and len(r["time"]) == r["steps_done"] // 2 for r in rows)
@@ -308,7 +308,7 @@ def test_fig5_flop_budget_gives_equal_compute():
     from iclab.experiments.yang2024_common import four_layer_step_flops
     from iclab.experiments.yang2024_fig5 import QUICK_STEPS_H1, budget_steps
 
-    pts = get_experiment("yang2024-fig5").points("quick", False, {})
+    pts = get_experiment("yang2024-fig5").plan("quick", False, {})
     budgets = {p.config["budget_gflop"] for p in pts}
     assert len(budgets) == 1
     budget = budgets.pop() * 1e9

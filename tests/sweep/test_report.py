@@ -63,9 +63,9 @@ def test_infer_scale_reads_the_scale_back_from_the_sweep():
     from iclab.sweep.config import point_hash
 
     exp = get_experiment("lu2024-fig1")
-    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.points("quick", False, {})]}
+    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.plan("quick", False, {})]}
     assert report.infer_scale(exp, sweep) == "quick"
-    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.points("paper", True, {})]}
+    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.plan("paper", True, {})]}
     assert report.infer_scale(exp, sweep) == "paper"
-    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.points("quick", False, {"d": 12})]}
+    sweep = {"points": [(point_hash(p.config), p.seeds) for p in exp.plan("quick", False, {"d": 12})]}
     assert report.infer_scale(exp, sweep) == "custom" and report.infer_scale(exp, None) == "custom"

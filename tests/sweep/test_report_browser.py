@@ -138,7 +138,7 @@ def browser(tmp_path):
 
 def report_store(path: Path) -> Path:
     """A store with tiny real runs of Figs 1 and 4 and the demo (a d → ∞ table, an authors' table, claims)."""
-    from iclab.experiments import run_experiment
+    from iclab.sweep.reproduce import run_experiment
 
     tiny = {"lu2024-fig1": {"d": 8, "runs": 2, "n_theory": 40},
             "lu2024-fig4": {"d": 10, "runs": 2, "d_dmmse": 13, "n_test": 16, "n_kappa_dmmse": 4, "n_theory": 40},

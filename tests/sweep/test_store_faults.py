@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from iclab.cli import main
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.sweep import run
 from iclab.sweep.store import Store, StoreWriteError
 

@@ -14,7 +14,7 @@ import pytest
 
 from iclab import sweep
 from iclab.cli import main
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.sweep import demo
 from iclab.sweep.store import Store
 

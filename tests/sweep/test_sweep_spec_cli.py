@@ -47,7 +47,7 @@ def test_figure_spec_uses_figure_defaults(demo_figure):
 
 
 def test_figure_defaults_come_from_a_point_of_the_matching_kind(monkeypatch):
-    from iclab.experiments import Experiment, Point
+    from iclab.experiment import Experiment, Point
     from iclab.sweep import demo
 
     pts = [Point({"kind": "theory", "grid": "0:1:5", "mu": 0.0}),

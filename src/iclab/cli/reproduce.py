@@ -74,7 +74,7 @@ def quick_cost_text(exp) -> str:
     from iclab.cli.sweep import _duration
 
     if exp.cost is not None:
-        total = sum(float(exp.cost(p.config)) * p.seeds for p in exp.points(exp.default_scale, False, {}))
+        total = sum(float(exp.cost(p.config)) * p.seeds for p in exp.plan(exp.default_scale, False, {}))
         return f"~{_duration(total)}"
     measured = FIGURES.get(exp.id, (None, None, None))[2]
     return "unknown" if measured is None else f"~{_duration(measured)} (measured)"
@@ -132,7 +132,8 @@ def reproduce(
 ) -> None:
     """Reproduce a figure: `iclab reproduce list` lists the ids with what they compute and cost."""
     from iclab.cli.output import terminal_width
-    from iclab.experiments import get_experiment, run_experiment
+    from iclab.experiments import get_experiment
+    from iclab.sweep.reproduce import run_experiment
     from iclab.validation import check_choice
 
     console = Console(width=terminal_width())  # 120 columns when piped, like every other table
@@ -146,14 +147,53 @@ def reproduce(
     if dry_run:
         typer.echo(dry_run_text(exp, chosen, theory_only, overrides, store, workers, out / exp.id / subfolder))
         return
+    warm_up = start_plot_warm_up() if executor != "local" else None
     files = run_experiment(figure, scale=scale, theory_only=theory_only, overrides=overrides, out_dir=out,
                            subdir=subfolder, store=store, executor=executor, workers=workers, scheduler=scheduler,
-                           progress=progress)
+                           progress=progress, before_plot=warm_up)
     for f in files:
         console.print(f"wrote {f}", highlight=False, soft_wrap=True)
     for f in files:
         if Path(f).name == CLAIMS_FILE:
             print_claims(f, console)
+
+
+WARM_UP_DELAY = 0.5  # seconds: worker processes start in about this time, and need the cores meanwhile
+
+
+def start_plot_warm_up():
+    """Import pandas and matplotlib (Agg) and draw a throwaway log-scale figure in a background thread while
+    worker processes compute: about 1.5 s of imports, font loading and mathtext set-up that the table and the
+    plot would otherwise pay after the last result (the main thread only waits on results meanwhile). A process-
+    level warm-up, so it lives here at the entry point, not in the library. Starts after WARM_UP_DELAY. Returns
+    the function that cancels or joins it: call it before plotting (matplotlib is not thread-safe). A failure
+    in the thread is ignored: it happens again, with its message, where the import is needed."""
+    import threading
+
+    def load():
+        try:
+            import pandas  # noqa: F401
+
+            from iclab.experiments.figures import pyplot
+
+            fig, ax = pyplot().subplots(figsize=(2, 2))
+            ax.loglog([1, 10], [1, 10], label="α")
+            ax.legend()
+            fig.tight_layout()
+            fig.canvas.draw()
+            pyplot().close(fig)
+        except Exception:
+            pass
+
+    thread = threading.Timer(WARM_UP_DELAY, load)
+    thread.name, thread.daemon = "iclab-warm-up", True
+    thread.start()
+
+    def stop() -> None:
+        thread.cancel()  # not started yet (a sweep shorter than the delay): the plot imports what it needs
+        thread.join()
+
+    return stop
 
 
 def dry_run_text(exp, scale: str, theory_only: bool, overrides: dict, store: Path, workers: int | None,
@@ -168,7 +208,7 @@ def dry_run_text(exp, scale: str, theory_only: bool, overrides: dict, store: Pat
     if theory_only and not exp.supports_theory_only:
         raise UserInputError(f"--theory-only is not available for {exp.id} (it has no closed-form-only variant)")
     workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, lo=1)
-    points = exp.points(scale, theory_only, dict(overrides))
+    points = exp.plan(scale, theory_only, dict(overrides))
     kinds = Counter(str(p.config.get("kind", "run")) for p in points)
     runs = sum(p.seeds for p in points)
     by_kind = ", ".join(f"{n} {k}" for k, n in kinds.items())

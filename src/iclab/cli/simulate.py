@@ -51,7 +51,7 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
 def _runs(configs: list[dict], seeds: int, store: Path | None, name: str):
     """Every (config, seed) through the sweep engine (cached in ``store`` when given): the results table."""
     from iclab import sweep
-    from iclab.experiments import Point
+    from iclab.experiment import Point
     from iclab.solvable.simulate import simulate_point
 
     df = sweep.run(simulate_point, [Point(c, seeds) for c in configs], name=name,

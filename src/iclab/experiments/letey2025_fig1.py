@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from iclab.claims import in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
 
 RHO = 0.01

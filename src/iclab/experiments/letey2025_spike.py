@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from iclab.claims import in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
 
 RHO, ALPHA, TAU = 0.01, 2.0, 4.0

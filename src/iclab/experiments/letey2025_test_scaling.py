@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from iclab.claims import in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
 
 ALPHA, TAU, KAPPA, RHO, LAM = 2.0, 4.0, 1.0, 0.01, 1e-4

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import figures as F
 from iclab.experiments import lu2024_common as C
 

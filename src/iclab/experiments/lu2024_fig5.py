@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from iclab.claims import Claim, all_of, in_range, within_se
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
 from iclab.validation import UserInputError

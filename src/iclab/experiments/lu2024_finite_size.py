@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.validation import UserInputError
 

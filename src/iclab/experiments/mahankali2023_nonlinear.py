@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
 
 GRID = ("n", "width")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments.yang2024_common import (
     DATA,
     FOUR_LAYER,

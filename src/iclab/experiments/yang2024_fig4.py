@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments.yang2024_common import DATA, ONE_LAYER, mean_sem, merge, stack_runs, steps_to_reach, validate
 from iclab.validation import check_int
 

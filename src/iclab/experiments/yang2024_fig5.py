@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iclab.claims import Claim, in_range
-from iclab.experiments import Experiment, Point
+from iclab.experiment import Experiment, Point
 from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_TINY, four_layer_step_flops, merge, validate
 from iclab.validation import UserInputError, check_choice, check_int, check_positive
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.explore.view import LOG_AXES, View
 from iclab.validation import UserInputError, check_int
 

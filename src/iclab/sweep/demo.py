@@ -57,7 +57,7 @@ def fails_on(config: dict, seed: int) -> dict:
 # -- a toy "figure": the Monte Carlo mean of N(mu, 1) against its theory value mu ---------------------------------
 
 def _points(scale: str, theory_only: bool, overrides: dict) -> list:
-    from iclab.experiments import Point
+    from iclab.experiment import Point
 
     params = {"n": 100, "mus": [0.0, 0.5, 1.0, 1.5], "seeds": 4 if scale == "quick" else 20}
     unknown = sorted(set(overrides) - set(params))
@@ -96,7 +96,7 @@ def _plot(df, out_dir):
 
 
 def _experiment():
-    from iclab.experiments import Experiment
+    from iclab.experiment import Experiment
 
     return Experiment(id="demo", title="Demo: Monte Carlo mean of N(mu, 1) against mu", points=_points,
                       compute=noisy_mean, plot=_plot, agreement=_agreement)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.sweep.config import point_hash
 from iclab.sweep.executors import EXECUTORS, execute
 from iclab.sweep.store import Store

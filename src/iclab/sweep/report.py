@@ -110,7 +110,7 @@ def infer_scale(exp, sweep) -> str:
     for scale in exp.scales:
         for theory_only in (False, True) if exp.supports_theory_only else (False,):
             try:
-                pts = exp.points(scale, theory_only, {})
+                pts = exp.plan(scale, theory_only, {})
             except Exception:  # a figure whose points cannot be listed here is simply not matched
                 continue
             if {(point_hash(p.config), p.seeds) for p in pts} == ran:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iclab.experiments import Point
+from iclab.experiment import Point
 from iclab.resources import ROW_BYTES, check_memory, check_sweep_tasks
 from iclab.validation import UserInputError, load_yaml_mapping
 
@@ -140,7 +140,7 @@ def _figure(exp_id: str, scale: str | None, fixed: dict[str, Any],
 
     exp = get_experiment(exp_id)
     scale = check_choice("scale", scale or exp.default_scale, exp.scales)
-    pts = exp.points(scale, False, {})
+    pts = exp.plan(scale, False, {})
     known = set(getattr(exp, "parameters", None) or ())
     for p in pts:
         known.update(p.config)
