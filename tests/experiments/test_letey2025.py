@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from iclab.experiments import get_experiment, letey2025_fig1, letey2025_spike, letey2025_test_scaling
-from iclab.experiments import letey2025_common as C
 from iclab.sweep.config import canonical_json
 from iclab.sweep.reproduce import run_experiment
 from iclab.theory import letey2025 as th
+from iclab.validation import UserInputError
 
 TINY = {
     "letey2025-fig1": {"d": 12, "alpha_tau": 6.0, "runs": 2, "kappa": [0.5, 1.0]},
@@ -58,19 +58,27 @@ def test_fig1_csv_theory_is_the_library(tmp_path):
     st = df[df["series"] == "authors_stored"]
     assert len(st) == 20
     r = st[(st["test"] == "I") & (st["kappa"] == 1.0)].iloc[0]
-    assert r["e_icl"] == 0.52487 and r["theory"] == pytest.approx(0.524650, abs=5e-7)     # §6 F1 table
+    assert r["e_icl"] == 0.52487 and r["theory"] == pytest.approx(0.524650, abs=5e-7)  # stored / reference
+    # wiring: the simulation panel's theory is the library's at the parameters this test states (d = 12,
+    # lowrank(6) train and test, α = τ = 6, ρ = .01), not ones read from the module
     sim = df[(df["panel"] == "sim") & (df["series"] == "theory") & (df["test"] == "C_train")]
     sol = th.solve(th.family("lowrank", 12, 6), 6, 6, sim["kappa"].to_numpy(), 0.01)
     np.testing.assert_allclose(sim["e_icl"], th.errors(sol, th.family("lowrank", 12, 6))["e_icl"], rtol=1e-12)
 
 
 def test_settings_overrides_and_unknown_keys():
-    s = C.settings_dict(letey2025_spike.SETTINGS, "quick", {"d": 30, "kappa": "0.5,1"})
+    exp = get_experiment("letey2025-spike")
+    s = exp.resolve("quick", {"d": 30, "kappa": "0.5,1"})
     assert s.d == 30 and s.kappa == (0.5, 1.0) and s.runs == letey2025_spike.SETTINGS["quick"].runs
-    with pytest.raises(ValueError, match="--set key"):
-        C.settings_dict(letey2025_spike.SETTINGS, "quick", {"nope": 1})
-    pts = letey2025_spike.plan("paper", False, {})
+    with pytest.raises(UserInputError, match="--set key"):
+        exp.plan("quick", False, {"nope": 1})
+    with pytest.raises(UserInputError, match=r"kappa must be > 0 \(got 0.0\)"):
+        exp.plan("quick", False, {"kappa": "0,1"})
+    with pytest.raises(UserInputError, match="d must be an integer >= 2"):
+        get_experiment("letey2025-fig1").plan("quick", False, {"d": 1})   # lowrank(d/2) needs rank >= 1
+    pts = exp.plan("paper", False, {})
     assert len(pts) == 21 and pts[0].seeds == 30 and pts[0].config["tests"][-1] == "piano"
+    assert [p.config["kappa"] for p in pts[:3]] == [0.1, 0.2, 0.3]
     assert letey2025_spike.spike_indices(120) == (1, 79, 99, 109, 120)
 
 
@@ -98,6 +106,9 @@ def test_simulation_claim_can_fail(excess, holds):
 
 
 def test_test_scaling_points_share_one_gamma_per_run():
-    pts = letey2025_test_scaling.plan("quick", False, {})
+    pts = letey2025_test_scaling.EXPERIMENT.plan("quick", False, {})
     assert [p.config["cov"] for p in pts] == ["iso", "pl:1", "pl:1.5"]
     assert all(p.config["tests"] == [p.config["train"]] and len(p.config["alpha_test"]) == 21 for p in pts)
+    at = pts[0].config["alpha_test"]
+    assert at[0] == pytest.approx(0.1, rel=1e-15) and at[10] == pytest.approx(10.0, rel=1e-15)
+    assert at[-1] == pytest.approx(1000.0, rel=1e-15) and at[6] == pytest.approx(10**0.2, rel=1e-15)  # a stored α_test

@@ -1,5 +1,6 @@
-"""Pieces shared by the Letey et al. 2025 figures (pretrain–test task alignment): the simulation point, its cost
-model, simulation statistics against the exact theory, and the authors' stored simulation means.
+"""Pieces shared by the Letey et al. 2025 figures (pretrain–test task alignment): the settings fields of the
+simulation figures, the simulation point, its cost model, simulation statistics against the exact theory, and the
+authors' stored simulation means.
 
 A simulation point is one structured Γ* per seed (:func:`iclab.solvable.structured.simulate_structured`) with its
 exact errors on every test covariance of the figure and every test length; covariances travel in the configs as
@@ -8,30 +9,38 @@ family strings (``pl:0.5``, ``spike:0:2`` ...), so configs stay JSON and hashabl
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from iclab.experiments.figures import mean_sem
+from iclab.experiments.figures import footer_text, mean_sem, pyplot, save_figure, scale_name
+from iclab.settings import param
+from iclab.solvable.structured import simulate_structured
+from iclab.theory.letey2025 import family_from_spec
 
 SOURCE = "Letey, Zavatone-Veth, Lu, Pehlevan 2025 (arXiv 2509.26551)"
+CODE = "Pehlevan-Group/task_alignment_governs_icl_preprint"
+"""The authors' repository: figure scripts and stored simulation runs (the paper body gives no tables)."""
 
-# The authors' stored simulation means and the exact theory at their parameters, copied from the spec tables
-# (Letey et al. 2025 reproduction notes, §6 F1, F2, F4). Keys: κ (F1, F2) or α_test (F4); one entry per test column.
-F1_STORED = {  # d = 80, α = τ = 80, lowrank(40) train; tests C_train, I, pl(.5), rev pl(.5), d e_2e_2ᵀ; 30 runs
+# The authors' stored simulation means (simulation_m.txt of their runs in CODE) and, in the comments, where they
+# come from. Keys: κ (F1, F2) or α_test (F4); one entry per test column.
+F1_STORED = {  # Fig. 1: Error_Against_Kappa/ICLR_FIGURE1_theoryvalidation, run PREPRINT_halfmanifold_large80_d80:
+    # d = 80, α = τ = 80, lowrank(40) train; tests C_train, I, pl(.5), rev pl(.5), d e_2e_2ᵀ; 30 runs
     0.2: (.6878, .8779, .8063, .9483, .6585),
     0.5: (.0741, .5540, .3787, .7296, .0643),
     1.0: (.01682, .52487, .33834, .71141, .01679),
     2.2: (.01655, .52560, .33875, .71200, .01653),
 }
-F2_STORED = {  # d = 120, α = 2, τ = 4, piano train; tests d e_je_jᵀ, j = 1, 79, 99, 109, 120, and C_train; 30 runs
+F2_STORED = {  # spiked_signal, run NIPS_piano_d120_final_30avg: d = 120, α = 2, τ = 4, piano train;
+    # tests d e_je_jᵀ, j = 1, 79, 99, 109, 120, and C_train; 30 runs
     0.1: (1.0267, 1.1131, 1.1494, 1.1682, 1.1768, 1.0654),
     0.5: (.5957, .9104, 1.0412, 1.1746, 1.3269, .7398),
     1.0: (.4457, .7271, .9145, 1.0907, 1.3441, .5654),
     2.1: (.3668, .6035, .8219, .9865, 1.3697, .4735),
 }
-F4_STORED = {  # d = 150, α = 2, τ = 4, κ = 1, λ = 1e-4; C_test = C_train ∈ {I, pl(1), pl(1.5)}; 10 runs
+F4_STORED = {  # test_time_scaling, run d150_tryagain: d = 150, α = 2, τ = 4, κ = 1, λ = 1e-4;
+    # C_test = C_train ∈ {I, pl(1), pl(1.5)}; 10 runs
     0.1: (4.9777, 3.6450, 2.3056),
     10**0.2: (.7068, .4500, .2420),
     10.0: (.4810, .2811, .1329),
@@ -39,22 +48,24 @@ F4_STORED = {  # d = 150, α = 2, τ = 4, κ = 1, λ = 1e-4; C_test = C_train �
 }
 
 
-def settings_dict(settings_by_scale: dict[str, Any], scale: str, overrides: dict[str, Any]):
-    """A figure's frozen settings dataclass for ``scale`` with the user's ``--set`` overrides (same coercion as the
-    Lu figures: int, float, or a list in the CLI value grammar)."""
-    from iclab.experiments.lu2024_common import settings
+@dataclass(frozen=True)
+class SimSettings:
+    """The settings every Letey simulation figure has."""
 
-    base = settings_by_scale[scale]
-    as_lists = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(base).items()}
-    out = settings({scale: as_lists}, scale, overrides)
-    return type(base)(**{f.name: (tuple(out[f.name]) if isinstance(out[f.name], list) else out[f.name])
-                         for f in fields(base)})
+    d: int = param(40, lo=1, doc="dimension")
+    runs: int = param(5, lo=1, doc="Γ* runs (seeds) per point")
+
+
+@dataclass(frozen=True)
+class KappaSettings(SimSettings):
+    """The settings of the figures that sweep the task diversity κ."""
+
+    kappa: tuple[float, ...] = param((0.5, 1.0, 2.0), lo=0, lo_open=True, doc="task diversities κ = k/d simulated")
+    lam: float = param(1e-6, lo=0, lo_open=True, doc="ridge λ of the simulations (the authors' 1e-6)")
 
 
 def cov(spec: str, d: int) -> np.ndarray:
-    """The spectrum (d,) of a family string (Letey et al. 2025, §1)."""
-    from iclab.theory.letey2025 import family_from_spec
-
+    """The spectrum (d,) of a family string (the covariance families of Letey et al. 2025, trace d)."""
     return family_from_spec(spec, d)
 
 
@@ -68,8 +79,6 @@ def sim_config(d: int, tau: float, alpha: float, kappa: float, rho: float, lam: 
 
 def compute_sim(config: dict[str, Any], seed: int) -> dict[str, Any]:
     """One Γ* of the structured model; ``e_icl`` is a (tests × α_test) nested list (α_test default: α)."""
-    from iclab.solvable.structured import simulate_structured
-
     d = config["d"]
     at = config.get("alpha_test")
     out = simulate_structured(d, config["tau"], config["alpha"], config["kappa"], config["rho"],
@@ -113,8 +122,6 @@ def footer(fig, text: str) -> None:
 def scale_footer(df, settings_by_scale: dict[str, Any], text: str) -> str:
     """``text`` after "scale: NAME · d = … · N runs" (:func:`iclab.experiments.figures.footer_text`): the scale is
     the one whose settings match the table's d and runs per point (``plot`` sees only the table)."""
-    from iclab.experiments.figures import footer_text, scale_name
-
     d = int(df["d"].iloc[0]) if "d" in df and len(df) else None
     runs = int(df["seed"].nunique()) if "seed" in df and len(df) else None
     settings = {name: asdict(s) for name, s in settings_by_scale.items()}
@@ -130,8 +137,6 @@ def plot_against_kappa(df, out_dir, stem: str, labels, theory, stored: dict, sto
     spectra (``theory(d, kappa) -> (tests, κ)``), and the authors' stored means against the exact theory at their
     parameters (``stored_theory(kappa)``). ``decorate(ax)`` adds reference lines; ``settings`` (the figure's settings
     per scale) puts the scale, d and runs in the footer. Returns the written files."""
-    from iclab.experiments.figures import pyplot, save_figure
-
     plt = pyplot()
     stats = sim_stats(df)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)

@@ -1,4 +1,5 @@
-"""Letey et al. 2025, Figure 1: theory validation against κ for five test covariances (reproduction notes §6 F1).
+"""Letey et al. 2025, Figure 1: theory validation against κ for five test covariances (the authors'
+script Error_Against_Kappa/ICLR_FIGURE1_theoryvalidation in their repository, :data:`letey2025_common.CODE`).
 
 Pretraining tasks from C_train = lowrank(d/2) (rank d/2, trace d), ridgeless-like λ = 1e-6, ρ = .01, α = τ. Tests:
 C_train itself, I, pl(.5) ("aligned power law"), reversed pl(.5) ("unaligned") and the max-aligned spike d e_2e_2ᵀ.
@@ -17,6 +18,8 @@ import numpy as np
 from iclab.claims import in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
+from iclab.settings import param
+from iclab.theory import letey2025 as th
 
 RHO = 0.01
 TEST_LABELS = ("C_train", "I", "pl(.5) aligned", "rev. pl(.5) unaligned", "spike d e2e2ᵀ")
@@ -28,38 +31,26 @@ def tests(d: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Fig1Settings:
-    d: int
-    """dimension (the train covariance is lowrank(d/2))."""
-    alpha_tau: float
-    """α = τ (context length and pretraining contexts per parameter; the paper uses α = τ = d = 80)."""
-    runs: int
-    """Γ* runs (seeds) per κ."""
-    kappa: tuple[float, ...]
-    """κ of the simulations."""
-    lam: float
-    """ridge λ of the simulations (the authors' 1e-6)."""
-    n_theory: int
-    """points of the theory curves."""
+class Settings(C.KappaSettings):
+    d: int = param(40, lo=2, doc="dimension (the train covariance is lowrank(d/2))")
+    alpha_tau: float = param(40.0, lo=0, lo_open=True, doc="α = τ (context length and pretraining contexts per "
+                             "parameter; the paper's Fig. 1 uses α = τ = d = 80)")
 
 
 SETTINGS = {
-    "quick": Fig1Settings(d=40, alpha_tau=40.0, runs=5, kappa=(0.25, 0.5, 1.0, 1.5, 2.2), lam=1e-6, n_theory=200),
-    "paper": Fig1Settings(d=80, alpha_tau=80.0, runs=30, kappa=tuple(np.round(np.linspace(0.2, 2.2, 21), 3)),
-                          lam=1e-6, n_theory=400),
+    "quick": Settings(d=40, alpha_tau=40.0, runs=5, kappa=(0.25, 0.5, 1.0, 1.5, 2.2), lam=1e-6),
+    "paper": Settings(d=80, alpha_tau=80.0, runs=30, kappa=tuple(np.round(np.linspace(0.2, 2.2, 21), 3).tolist()),
+                      lam=1e-6),
 }
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = C.settings_dict(SETTINGS, scale, overrides)
+def points(s: Settings, theory_only: bool) -> list[Point]:
     return [Point(C.sim_config(s.d, s.alpha_tau, s.alpha_tau, k, RHO, s.lam, tests(s.d)[0], tests(s.d)),
                   seeds=s.runs) for k in s.kappa]
 
 
 def theory_curves(d: int, alpha_tau: float, kappa: np.ndarray, lam: float = 0.0) -> np.ndarray:
-    """(tests, κ) exact e_ICL (Letey et al. 2025, §3.5) at this d's spectra."""
-    from iclab.theory import letey2025 as th
-
+    """(tests, κ) exact e_ICL (Letey et al. 2025, the d → ∞ theory) at this d's spectra."""
     sol = th.solve(C.cov(tests(d)[0], d), alpha_tau, alpha_tau, kappa, RHO, lam)
     return np.array([th.errors(sol, C.cov(t, d))["e_icl"] for t in tests(d)])
 
@@ -93,11 +84,11 @@ def claims(df, scale: str):
     big = kap >= 1.0
     out = [
         in_range("stored_runs_match_theory_kappa_ge_1",
-                 "Authors' stored Fig. 1 means (d = 80, 30 runs) agree with the exact theory for κ ≥ 1 (§6 F1)",
+                 "Authors' stored Fig. 1 means (d = 80, 30 runs) agree with the exact theory for κ ≥ 1",
                  float(np.abs(rel[:, big]).max()), lo=0.0, hi=0.01,
                  target="max |stored − theory|/theory over 5 tests, κ ∈ {1, 2.2} <= 1%"),
         in_range("stored_runs_finite_size_excess_small_kappa",
-                 "For κ ≤ .5 the stored means exceed the theory (finite-d excess, §6 F1), never fall below it",
+                 "For κ ≤ .5 the stored means exceed the theory (finite-d excess), never fall below it",
                  float(rel[:, ~big].min()), lo=0.0, target="min (stored − theory)/theory at κ ∈ {.2, .5} >= 0"),
     ]
     th80 = _stored_theory(np.array([1.0, 2.2]))
@@ -126,7 +117,7 @@ value (d = 80) is that trend extrapolated, not a run."""
 
 EXPERIMENT = Experiment(
     id="letey2025-fig1", title="Letey et al. 2025 Fig. 1: theory validation against κ (lowrank(d/2) train)",
-    points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
+    settings=SETTINGS, points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
     description="structured Γ* simulations vs exact theory against κ, five tests; authors' stored means drawn",
-    cost=C.sim_cost, notes={"source": f"{C.SOURCE}; reproduction notes §6 F1", **{k: str(v) for k, v in
+    cost=C.sim_cost, notes={"source": f"{C.SOURCE}, Fig. 1; {C.CODE}", **{k: str(v) for k, v in
                                                                                      SETTINGS.items()}})

@@ -1,5 +1,5 @@
-"""Letey et al. 2025, spiked test directions against κ: the specialisation–generalisation trade-off (reproduction
-notes §6 F2).
+"""Letey et al. 2025, spiked test directions against κ: the specialisation–generalisation trade-off (the authors'
+script spiked_signal in their repository, :data:`letey2025_common.CODE`).
 
 Pretraining tasks from the "piano" covariance (eigenvalues 2(d+1−j)/(d+1), decreasing); test tasks along one
 coordinate, C_test = d e_je_jᵀ, for j at the fractions 1, 79, 99, 109, 120 of 120 of the spectrum, and C_train
@@ -16,6 +16,7 @@ import numpy as np
 from iclab.claims import in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
+from iclab.theory import letey2025 as th
 
 RHO, ALPHA, TAU = 0.01, 2.0, 4.0
 IDX_OF_120 = (1, 79, 99, 109, 120)
@@ -35,33 +36,23 @@ LABELS = (*(f"idx {j}/120" for j in IDX_OF_120), "C_train")
 
 
 @dataclass(frozen=True)
-class SpikeSettings:
-    d: int
-    """dimension."""
-    runs: int
-    """Γ* runs (seeds) per κ."""
-    kappa: tuple[float, ...]
-    """κ of the simulations."""
-    lam: float
-    """ridge λ of the simulations (the authors' 1e-6)."""
+class Settings(C.KappaSettings):
+    """d, runs, the simulated κ and the ridge λ (α = 2, τ = 4 and ρ = .01 are the authors')."""
 
 
 SETTINGS = {
-    "quick": SpikeSettings(d=40, runs=10, kappa=(0.1, 0.5, 1.0, 1.5, 2.1), lam=1e-6),
-    "paper": SpikeSettings(d=120, runs=30, kappa=tuple(np.round(np.linspace(0.1, 2.1, 21), 3)), lam=1e-6),
+    "quick": Settings(d=40, runs=10, kappa=(0.1, 0.5, 1.0, 1.5, 2.1), lam=1e-6),
+    "paper": Settings(d=120, runs=30, kappa=tuple(np.round(np.linspace(0.1, 2.1, 21), 3).tolist()), lam=1e-6),
 }
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = C.settings_dict(SETTINGS, scale, overrides)
+def points(s: Settings, theory_only: bool) -> list[Point]:
     return [Point(C.sim_config(s.d, TAU, ALPHA, k, RHO, s.lam, "piano", tests(s.d)), seeds=s.runs)
             for k in s.kappa]
 
 
 def theory_curves(d: int, kappa) -> np.ndarray:
-    """(tests, κ) exact e_ICL (Letey et al. 2025, §3.5); one solve serves all tests."""
-    from iclab.theory import letey2025 as th
-
+    """(tests, κ) exact e_ICL (Letey et al. 2025, the d → ∞ theory); one solve serves all tests."""
     sol = th.solve(C.cov("piano", d), TAU, ALPHA, np.asarray(kappa, dtype=float), RHO)
     return np.array([th.errors(sol, C.cov(t, d))["e_icl"] for t in tests(d)])
 
@@ -82,21 +73,21 @@ def plot(df, out_dir: Path) -> list[Path]:
 def claims(df, scale: str):
     kap, rel = C.stored_deviation(C.F2_STORED, _stored_theory)
     big = kap >= 1.0
-    th = theory_curves(STORED_D, [0.1, 0.5, 2.1])
+    th3 = theory_curves(STORED_D, [0.1, 0.5, 2.1])
     grid = np.linspace(0.05, 2.15, 43)
     thg = theory_curves(STORED_D, grid)
     interior = [int(np.argmax(thg[i])) for i in (2, 3)]
     out = [
         in_range("stored_runs_match_theory_kappa_ge_1",
-                 "Authors' stored spike means (d = 120, 30 runs) agree with the exact theory for κ ≥ 1 (§6 F2)",
+                 "Authors' stored spike means (d = 120, 30 runs) agree with the exact theory for κ ≥ 1",
                  float(np.abs(rel[:, big]).max()), lo=0.0, hi=0.05,
                  target="max |stored − theory|/theory over 6 tests, κ ∈ {1, 2.1} <= 5% (run std .02–.1)"),
         in_range("top_direction_improves_with_kappa",
                  "More task diversity helps the test aligned with the top train direction (idx 1/120)",
-                 float(th[0, 2] - th[0, 0]), hi=0.0, target="theory e(κ=2.1) − e(κ=.1) < 0 at idx 1/120"),
+                 float(th3[0, 2] - th3[0, 0]), hi=0.0, target="theory e(κ=2.1) − e(κ=.1) < 0 at idx 1/120"),
         in_range("bottom_direction_worsens_with_kappa",
-                 "More task diversity hurts the bottom train direction (idx 120/120): the trade-off (§3.5)",
-                 float(th[4, 2] - th[4, 1]), lo=0.0, target="theory e(κ=2.1) − e(κ=.5) > 0 at idx 120/120"),
+                 "More task diversity hurts the bottom train direction (idx 120/120): the trade-off",
+                 float(th3[4, 2] - th3[4, 1]), lo=0.0, target="theory e(κ=2.1) − e(κ=.5) > 0 at idx 120/120"),
         in_range("middle_directions_non_monotone",
                  "idx 99 and 109 are non-monotone in κ (an interior maximum on κ ∈ [.05, 2.15])",
                  float(min(interior)), lo=1.0, hi=len(grid) - 2.0,
@@ -136,7 +127,7 @@ the excess at κ ≥ 1 is 6–18% (largest for the top direction, idx 1, whose e
 EXPERIMENT = Experiment(
     id="letey2025-spike",
     title="Letey et al. 2025: spiked tests against κ, the specialisation–generalisation trade-off",
-    points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
+    settings=SETTINGS, points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
     description="piano pretraining, rank-one tests d e_je_jᵀ: theory vs Γ* simulation vs authors' stored means",
-    cost=C.sim_cost, notes={"source": f"{C.SOURCE}; reproduction notes §6 F2", **{k: str(v) for k, v in
+    cost=C.sim_cost, notes={"source": f"{C.SOURCE}; {C.CODE} spiked_signal", **{k: str(v) for k, v in
                                                                                      SETTINGS.items()}})

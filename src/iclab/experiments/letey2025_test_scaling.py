@@ -1,9 +1,11 @@
 """Letey et al. 2025, test-time context scaling: e_ICL against the test context length α_test for a model
-pretrained at α = 2 (reproduction notes §6 F4, §4).
+pretrained at α = 2 (the authors' script
+test_time_scaling in their repository, :data:`letey2025_common.CODE`).
 
 C_test = C_train ∈ {I, pl(1), pl(1.5)}, τ = 4, κ = 1, ρ = .01, λ = 1e-4. Each Γ* run is evaluated at every α_test
 (exact finite-ℓ Gaussian test error), so one solve gives the whole curve. The theory is affine in 1/α_test for a
-fixed Γ* and decreases monotonically to a plateau (§4): no optimum in α_test.
+fixed Γ* (its slope is ρ_test times the asymptotic ‖Γ*_x‖²_F/d ≥ 0, derived) and so decreases monotonically to
+a plateau: no optimum in α_test.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 from iclab.claims import in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import letey2025_common as C
+from iclab.experiments.figures import pyplot, save_figure
+from iclab.settings import param
+from iclab.theory.letey2025 import errors, solve
 
 ALPHA, TAU, KAPPA, RHO, LAM = 2.0, 4.0, 1.0, 0.01, 1e-4
 COVS = ("iso", "pl:1", "pl:1.5")
@@ -24,32 +29,25 @@ STORED_D = 150
 
 
 @dataclass(frozen=True)
-class TestScalingSettings:
-    d: int
-    """dimension."""
-    runs: int
-    """Γ* runs (seeds) per covariance."""
-    n_alpha_test: int
-    """points of the α_test grid logspace(−1, 3, n) (the paper's 21)."""
+class Settings(C.SimSettings):
+    n_alpha_test: int = param(21, lo=1, doc="points of the α_test grid logspace(−1, 3, n) (the authors' 21)")
 
 
-SETTINGS = {"quick": TestScalingSettings(d=40, runs=6, n_alpha_test=21),
-            "paper": TestScalingSettings(d=150, runs=10, n_alpha_test=21)}
+SETTINGS = {"quick": Settings(d=40, runs=6, n_alpha_test=21),
+            "paper": Settings(d=150, runs=10, n_alpha_test=21)}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = C.settings_dict(SETTINGS, scale, overrides)
+def points(s: Settings, theory_only: bool) -> list[Point]:
     at = tuple(np.logspace(-1, 3, s.n_alpha_test).tolist())
     return [Point({**C.sim_config(s.d, TAU, ALPHA, KAPPA, RHO, LAM, c, (c,), at), "cov": c}, seeds=s.runs)
             for c in COVS]
 
 
 def theory(d: int, alpha_test, lam: float = LAM) -> np.ndarray:
-    """(covariances, α_test) exact e_ICL (Letey et al. 2025, §3.5 with r_test = ρ_test/α_test, §4)."""
-    from iclab.theory import letey2025 as th
-
+    """(covariances, α_test) exact e_ICL (Letey et al. 2025, the d → ∞ theory; the test length enters only
+    through r_test = ρ_test/α_test)."""
     at = np.asarray(alpha_test, dtype=float)
-    return np.array([th.errors(th.solve(C.cov(c, d), TAU, ALPHA, KAPPA, RHO, lam), C.cov(c, d), at)["e_icl"]
+    return np.array([errors(solve(C.cov(c, d), TAU, ALPHA, KAPPA, RHO, lam), C.cov(c, d), at)["e_icl"]
                      for c in COVS])
 
 
@@ -60,8 +58,6 @@ def _sims(df):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import pyplot, save_figure
-
     plt = pyplot()
     sims = _sims(df)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
@@ -109,7 +105,7 @@ def plot(df, out_dir: Path) -> list[Path]:
 def claims(df, scale: str):
     grid = np.logspace(-1, 3, 81)
     th = theory(STORED_D, grid)
-    # affine in 1/α_test (§4): the second differences in x = 1/α_test vanish
+    # affine in 1/α_test: the second differences in x = 1/α_test vanish
     x = 1 / grid
     slope = np.diff(th, axis=1) / np.diff(x)
     at_st = np.array(sorted(C.F4_STORED))
@@ -117,17 +113,17 @@ def claims(df, scale: str):
     rel = (st - theory(STORED_D, at_st)) / theory(STORED_D, at_st)
     large = at_st >= 10
     out = [
-        in_range("monotone_in_alpha_test", "e_ICL decreases monotonically in α_test to a plateau: no optimum "
-                 "(§4)", float(np.diff(th, axis=1).max()), hi=0.0, target="max step of the theory along α_test < 0"),
-        in_range("affine_in_inverse_alpha_test", "For fixed Γ* the error is affine in 1/α_test (§4)",
+        in_range("monotone_in_alpha_test", "e_ICL decreases monotonically in α_test to a plateau: no optimum",
+                 float(np.diff(th, axis=1).max()), hi=0.0, target="max step of the theory along α_test < 0"),
+        in_range("affine_in_inverse_alpha_test", "For fixed Γ* the error is affine in 1/α_test",
                  float(np.max(np.ptp(slope, axis=1) / np.abs(slope).mean(axis=1))), lo=0.0, hi=1e-8,
                  target="relative spread of d e_ICL / d(1/α_test) <= 1e-8"),
         in_range("stored_runs_match_theory_large_alpha_test",
-                 "Authors' stored means (d = 150, 10 runs) agree with the theory for α_test ≥ 10 (§6 F4)",
+                 "Authors' stored means (d = 150, 10 runs) agree with the theory for α_test ≥ 10",
                  float(np.abs(rel[:, large]).max()), lo=0.0, hi=0.03,
                  target="max |stored − theory|/theory at α_test ∈ {10, 1000} <= 3%"),
         in_range("stored_runs_finite_size_excess_small_alpha_test",
-                 "At small α_test the stored means exceed the theory (finite-size excess, §6 F4)",
+                 "At small α_test the stored means exceed the theory (finite-size excess)",
                  float(rel[:, ~large].min()), lo=0.0, target="min (stored − theory)/theory at α_test ≤ 1.6 >= 0"),
     ]
     sims = [s for s in _sims(df) if s is not None]
@@ -153,11 +149,11 @@ def claims(df, scale: str):
 
 FINITE_SIZE_TOL = {"quick": 0.15, "paper": 0.03}
 """Relative finite-size tolerance of the simulation claim at α_test ≥ 1. Measured at d = 40 (6 runs): excess
-+3…+8% for I and pl(1), +8…+13% for pl(1.5) (a steep power law, slow to concentrate, §7); the authors' stored
++3…+8% for I and pl(1), +8…+13% for pl(1.5) (a steep power law: ‖w‖²/d concentrates slowly); the authors' stored
 d = 150 runs sit ≤ 2.2% above the theory at α_test ≥ 10, consistent with a 1/d excess, hence the paper value."""
 
 EXPERIMENT = Experiment(
     id="letey2025-test-scaling", title="Letey et al. 2025: test-time context scaling (e_ICL against α_test)",
-    points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
+    settings=SETTINGS, points=points, compute=C.compute_sim, plot=plot, claims=claims, kind="simulation",
     description="one Γ* per run at 21 α_test values, C_test = C_train ∈ {I, pl(1), pl(1.5)}; authors' stored means",
-    cost=C.sim_cost, notes={"source": f"{C.SOURCE}; reproduction notes §6 F4, §4"})
+    cost=C.sim_cost, notes={"source": f"{C.SOURCE}; {C.CODE} test_time_scaling"})
