@@ -22,7 +22,7 @@ TINY = {
     "mahankali2023-isotropic": ("quick", {"d": 2, "n": [4, 8], "sigma2": [0.0, 0.5], "seeds": 2, "n_test": 32}),
     "mahankali2023-preconditioned": ("quick", {"d": 2, "n": [4, 8], "seeds": 2, "n_test": 32}),
     "mahankali2023-nonlinear": ("quick", {"d": 2, "n": [4], "width": [1, 2], "seeds": 2, "n_test": 32}),
-    "yang2024-fig3": ("quick", {"N_values": [8, 10, 12], "m": 10, "K": 20, "draws": 3}),
+    "yang2024-fig3": ("quick", {"N_values": [8, 10, 12], "m": 10, "K": 20, "runs": 3}),
     # the reduced model is solved in closed form; the trained searches compile for tens of seconds
     "lu2024-fig5": ("quick", {"models": "lsa_reduced", "d_lsa": [4, 5], "runs": 2}),
     "lu2024-fig6": ("quick", {"d": [4], "runs": 2, "steps": 5, "n_test": 64, "kappas": [0.5, 2.0], "dmmse_runs": 2,

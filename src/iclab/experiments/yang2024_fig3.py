@@ -1,56 +1,62 @@
 """Yang et al. 2024, Figure 3: the performance gap (1/K)|yhat* - yhat_best|^2 between the trained transformer's
-limit (ridge over the basis with regulariser m tau) and the "best" predictor (ridge with N tau), against N, for
-m = 100, tau = 0.01 (K = 200 assumed; ``papers/yang2024.md`` §4.3, §5). Both predictors are closed forms, so no
-training is needed; the gap is exactly 0 at N = m.
+limit (ridge over the basis with regulariser m tau, Theorem 2, eqs. 20-22) and the "best" predictor (ridge with
+N tau, eqs. 23-25), against N, for m = 100, tau = 0.01 (K is not restated for Fig. 3; 200 as in Fig. 2). Both
+predictors are closed forms, so no training is needed; the gap is exactly 0 at N = m (the two regularisers agree).
 
-Per N and draw: a fresh dictionary (the same draws at every N: common random numbers), the exact expectation of
-the gap over lambda ~ N(0, I) and the noise (``gap``), the same out of domain, lambda ~ N(1, 4I) (``gap_ood``),
-and the gap of one sampled prompt (``gap_sampled``, as the spec's reference table was computed). The plot shows
-the mean over draws with error bars (standard error of the mean).
+Per N: ``runs`` fresh dictionaries (the same draws at every N: common random numbers; the config key is
+``draws``), and for each the exact expectation of the gap over lambda ~ N(0, I) and the noise (``gap``), the same
+out of domain, lambda ~ N(1, 4I) (``gap_ood``, the test distribution of Fig. 2), and the gap of one sampled prompt
+(``gap_sampled``). The plot shows the mean over draws with error bars (standard error of the mean).
 
-Scales: quick: N = 50, 60, ..., 150 and 95, 105, 100 draws; paper: N = 50, 55, ..., 150, 200 draws (the spec's
-reference). ``--theory-only`` skips the sampled prompt. ``--set`` keys: N_values, K, m, d, tau, basis, unit_norm,
-draws.
+Scales: quick: N = 50, 60, ..., 150 and 95, 105, 100 draws; paper: N = 50, 55, ..., 150, 200 draws.
+``--theory-only`` skips the sampled prompt.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import jax
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, merge, validate
-from iclab.validation import check_int
-
-SCALES = {"quick": {"N_values": [50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130, 140, 150], "draws": 100},
-          "paper": {"N_values": list(range(50, 151, 5)), "draws": 200}}
-
-
-def defaults(scale: str) -> dict:
-    return {"K": 200, "m": 100, "d": DATA["d"], "tau": 0.01, "basis": "gaussian", "unit_norm": True,
-            **SCALES[scale]}
+from iclab.experiments import figures as F
+from iclab.experiments.yang2024_common import DATA, draw_reps, validate
+from iclab.settings import param
+from iclab.tasks.templates import BASES, sample_coefficients
+from iclab.theory import yang2024 as Y
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    p = merge(defaults(scale), overrides)
-    check_int("draws", p["draws"], lo=2)
-    out = []
-    for N in p["N_values"]:
-        cfg = {k: v for k, v in p.items() if k != "N_values"}
-        cfg.update(N=int(N), sampled=not theory_only)
-        validate({**cfg, "n_test": 1})
-        out.append(Point(cfg, 1))
-    return out
+@dataclass(frozen=True)
+class Settings:
+    N_values: tuple[int, ...] = param((50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130, 140, 150), lo=1,
+                                      doc="numbers N of labelled tokens in the prompt (one point each)")
+    K: int = param(200, lo=2, doc="dictionary size (tokens)")
+    m: int = param(100, lo=1, doc="number of basis functions")
+    d: int = param(DATA["d"], lo=1, doc="token dimension")
+    tau: float = param(0.01, lo=0, doc="noise variance inside the representation")
+    basis: str = param("gaussian", choices=BASES, doc="representation (gaussian: the paper's random lookup table)")
+    unit_norm: bool = param(True, doc="unit-norm tokens")
+    runs: int = param(100, lo=2, doc="dictionary draws per N (the same draws at every N)")
+
+    def __post_init__(self):
+        for N in self.N_values:  # N < K and the data-model rules of the Yang figures
+            validate({"K": self.K, "N": N, "m": self.m, "d": self.d, "tau": self.tau, "basis": self.basis,
+                      "unit_norm": self.unit_norm, "n_test": 1})
+
+
+SETTINGS = {"quick": Settings(),
+            "paper": Settings(N_values=tuple(range(50, 151, 5)), runs=200)}
+
+
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    return [Point({"K": s.K, "m": s.m, "d": s.d, "tau": s.tau, "basis": s.basis, "unit_norm": s.unit_norm,
+                   "draws": s.runs, "N": int(N), "sampled": not theory_only}, 1) for N in s.N_values]
 
 
 def compute(config: dict, seed: int) -> dict:
-    import jax
-    import numpy as np
-
-    from iclab.experiments.yang2024_common import draw_reps
-    from iclab.tasks.templates import sample_coefficients
-    from iclab.theory import yang2024 as Y
-
     N, K, m, tau = config["N"], config["K"], config["m"], config["tau"]
     reps_all = draw_reps(seed, config["draws"], K, config["d"], m, config["basis"], config["unit_norm"])
     rng = np.random.default_rng([seed, N])
@@ -73,20 +79,17 @@ def compute(config: dict, seed: int) -> dict:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import footer_text, pyplot, save_figure, scale_name, sim_label
-
-    plt = pyplot()
-
+    plt = F.pyplot()
     df = df.sort_values("N")
     cols = ["N", "m", "K", "tau", "draws"] + [c for c in df.columns if c.startswith("gap")]
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     draws = df["draws"].astype(int)
     ax.errorbar(df["N"], df["gap"], yerr=df["gap_sem"], marker="o", ms=3, capsize=2,
-                label=sim_label("E gap in domain, exact per dictionary", runs=draws, spread="SEM", unit="draw"))
+                label=F.sim_label("E gap in domain, exact per dictionary", runs=draws, spread="SEM", unit="draw"))
     if "gap_sampled" in df and df["gap_sampled"].notna().any():
         ax.errorbar(df["N"], df["gap_sampled"], yerr=df["gap_sampled_sem"], marker="x", ms=4, capsize=2, ls=":",
-                    label=sim_label("gap of one sampled prompt per dictionary", runs=draws, spread="SEM",
-                                    unit="draw"))
+                    label=F.sim_label("gap of one sampled prompt per dictionary", runs=draws, spread="SEM",
+                                      unit="draw"))
     ax.axvline(float(df["m"].iloc[0]), color="k", ls="--", lw=0.8, label="N = m")
     ax.set_xlabel("N (labelled tokens)")
     ax.set_ylabel(r"$\frac{1}{K}\|\hat y^\star - \hat y^{best}\|^2$")
@@ -94,22 +97,21 @@ def plot(df, out_dir: Path) -> list[Path]:
     ax.legend(fontsize=8)
     r = df.iloc[0]
     observed = {"draws": int(r["draws"]), "N_values": df["N"].astype(int).tolist()}
-    foot = footer_text(scale_name(SCALES, observed), f"K = {int(r['K'])}, d = {int(r['d'])}, {r['basis']} basis",
-                       f"{len(df)} values of N, {int(r['draws'])} dictionary draws each (the same draws at every N)",
-                       "closed forms, no training")
-    return save_figure(fig, df[cols], out_dir, "yang2024_fig3", footer=foot)
+    scales = {name: {"draws": s.runs, "N_values": list(s.N_values)} for name, s in SETTINGS.items()}
+    foot = F.footer_text(F.scale_name(scales, observed), f"K = {int(r['K'])}, d = {int(r['d'])}, {r['basis']} basis",
+                         f"{len(df)} values of N, {int(r['draws'])} dictionary draws each (the same draws at every N)",
+                         "closed forms, no training")
+    return F.save_figure(fig, df[cols], out_dir, "yang2024_fig3", footer=foot)
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """§4.3 / §5 Fig. 3: the gap between the trained transformer's limit and the best predictor vanishes exactly
+    """Fig. 3: the gap between the trained transformer's limit and the best predictor vanishes exactly
     at N = m and is smallest next to it; a sampled prompt's gap agrees with the exact expectation."""
-    import numpy as np
-
     df = df.sort_values("N")
     m = int(df["m"].iloc[0])
     scale_gap = float(df["gap"].abs().max())
     at_m = df[df["N"] == m]
-    out = [in_range("zero-at-m", f"§4.3 (Fig. 3): the gap is exactly 0 at N = m = {m} (the two ridge predictors "
+    out = [in_range("zero-at-m", f"Fig. 3: the gap is exactly 0 at N = m = {m} (the two ridge predictors "
                     "coincide); |E gap| at N = m relative to the largest gap plotted",
                     float(abs(at_m["gap"].iloc[0])) / scale_gap if len(at_m) and scale_gap > 0 else None,
                     hi=1e-9, target="<= 1e-9 (rounding)")]
@@ -117,7 +119,7 @@ def claims(df, scale: str) -> list[Claim]:
     if len(rest):
         n_min = int(rest["N"].iloc[int(np.argmin(rest["gap"].to_numpy()))])
         nearest = sorted(rest["N"].astype(int), key=lambda n: abs(n - m))[:2]
-        out.append(in_range("smallest-near-m", "§5 Fig. 3: the gap is smaller when N is close to m (V-shaped "
+        out.append(in_range("smallest-near-m", "Fig. 3: the gap is smaller when N is close to m (V-shaped "
                             f"near N = m); N ≠ m of the smallest gap (neighbours of m plotted: {nearest})",
                             float(n_min), lo=min(nearest), hi=max(nearest),
                             target=f"in [{min(nearest)}, {max(nearest)}]"))
@@ -133,15 +135,13 @@ def claims(df, scale: str) -> list[Claim]:
 def agreement(df):
     """The sampled gap (Monte Carlo over prompts) against the exact expectation, per N ≠ m (both are 0 at N = m).
     The two share their dictionaries, so the combined SE (quadrature) is conservative."""
-    from iclab.experiments.figures import agreement_frame, agreement_row
-
     df = df.sort_values("N")
     if "gap_sampled" not in df:
-        return agreement_frame([])
-    return agreement_frame([agreement_row(f"gap N={r['N']}", r["gap_sampled"], r["gap_sampled_sem"], r["gap"],
-                                          runs=int(r["draws"]), ref_sem=r["gap_sem"],
-                                          reference="exact E gap over the same dictionaries")
-                            for _, r in df.iterrows() if r["N"] != r["m"]])
+        return F.agreement_frame([])
+    return F.agreement_frame([F.agreement_row(f"gap N={r['N']}", r["gap_sampled"], r["gap_sampled_sem"], r["gap"],
+                                              runs=int(r["draws"]), ref_sem=r["gap_sem"],
+                                              reference="exact E gap over the same dictionaries")
+                              for _, r in df.iterrows() if r["N"] != r["m"]])
 
 
 def cost(config: dict) -> float:
@@ -151,6 +151,6 @@ def cost(config: dict) -> float:
 
 
 EXPERIMENT = Experiment(id="yang2024-fig3", title="Yang et al. 2024 Fig. 3: gap to the best ridge predictor against N",
-                        points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-                        claims=claims, kind="theory", cost=cost,
+                        settings=SETTINGS, points=points, compute=compute, plot=plot, supports_theory_only=True,
+                        agreement=agreement, claims=claims, kind="theory", cost=cost,
                         description="closed-form gap between the transformer's ridge limit and the best ridge, vs N")
