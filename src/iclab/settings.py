@@ -23,6 +23,7 @@ CLI, a sweep spec's mapping and the Python API all go through it, so every param
 - ``str``: one of the field's ``choices``;
 - ``tuple[int, ...]`` / ``tuple[float, ...]``: a list, or a string in the value grammar of :mod:`iclab.grid`
   (``"0.5,1,2"``, ``"log:0.1:10:20"``); at least one value, each checked like a scalar;
+- ``tuple[str, ...]``: a list, or a comma-separated string (``"inverse,identity"``), each one of the choices;
 - ``X | None``: ``"none"`` (any case) or None, else as ``X``.
 
 Repeated independent runs of one point are called ``runs`` in every experiment.
@@ -141,7 +142,9 @@ def _coerce_float(name: str, value, meta) -> float:
 
 
 def _coerce_tuple(name: str, value, elem, meta) -> tuple:
-    if isinstance(value, str):
+    if isinstance(value, str) and elem is str:  # names: "a,b"
+        value = value.split(",")
+    elif isinstance(value, str):
         from iclab.grid import parse_values  # the value grammar; iclab.grid is a sibling leaf module
 
         value = parse_values(name, value).tolist()

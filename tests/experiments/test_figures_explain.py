@@ -19,9 +19,9 @@ TINY = {
     "lu2024-fig4": ("quick", {"d": 10, "runs": 2, "d_dmmse": 13, "n_test": 16, "n_kappa_dmmse": 4, "n_theory": 40}),
     "lu2024-fig4-demo": ("demo", {"d": 8, "runs": 2, "n_test": 16, "n_theory": 30}),
     # training is faked (fake_training): the closed forms and Monte Carlo baselines are real
-    "mahankali2023-isotropic": ("quick", {"d": 2, "n": [4, 8], "sigma2": [0.0, 0.5], "seeds": 2, "n_test": 32}),
-    "mahankali2023-preconditioned": ("quick", {"d": 2, "n": [4, 8], "seeds": 2, "n_test": 32}),
-    "mahankali2023-nonlinear": ("quick", {"d": 2, "n": [4], "width": [1, 2], "seeds": 2, "n_test": 32}),
+    "mahankali2023-isotropic": ("quick", {"d": 2, "n": [4, 8], "sigma2": [0.0, 0.5], "runs": 2, "n_test": 32}),
+    "mahankali2023-preconditioned": ("quick", {"d": 2, "n": [4, 8], "runs": 2, "n_test": 32}),
+    "mahankali2023-nonlinear": ("quick", {"d": 2, "n": [4], "width": [1, 2], "runs": 2, "n_test": 32}),
     "yang2024-fig3": ("quick", {"N_values": [8, 10, 12], "m": 10, "K": 20, "runs": 3}),
     # the reduced model is solved in closed form; the trained searches compile for tens of seconds
     "lu2024-fig5": ("quick", {"models": "lsa_reduced", "d_lsa": [4, 5], "runs": 2}),

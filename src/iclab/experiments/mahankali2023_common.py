@@ -1,9 +1,11 @@
-"""Shared pieces of the Mahankali et al. experiments: parameters, LSA training from the ZFB start, test losses.
+"""Shared pieces of the Mahankali et al. experiments: training settings, LSA training from the ZFB start, test
+losses.
 
-Training (a reproduction design, ``papers/mahankali2023.md`` §3): one-layer LSA
+Training (a reproduction design: the paper's Theorems 1-3 concern the global minimiser of the population loss and
+name no optimiser; the set-up follows Ahn et al. 2023 and Zhang, Frei and Bartlett 2024): one-layer LSA
 (:class:`iclab.models.LinearSelfAttention`, query masked, 1/n normalisation), loss E (y_hat - y_q)^2 against the
 noisy target without 1/2 (the convention of :mod:`iclab.theory.mahankali2023`), Adam with a cosine-decaying learning
-rate, a fresh batch every step, the seeds of one point trained as one vmapped program
+rate, a fresh batch every step, the ``runs`` models of one point trained as one vmapped program
 (:func:`iclab.train.train_ensemble`).
 
 Initialisation: Zhang-Frei-Bartlett's, W_PV = s e e' and W_KQ = s [[A, 0], [0, 0]] with A = Theta Theta' / |.|_F,
@@ -13,62 +15,56 @@ condition number 10: loss 4.15 against the optimum 2.01); from the ZFB start, u 
 gradient and training reaches the optimum.
 
 Test losses are Monte-Carlo averages over one fixed set of test prompts per point, shared by the LSA, one-step GD
-and Bayes ridge (paired), drawn from :data:`TEST_KEY`, a key that no training stream uses.
+and Bayes ridge (paired), drawn from :func:`test_key`, a key that no training stream uses.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
+from iclab.estimators import gd_one_step
+from iclab.experiments import figures as F
+from iclab.models import LinearSelfAttention
+from iclab.settings import param
+from iclab.theory.mahankali2023 import make_cov, posterior_mean_predictions
 
 TEST_KEY_SEED = 20230707  # test prompts: fold_in(PRNGKey(TEST_KEY_SEED), n); training uses split(PRNGKey(seed))
 
-#: training parameters shared by the three experiments (each experiment adds its own grid keys)
-TRAIN_KEYS = ("seeds", "steps", "batch", "lr", "init_scale", "mask_query", "n_test")
 #: ``Experiment.notes`` of the three experiments (the same model and loss)
 NOTES = {"model": "LSA, query masked, 1/n; Adam + cosine decay; ZFB initialisation; fresh batch each step",
          "loss": "MSE against the noisy query target, no 1/2"}
 
 
-def resolve(defaults: dict[str, Any], overrides: dict[str, Any], grid_keys: tuple[str, ...]) -> dict[str, Any]:
-    """Defaults updated with the user's ``--set`` overrides; unknown keys raise ValueError. Grid keys become lists."""
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise UserInputError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
-    cfg = {**defaults, **overrides}
-    for k in grid_keys:
-        v = cfg[k]
-        cfg[k] = list(v) if isinstance(v, (list, tuple)) else [v]
-        if not cfg[k]:
-            raise UserInputError(f"{k} must list at least one value (got [])")
-    cfg["d"] = check_int("d", cfg["d"], lo=1)
-    cfg["seeds"] = check_int("seeds", cfg["seeds"], lo=1)
-    cfg["steps"] = check_int("steps", cfg["steps"], lo=1)
-    cfg["batch"] = check_int("batch", cfg["batch"], lo=1)
-    cfg["n_test"] = check_int("n_test", cfg["n_test"], lo=2)
-    cfg["lr"] = float(check_positive("lr", cfg["lr"]))
-    cfg["init_scale"] = float(check_positive("init_scale", cfg["init_scale"]))
-    if not isinstance(cfg["mask_query"], bool):
-        raise UserInputError(f"mask_query must be true or false (got {cfg['mask_query']!r})")
-    if "n" in cfg:
-        cfg["n"] = [check_int("n", v, lo=1) for v in cfg["n"]]
-    if "sigma2" in cfg:
-        s2 = cfg["sigma2"]
-        cfg["sigma2"] = [float(check_nonnegative("sigma2", v)) for v in s2] if isinstance(s2, list) else \
-            float(check_nonnegative("sigma2", s2))
-    return cfg
+@dataclass(frozen=True)
+class TrainSettings:
+    """The settings the three experiments share: the dimension, the trained context lengths and the training
+    budget. Each experiment adds its data parameters and grid."""
+
+    d: int = param(5, lo=1, doc="input dimension")
+    n: tuple[int, ...] = param((20,), lo=1, doc="context lengths of the trained points")
+    runs: int = param(5, lo=1, doc="LSA models trained per point, as one vmapped program")
+    steps: int = param(1000, lo=1, doc="Adam steps")
+    batch: int = param(500, lo=1, doc="fresh prompts per step")
+    lr: float = param(0.01, lo=0, lo_open=True, doc="peak learning rate (cosine decay to 0)")
+    init_scale: float = param(0.5, lo=0, lo_open=True, doc="scale s of the Zhang-Frei-Bartlett start")
+    mask_query: bool = param(True, doc="leave the query token out of the attention statistics")
+    n_test: int = param(16384, lo=2, doc="test prompts per point, shared by the LSA and the baselines")
 
 
-def train_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The training parameters of a resolved config (what a point carries)."""
-    return {k: cfg[k] for k in TRAIN_KEYS}
+def train_config(s: TrainSettings) -> dict[str, Any]:
+    """The training parameters a trained point carries in its config (``runs`` is stored as ``seeds``)."""
+    return {"seeds": s.runs, "steps": s.steps, "batch": s.batch, "lr": s.lr, "init_scale": s.init_scale,
+            "mask_query": s.mask_query, "n_test": s.n_test}
 
 
-def n_grid(ns: list[int], lo: int = 2) -> list[int]:
+def n_grid(ns, lo: int = 2) -> list[int]:
     """A dense grid of context lengths for the baseline curves: lo .. max(ns) (about 16 values) plus ns."""
     hi = max(max(ns), lo)
     grid = np.unique(np.round(np.geomspace(lo, hi, 16)).astype(int))
@@ -76,18 +72,12 @@ def n_grid(ns: list[int], lo: int = 2) -> list[int]:
 
 
 def test_key(n: int):
-    import jax
-
     return jax.random.fold_in(jax.random.PRNGKey(TEST_KEY_SEED), n)
 
 
 def covariance(cfg: dict[str, Any]) -> np.ndarray:
     """Sigma of a config: condition number ``cond``, rotated by a Haar matrix from ``cov_seed`` if ``rotate``."""
-    from iclab.theory.mahankali2023 import make_cov
-
-    if not isinstance(cfg["rotate"], bool):
-        raise UserInputError(f"rotate must be true or false (got {cfg['rotate']!r})")
-    return make_cov(cfg["d"], cfg["cond"], rotate=cfg["rotate"], seed=check_int("cov_seed", cfg["cov_seed"], lo=0))
+    return make_cov(cfg["d"], cfg["cond"], rotate=cfg["rotate"], seed=cfg["cov_seed"])
 
 
 def prefix(prompts, n: int):
@@ -97,12 +87,6 @@ def prefix(prompts, n: int):
 
 def zfb_init(d: int, key, scale: float, mask_query: bool = True):
     """LSA at the Zhang-Frei-Bartlett start: W_PV = s e_{d+1} e_{d+1}', W_KQ = s [[A, 0], [0, 0]], |A|_F = 1."""
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-
-    from iclab.models import LinearSelfAttention
-
     model = LinearSelfAttention(d, key=key, init_scale=0.0, mask_query=mask_query)
     theta = jax.random.normal(key, (d, d))
     a = theta @ theta.T
@@ -113,8 +97,6 @@ def zfb_init(d: int, key, scale: float, mask_query: bool = True):
 
 def mse(model, prompts):
     """Mean squared error of the query predictions against the (noisy) query targets."""
-    import jax.numpy as jnp
-
     return jnp.mean((model(prompts.xs, prompts.ys, prompts.xq) - prompts.yq) ** 2)
 
 
@@ -141,15 +123,11 @@ def train_lsa(task, d: int, tcfg: dict[str, Any], seed: int) -> dict[str, Any]:
 
 def lsa_test_losses(models, prompts) -> list[float]:
     """Test MSE of each model of a seed-stacked ensemble on the same prompts: (S,) list."""
-    import equinox as eqx
-
     return np.asarray(eqx.filter_vmap(lambda m: mse(m, prompts))(models), dtype=float).tolist()
 
 
 def gd_test_loss(gamma, prompts) -> float:
     """Monte-Carlo test MSE of one-step preconditioned GD x_q' Gamma v on the prompts."""
-    from iclab.estimators import gd_one_step
-
     pred = gd_one_step(prompts.xs, prompts.ys, prompts.xq, 1.0, precond=np.asarray(gamma, dtype=np.float32),
                        prefixes=[prompts.xs.shape[1]])[:, 0]
     return float(np.mean((np.asarray(pred, dtype=float) - np.asarray(prompts.yq, dtype=float)) ** 2))
@@ -157,16 +135,8 @@ def gd_test_loss(gamma, prompts) -> float:
 
 def ridge_test_loss(prompts, noise: float, prior_cov=None) -> float:
     """Monte-Carlo test MSE of Bayes ridge (the posterior mean under w ~ N(0, prior_cov), noise variance noise)."""
-    from iclab.theory.mahankali2023 import posterior_mean_predictions
-
     pred = posterior_mean_predictions(prompts.xs, prompts.ys, prompts.xq, noise, prior_cov)
     return float(np.mean((pred - np.asarray(prompts.yq, dtype=float)) ** 2))
-
-
-def check_prior(prior: str) -> str:
-    from iclab.theory.mahankali2023 import PRIORS
-
-    return check_choice("prior", prior, PRIORS)
 
 
 def train_rows(df):
@@ -184,28 +154,26 @@ def cost(config: dict[str, Any]) -> float:
 
 def lsa_label(train) -> str:
     """Legend label of the trained-LSA points: ``"trained LSA, d = 5, mean ± std of 5 trained seeds"``."""
-    from iclab.experiments.figures import sim_label
-
-    return sim_label("trained LSA", train["d"] if len(train) else None,
-                     [len(v) for v in train["test_loss"]] if len(train) else None, unit="trained seed")
+    return F.sim_label("trained LSA", train["d"] if len(train) else None,
+                       [len(v) for v in train["test_loss"]] if len(train) else None, unit="trained seed")
 
 
-def footer(df, scales: dict[str, dict[str, Any]], reference: str) -> str:
-    """Footer of a Mahankali figure: the scale (read back from the trained points' settings), d, the training
-    budget, the number of test prompts and what the reference curves are (``reference``)."""
-    from iclab.experiments.figures import footer_text, runs_text, scale_name
-
+def footer(df, settings: dict[str, TrainSettings], reference: str) -> str:
+    """Footer of a Mahankali figure: the scale (the one of ``settings``, ``{scale: settings}``, that the trained
+    points' configs match), d, the training budget, the number of test prompts and what the reference curves are
+    (``reference``)."""
+    scales = {name: {"d": s.d, **train_config(s)} for name, s in settings.items()}
     train, curves = train_rows(df), df[df["kind"] == "curve"] if "kind" in df else df.iloc[:0]
     rows = train if len(train) else curves
     if not len(rows):
-        return footer_text("unknown (no rows)")
+        return F.footer_text("unknown (no rows)")
     r = rows.iloc[0]
     keys = ("d", "seeds", "steps", "batch", "n_test") if len(train) else ("d", "n_test")
-    scale = scale_name(scales, {k: r[k] for k in keys if k in r}) + ("" if len(train) else " (theory only)")
-    budget = (f"{runs_text(r['seeds'], 'trained seed')} per point, {int(r['steps'])} Adam steps of batch "
+    scale = F.scale_name(scales, {k: r[k] for k in keys if k in r}) + ("" if len(train) else " (theory only)")
+    budget = (f"{F.runs_text(r['seeds'], 'trained seed')} per point, {int(r['steps'])} Adam steps of batch "
               f"{int(r['batch'])}, error bars ±1 std over seeds" if len(train) else "")
-    return footer_text(scale, f"d = {int(r['d'])}", budget, f"{int(r['n_test'])} test prompts per point",
-                       reference)
+    return F.footer_text(scale, f"d = {int(r['d'])}", budget, f"{int(r['n_test'])} test prompts per point",
+                         reference)
 
 
 def agreement_table(df, tag, quantities: dict[str, tuple[str, Any, str, float]]):
@@ -216,14 +184,12 @@ def agreement_table(df, tag, quantities: dict[str, tuple[str, Any, str, float]])
     Training reaches the theorem's optimum only up to optimisation error, and the seeds share one test set, so the
     rows are judged against a stated tolerance ``tol`` (relative to the reference's value, or absolute when the
     reference is 0) rather than a z over seeds; ``reference`` names what the value is compared with."""
-    from iclab.experiments.figures import agreement_frame, agreement_row, mean_sem
-
     rows = []
     for _, r in train_rows(df).iterrows():
         for name, (sim, theory, reference, tol) in quantities.items():
             value = r[theory] if isinstance(theory, str) else theory
             absolute = tol * abs(value) if value else tol
-            rows.append(agreement_row(f"{name} {tag(r)}", *mean_sem(r[sim]), value, d=int(r["d"]),
-                                      runs=len(r[sim]), reference=f"{reference} (tolerance {tol:.0%})",
-                                      tol=absolute))
-    return agreement_frame(rows)
+            rows.append(F.agreement_row(f"{name} {tag(r)}", *F.mean_sem(r[sim]), value, d=int(r["d"]),
+                                        runs=len(r[sim]), reference=f"{reference} (tolerance {tol:.0%})",
+                                        tol=absolute))
+    return F.agreement_frame(rows)

@@ -1,13 +1,16 @@
 """Mahankali et al. Theorem 1 in training: one-layer LSA on isotropic noisy linear regression learns one step of GD
-with eta* = n / (n + d + 1 + sigma2) (``papers/mahankali2023.md`` §1.1, §4.1, experiment E1 of §5).
+with eta* = n / (n + d + 1 + sigma2) (Mahankali, Hashimoto, Ma 2023, Theorem 1: the global minimiser of the
+population loss is one GD step; the closed form of its step size is derived, and reduces to Ahn et al. 2023 and
+Zhang, Frei, Bartlett 2024 at sigma2 = 0).
 
-Points: one training point per (n, sigma2) (``seeds`` LSA models trained together), and one baseline-curve point per
+Points: one training point per (n, sigma2) (``runs`` LSA models trained together), and one baseline-curve point per
 sigma2 (one-step GD at eta* exactly, Bayes ridge by Monte Carlo, against n). Figure: learned eta_hat against n and
 against sigma2 with the prediction curves, and test losses against n.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +19,34 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
+from iclab.experiments.figures import legends, pyplot, save_figure
+from iclab.settings import param
+from iclab.tasks import LinearRegression
+from iclab.theory import mahankali2023 as th
 
-GRID = ("n", "sigma2")
-SCALES: dict[str, dict[str, Any]] = {
-    "quick": {"d": 5, "n": [10, 40], "sigma2": [0.0, 1.0], "seeds": 5, "steps": 800, "batch": 500, "lr": 0.01,
-              "init_scale": 0.5, "mask_query": True, "n_test": 16384},
-    "paper": {"d": 5, "n": [10, 20, 40], "sigma2": [0.0, 0.25, 0.5, 1.0], "seeds": 5, "steps": 3000, "batch": 2000,
-              "lr": 0.01, "init_scale": 0.5, "mask_query": True, "n_test": 65536},
+
+@dataclass(frozen=True)
+class Settings(common.TrainSettings):
+    sigma2: tuple[float, ...] = param((0.0, 1.0), lo=0, doc="label noise variances σ² (one curve and trained "
+                                      "point per n each)")
+
+
+SETTINGS = {
+    "quick": Settings(n=(10, 40), sigma2=(0.0, 1.0), steps=800),
+    "paper": Settings(n=(10, 20, 40), sigma2=(0.0, 0.25, 0.5, 1.0), steps=3000, batch=2000, n_test=65536),
 }
 
 
-def points(scale: str, theory_only: bool, overrides: dict[str, Any]) -> list[Point]:
-    cfg = common.resolve(SCALES[scale], overrides, GRID)
-    tcfg = common.train_config(cfg)
-    out = [Point({"kind": "curve", "d": cfg["d"], "sigma2": s2, "n_grid": common.n_grid(cfg["n"]),
-                  "n_test": cfg["n_test"]}) for s2 in cfg["sigma2"]]
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    out = [Point({"kind": "curve", "d": s.d, "sigma2": s2, "n_grid": common.n_grid(s.n), "n_test": s.n_test})
+           for s2 in s.sigma2]
     if not theory_only:
-        out += [Point({"kind": "train", "d": cfg["d"], "n": n, "sigma2": s2, **tcfg})
-                for n in cfg["n"] for s2 in cfg["sigma2"]]
+        tcfg = common.train_config(s)
+        out += [Point({"kind": "train", "d": s.d, "n": n, "sigma2": s2, **tcfg}) for n in s.n for s2 in s.sigma2]
     return out
 
 
 def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
-    from iclab.tasks import LinearRegression
-    from iclab.theory import mahankali2023 as th
-
     d, s2 = config["d"], config["sigma2"]
     if config["kind"] == "curve":
         ns = config["n_grid"]
@@ -61,9 +67,6 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import legends, pyplot, save_figure
-    from iclab.theory import mahankali2023 as th
-
     plt = pyplot()
     curves = df[df["kind"] == "curve"]
     train = common.train_rows(df)
@@ -106,16 +109,15 @@ def plot(df, out_dir: Path) -> list[Path]:
                 title="test loss: trained LSA (dots), GD at eta*, Bayes ridge")
     legends(fig, axes, inside=lambda lab: lab != lsa, fontsize=7)
     fig.suptitle("Mahankali et al. Thm 1: trained 1-layer LSA = one GD step at eta* = n/(n+d+1+sigma2)")
-    foot = common.footer(df, SCALES, "lines: eta* and its loss in closed form (Thm 1, exact at finite n); "
+    foot = common.footer(df, SETTINGS, "lines: eta* and its loss in closed form (Thm 1, exact at finite n); "
                          "Bayes ridge by Monte Carlo")
     return save_figure(fig, rows, out_dir, "mahankali2023-isotropic", dpi=120, footer=foot)
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Thm 1 (§1.1, §4.1): the trained LSA is one step of GD with eta* = n / (n + d + 1 + sigma2): its step size,
-    its (absent) off-diagonal part and its test loss; and Bayes ridge does better (§4.4)."""
-    import numpy as np
-
+    """Thm 1: the trained LSA is one step of GD with eta* = n / (n + d + 1 + sigma2): its step size,
+    its (absent) off-diagonal part and its test loss; and Bayes ridge does better (the optimum is within one-layer
+    LSA, not Bayes-optimal)."""
     train = common.train_rows(df)
     if not len(train):
         return [in_range("eta-hat", "Thm 1: needs trained points (not a theory-only run)", None, hi=0.02)]
@@ -124,15 +126,15 @@ def claims(df, scale: str) -> list[Claim]:
     loss = max(float(np.max(np.abs(np.asarray(r["test_loss"]) / r["gd_loss_mc"] - 1))) for _, r in train.iterrows())
     bayes = sum(bool(r["bayes_loss_mc"] < np.min(r["test_loss"])) for _, r in train.iterrows())
     return [
-        in_range("eta-hat", "Thm 1 (§4.1): the learned step size eta_hat = tr(Gamma)/d equals eta* = n/(n+d+1+σ²); "
+        in_range("eta-hat", "Thm 1: the learned step size eta_hat = tr(Gamma)/d equals eta* = n/(n+d+1+σ²); "
                  "largest |eta_hat/eta* − 1| over points and seeds", eta, hi=0.02, target="<= 2%"),
-        in_range("offdiag", "Thm 1 (§4.1): the learned preconditioner is eta* I, no off-diagonal part; largest "
+        in_range("offdiag", "Thm 1: the learned preconditioner is eta* I, no off-diagonal part; largest "
                  "off-diagonal entry / eta* (quick scale trains 800 steps; the paper-scale acceptance asks 2%)",
                  off, hi=0.05, target="<= 5%"),
         in_range("loss-is-gd", "Thm 1: the trained LSA predicts like one GD step at eta*: largest |LSA test loss / "
                  "GD-at-eta* test loss − 1| on the same test prompts", loss, hi=0.01, target="<= 1%"),
-        in_range("bayes-better", "§4.4: Bayes ridge beats one step of GD, so the LSA is not Bayes-optimal; points "
-                 "where Bayes ridge has the lower test loss", float(bayes), lo=float(len(train)),
+        in_range("bayes-better", "Bayes ridge (the posterior mean) beats one step of GD, so the LSA is not "
+                 "Bayes-optimal; points where Bayes ridge has the lower test loss", float(bayes), lo=float(len(train)),
                  target=f"all {len(train)} points"),
     ]
 
@@ -147,7 +149,7 @@ def agreement(df):
 EXPERIMENT = Experiment(
     id="mahankali2023-isotropic",
     title="Mahankali et al. 2023, Thm 1: learned step size of 1-layer LSA against n and sigma2",
-    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement, claims=claims,
-    kind="training", description="trained 1-layer LSA learns one GD step at eta* (isotropic, Thm 1)",
+    settings=SETTINGS, points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    claims=claims, kind="training", description="trained 1-layer LSA learns one GD step at eta* (isotropic, Thm 1)",
     cost=common.cost, notes=common.NOTES,
 )

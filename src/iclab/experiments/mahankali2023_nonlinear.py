@@ -1,6 +1,7 @@
 """Mahankali et al. Theorem 3 in training: on rotation-invariant nonlinear targets one-layer LSA still learns one step
-of plain GD, with eta* = n E|beta_f|^2 / (E[y^2 |x|^2] + (n-1) E|beta_f|^2) (``papers/mahankali2023.md`` §1.3,
-§4.3, experiment E3 of §5).
+of plain GD, with eta* = n E|beta_f|^2 / (E[y^2 |x|^2] + (n-1) E|beta_f|^2) (Mahankali, Hashimoto, Ma
+2023, Theorem 3; this eta* is derived as the best step size over one-step GD predictors, the paper's own display
+was not available).
 
 Teachers: random one-hidden-layer ReLU networks of several widths (:class:`iclab.tasks.nonlinear.ReLUTeacher`).
 Their moments are exact by Stein's lemma (:func:`iclab.theory.mahankali2023.relu_teacher_moments`) and independent
@@ -12,6 +13,7 @@ were linear with Gaussian noise), by Monte Carlo.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +22,27 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
+from iclab.experiments.figures import legends, pyplot, save_figure
+from iclab.settings import param
+from iclab.tasks.nonlinear import ReLUTeacher
+from iclab.theory import mahankali2023 as th
 
-GRID = ("n", "width")
-SCALES: dict[str, dict[str, Any]] = {
-    "quick": {"d": 5, "n": [20], "width": [1, 4, 16], "sigma2": 0.25, "weight_var": None, "seeds": 5,
-              "steps": 1000, "batch": 500, "lr": 0.01, "init_scale": 0.5, "mask_query": True, "n_test": 16384},
-    "paper": {"d": 5, "n": [10, 20, 40], "width": [1, 4, 16, 64], "sigma2": 0.25, "weight_var": None, "seeds": 5,
-              "steps": 4000, "batch": 2000, "lr": 0.01, "init_scale": 0.5, "mask_query": True, "n_test": 65536},
+
+@dataclass(frozen=True)
+class Settings(common.TrainSettings):
+    width: tuple[int, ...] = param((1, 4, 16), lo=1, doc="hidden widths of the random ReLU teachers")
+    sigma2: float = param(0.25, lo=0, doc="label noise variance σ²")
+    weight_var: float | None = param(None, lo=0, lo_open=True,
+                                     doc="variance of the teachers' output weights (none: the ReLUTeacher default)")
+
+
+SETTINGS = {
+    "quick": Settings(n=(20,), width=(1, 4, 16)),
+    "paper": Settings(n=(10, 20, 40), width=(1, 4, 16, 64), steps=4000, batch=2000, n_test=65536),
 }
 
 
 def _task(config, n):
-    from iclab.tasks.nonlinear import ReLUTeacher
-
     return ReLUTeacher(config["d"], n, config["width"], sigma2=config["sigma2"], weight_var=config["weight_var"])
 
 
@@ -41,24 +51,17 @@ def _ridge(prompts, moments, d):
     return common.ridge_test_loss(prompts, max(moments["y2"] - b, 0.0), b / d * np.eye(d))
 
 
-def points(scale: str, theory_only: bool, overrides: dict[str, Any]) -> list[Point]:
-    from iclab.validation import check_int, check_positive
-
-    cfg = common.resolve(SCALES[scale], overrides, GRID)
-    widths = [check_int("width", w, lo=1) for w in cfg["width"]]
-    wv = None if cfg["weight_var"] is None else float(check_positive("weight_var", cfg["weight_var"]))
-    base = {"d": cfg["d"], "sigma2": cfg["sigma2"], "weight_var": wv}
-    out = [Point({"kind": "curve", "width": w, **base, "n_grid": common.n_grid(cfg["n"]), "n_test": cfg["n_test"]})
-           for w in widths]
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    base = {"d": s.d, "sigma2": s.sigma2, "weight_var": s.weight_var}
+    out = [Point({"kind": "curve", "width": w, **base, "n_grid": common.n_grid(s.n), "n_test": s.n_test})
+           for w in s.width]
     if not theory_only:
-        tcfg = common.train_config(cfg)
-        out += [Point({"kind": "train", "n": n, "width": w, **base, **tcfg}) for n in cfg["n"] for w in widths]
+        tcfg = common.train_config(s)
+        out += [Point({"kind": "train", "n": n, "width": w, **base, **tcfg}) for n in s.n for w in s.width]
     return out
 
 
 def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
-    from iclab.theory import mahankali2023 as th
-
     d, s2 = config["d"], config["sigma2"]
     m = th.relu_teacher_moments(d, s2, config["weight_var"])
     if config["kind"] == "curve":
@@ -85,8 +88,6 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import legends, pyplot, save_figure
-
     plt = pyplot()
     curves = df[df["kind"] == "curve"].sort_values("width")
     train = common.train_rows(df)
@@ -123,16 +124,14 @@ def plot(df, out_dir: Path) -> list[Path]:
                 title="test loss: trained LSA (dots)")
     legends(fig, axes, inside=lambda lab: lab != lsa, fontsize=7)
     fig.suptitle("Mahankali et al. Thm 3: on random ReLU teachers 1-layer LSA = one plain GD step at eta*")
-    foot = common.footer(df, SCALES, "eta* and GD loss in closed form from the teacher's exact moments (Thm 3); "
+    foot = common.footer(df, SETTINGS, "eta* and GD loss in closed form from the teacher's exact moments (Thm 3); "
                          "matched ridge by Monte Carlo")
     return save_figure(fig, rows, out_dir, "mahankali2023-nonlinear", dpi=120, footer=foot)
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Thm 3 (§1.3, §4.3): on nonlinear (ReLU) teachers the trained LSA is still one plain GD step, at the eta*
+    """Thm 3: on nonlinear (ReLU) teachers the trained LSA is still one plain GD step, at the eta*
     given by the teacher's moments, whatever the width."""
-    import numpy as np
-
     train = common.train_rows(df)
     if not len(train):
         return [in_range("eta-hat", "Thm 3: needs trained points (not a theory-only run)", None, hi=0.03)]
@@ -140,10 +139,10 @@ def claims(df, scale: str) -> list[Claim]:
     mc = max(abs(float(r["eta_star_mc"]) / r["eta_star"] - 1) for _, r in train.iterrows())
     loss = max(float(np.max(np.abs(np.asarray(r["test_loss"]) / r["gd_loss_mc"] - 1))) for _, r in train.iterrows())
     return [
-        in_range("eta-hat", "Thm 3 (§4.3): the learned step size equals eta* = n E|β_f|² / (E[y²|x|²] + (n−1) "
+        in_range("eta-hat", "Thm 3: the learned step size equals eta* = n E|β_f|² / (E[y²|x|²] + (n−1) "
                  "E|β_f|²) at every teacher width; largest |eta_hat/eta* − 1| over points and seeds", eta, hi=0.03,
                  target="<= 3%"),
-        in_range("moments", "§4.3: eta* from moments estimated on the test prompts matches the exact (Stein) eta*; "
+        in_range("moments", "eta* from moments estimated on the test prompts matches the exact (Stein) eta*; "
                  "largest relative difference", mc, hi=0.05, target="<= 5%"),
         in_range("loss-is-gd", "Thm 3: the trained LSA predicts like one plain GD step at eta*: largest |LSA test "
                  "loss / GD-at-eta* test loss − 1| on the same prompts", loss, hi=0.02, target="<= 2%"),
@@ -159,7 +158,8 @@ def agreement(df):
 EXPERIMENT = Experiment(
     id="mahankali2023-nonlinear",
     title="Mahankali et al. 2023, Thm 3: learned step size of 1-layer LSA on random ReLU teachers",
-    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement, claims=claims,
-    kind="training", description="trained 1-layer LSA on ReLU teachers is one plain GD step at eta* (Thm 3)",
+    settings=SETTINGS, points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    claims=claims, kind="training",
+    description="trained 1-layer LSA on ReLU teachers is one plain GD step at eta* (Thm 3)",
     cost=common.cost, notes=common.NOTES,
 )

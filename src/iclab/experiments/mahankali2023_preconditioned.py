@@ -1,8 +1,9 @@
 """Mahankali et al. Theorem 2 in training: with x ~ N(0, Sigma) one-layer LSA learns one step of *preconditioned* GD
-(``papers/mahankali2023.md`` §1.2, §4.2, experiment E2 of §5), for both priors:
+(Mahankali, Hashimoto, Ma 2023, Theorem 2), for both priors:
 
 - ``inverse`` (the paper's w ~ N(0, Sigma^-1)): Gamma* = eta* Sigma^-1, eta* = n / (n + d + 1 + sigma2);
-- ``identity`` (Ahn et al. / ZFB, w ~ N(0, I)): Gamma* = ((n+1)/n Sigma + (tr Sigma + sigma2)/n I)^-1.
+- ``identity`` (w ~ N(0, I); Ahn et al. 2023, Theorem 1 and Zhang, Frei, Bartlett 2024, Theorem 4.1 at
+  sigma2 = 0): Gamma* = ((n+1)/n Sigma + (tr Sigma + sigma2)/n I)^-1.
 
 Sigma has condition number ``cond`` (eigenvalues geometric around 1), rotated by a fixed Haar matrix (``cov_seed``)
 unless ``rotate`` is false. Figure: learned and predicted preconditioner as a heat-map pair and their spectra for each
@@ -11,6 +12,7 @@ prior, and test losses (trained LSA, one-step GD at Gamma*, Bayes ridge) against
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +21,39 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import mahankali2023_common as common
+from iclab.experiments.figures import legends, pyplot, save_figure
+from iclab.settings import param
+from iclab.tasks import LinearRegression
+from iclab.theory import mahankali2023 as th
 
-GRID = ("n", "prior")
-SCALES: dict[str, dict[str, Any]] = {
-    "quick": {"d": 5, "n": [20], "prior": ["inverse", "identity"], "sigma2": 0.5, "cond": 10.0, "rotate": True,
-              "cov_seed": 0, "seeds": 5, "steps": 1200, "batch": 500, "lr": 0.03, "init_scale": 0.5,
-              "mask_query": True, "n_test": 16384},
-    "paper": {"d": 5, "n": [10, 20, 40], "prior": ["inverse", "identity"], "sigma2": 0.5, "cond": 10.0,
-              "rotate": True, "cov_seed": 0, "seeds": 5, "steps": 4000, "batch": 2000, "lr": 0.03,
-              "init_scale": 0.5, "mask_query": True, "n_test": 65536},
+
+@dataclass(frozen=True)
+class Settings(common.TrainSettings):
+    prior: tuple[str, ...] = param(("inverse", "identity"), choices=th.PRIORS,
+                                   doc="task priors: inverse w ~ N(0, Sigma^-1) (the paper's), identity w ~ N(0, I)")
+    sigma2: float = param(0.5, lo=0, doc="label noise variance σ²")
+    cond: float = param(10.0, lo=1, doc="condition number of Sigma (eigenvalues geometric around 1)")
+    rotate: bool = param(True, doc="rotate Sigma by a fixed Haar matrix (else diagonal)")
+    cov_seed: int = param(0, lo=0, doc="seed of the Haar rotation")
+
+
+SETTINGS = {
+    "quick": Settings(n=(20,), steps=1200, lr=0.03),
+    "paper": Settings(n=(10, 20, 40), steps=4000, batch=2000, lr=0.03, n_test=65536),
 }
 
 
-def points(scale: str, theory_only: bool, overrides: dict[str, Any]) -> list[Point]:
-    cfg = common.resolve(SCALES[scale], overrides, GRID)
-    priors = [common.check_prior(p) for p in cfg["prior"]]
-    cov = {"d": cfg["d"], "sigma2": cfg["sigma2"], "cond": float(cfg["cond"]), "rotate": bool(cfg["rotate"]),
-           "cov_seed": int(cfg["cov_seed"])}
-    common.covariance(cov)  # validates cond, d
-    out = [Point({"kind": "curve", "prior": p, **cov, "n_grid": common.n_grid(cfg["n"]), "n_test": cfg["n_test"]})
-           for p in priors]
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    cov = {"d": s.d, "sigma2": s.sigma2, "cond": s.cond, "rotate": s.rotate, "cov_seed": s.cov_seed}
+    out = [Point({"kind": "curve", "prior": p, **cov, "n_grid": common.n_grid(s.n), "n_test": s.n_test})
+           for p in s.prior]
     if not theory_only:
-        tcfg = common.train_config(cfg)
-        out += [Point({"kind": "train", "n": n, "prior": p, **cov, **tcfg}) for n in cfg["n"] for p in priors]
+        tcfg = common.train_config(s)
+        out += [Point({"kind": "train", "n": n, "prior": p, **cov, **tcfg}) for n in s.n for p in s.prior]
     return out
 
 
 def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
-    from iclab.tasks import LinearRegression
-    from iclab.theory import mahankali2023 as th
-
     d, s2, prior = config["d"], config["sigma2"], config["prior"]
     cov = common.covariance(config)
     prior_cov = np.linalg.inv(cov) if prior == "inverse" else np.eye(d)
@@ -75,8 +80,6 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import legends, pyplot, save_figure
-
     plt = pyplot()
     curves = df[df["kind"] == "curve"]
     train = common.train_rows(df)
@@ -121,16 +124,14 @@ def plot(df, out_dir: Path) -> list[Path]:
             ax_s.set(xlabel="index", ylabel="eigenvalue", yscale="log", title="spectra")
     legends(fig, axes.ravel(), inside=lambda lab: True, fontsize=7)
     fig.suptitle("Mahankali et al. Thm 2: trained 1-layer LSA = one step of preconditioned GD")
-    foot = common.footer(df, SCALES, "Gamma* and its loss in closed form (Thm 2, exact at finite n); Bayes ridge by "
+    foot = common.footer(df, SETTINGS, "Gamma* and its loss in closed form (Thm 2, exact at finite n); Bayes ridge by "
                          "Monte Carlo; learned eigenvalues: symmetric part of the seed-mean Gamma")
     return save_figure(fig, rows, out_dir, "mahankali2023-preconditioned", dpi=110, footer=foot)
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Thm 2 (§1.2, §4.2): the trained LSA's preconditioner is Gamma* for either prior, and it predicts like one
+    """Thm 2: the trained LSA's preconditioner is Gamma* for either prior, and it predicts like one
     step of GD preconditioned by Gamma*."""
-    import numpy as np
-
     train = common.train_rows(df)
     if not len(train):
         return [in_range("gamma", "Thm 2: needs trained points (not a theory-only run)", None, hi=0.05)]
@@ -138,7 +139,7 @@ def claims(df, scale: str) -> list[Claim]:
     for prior, sub in train.groupby("prior"):
         worst = max(float(np.max(r["rel_frob"])) for _, r in sub.iterrows())
         what = "eta* Sigma^-1" if prior == "inverse" else "((n+1)/n Sigma + (tr Sigma + σ²)/n I)^-1"
-        out.append(in_range(f"gamma-{prior}", f"Thm 2 (§4.2), prior {prior}: the learned preconditioner equals "
+        out.append(in_range(f"gamma-{prior}", f"Thm 2, prior {prior}: the learned preconditioner equals "
                             f"Gamma* = {what}; largest relative Frobenius error over points and seeds", worst,
                             hi=0.05, target="<= 5%"))
     loss = max(float(np.max(np.abs(np.asarray(r["test_loss"]) / r["gd_loss_mc"] - 1))) for _, r in train.iterrows())
@@ -158,7 +159,8 @@ def agreement(df):
 EXPERIMENT = Experiment(
     id="mahankali2023-preconditioned",
     title="Mahankali et al. 2023, Thm 2: learned preconditioner of 1-layer LSA under both priors",
-    points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement, claims=claims,
-    kind="training", description="trained 1-layer LSA learns preconditioned GD under both priors (Thm 2)",
+    settings=SETTINGS, points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
+    claims=claims, kind="training",
+    description="trained 1-layer LSA learns preconditioned GD under both priors (Thm 2)",
     cost=common.cost, notes=common.NOTES,
 )
