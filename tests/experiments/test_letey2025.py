@@ -1,6 +1,6 @@
 """Letey et al. 2025 figures: end to end at tiny sizes (files, claims.json, CSV against the library), settings
-overrides, the stored-run claims (they compare spec tables with the exact theory, so they hold at any scale), and
-the claim logic on a fake simulation table that misses the theory."""
+overrides, the stored-run claims (they compare the authors' stored means with the exact theory, so they hold at
+any scale), and the claim logic on a fake simulation table that misses the theory."""
 
 import json
 
