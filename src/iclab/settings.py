@@ -42,6 +42,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from iclab.grid import parse_values
 from iclab.validation import UserInputError, check_choice, check_int, check_real
 
 S = TypeVar("S")
@@ -145,8 +146,6 @@ def _coerce_tuple(name: str, value, elem, meta) -> tuple:
     if isinstance(value, str) and elem is str:  # names: "a,b"
         value = value.split(",")
     elif isinstance(value, str):
-        from iclab.grid import parse_values  # the value grammar; iclab.grid is a sibling leaf module
-
         value = parse_values(name, value).tolist()
     elif not isinstance(value, (list, tuple)):
         value = [value]
