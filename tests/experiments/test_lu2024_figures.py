@@ -2,8 +2,6 @@
 (the simulation path runs on a fake compute: theory plus seeded noise, so it needs no solver)."""
 
 import math
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -14,6 +12,7 @@ from iclab.cli import main
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_common as C
 from iclab.experiments.figures import AGREEMENT_COLUMNS
+from iclab.experiments.solvable_points import simulate_point
 from iclab.sweep.config import canonical_json
 from iclab.theory import lu2024
 
@@ -117,19 +116,19 @@ def test_set_overrides():
 # ---- the simulation path, on a fake compute ------------------------------------------------------------------
 
 def _fake_modules(monkeypatch, noise=0.02):
-    def simulate_point(config, seed):
+    def fake_simulate_point(config, seed):
         rng = np.random.default_rng([seed, int(1e6 * config["tau"]), int(1e3 * config["alpha"])])
         k = C.kappa_value(config["kappa"])
         e = lu2024.evaluate(config["tau"], config["alpha"], k, config["rho"], config.get("lam", 0.0))
         return {"e_icl": float(e["e_icl"]) * (1 + noise * rng.standard_normal()),
                 "e_idg": float(e["e_idg"]) * (1 + noise * rng.standard_normal())}
 
-    def dmmse_point(config, seed):
+    def fake_dmmse_point(config, seed):
         g = 2.0 - 1.0 / (1.0 + config["kappa"])
         return {"e_icl": g + config["rho"], "e_idg": config["rho"], "g_task": g}
 
-    monkeypatch.setitem(sys.modules, "iclab.solvable", types.SimpleNamespace(simulate_point=simulate_point))
-    monkeypatch.setitem(sys.modules, "iclab.estimators", types.SimpleNamespace(dmmse_point=dmmse_point))
+    monkeypatch.setattr(C, "simulate_point", fake_simulate_point)
+    monkeypatch.setattr(C, "dmmse_point", fake_dmmse_point)
 
 
 @pytest.mark.parametrize("fig", ["lu2024-fig1", "lu2024-fig2", "lu2024-fig4"])
@@ -231,8 +230,6 @@ def test_demo_tolerance_is_below_the_noise():
     """The demo solves Γ* to CG rtol 1e-5 instead of the sweeps' 1e-8: each run's g_task moves from the exact
     (rtol 1e-11) solve by under 1e-3 of its run-to-run standard deviation (measured: at most 2.5e-4 over all
     twelve κ), at the demo's own size and settings."""
-    from iclab.solvable import simulate_point
-
     exp = get_experiment("lu2024-fig4-demo")
     pts = {p.config["kappa"]: p.config for p in exp.plan("demo", False, {}) if p.config["kind"] == "gamma"}
     for kappa in (0.2, 1.0, 32.0):

@@ -11,7 +11,7 @@ import pytest
 
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_finite_size as F
-from iclab.solvable import realised_ratios, simulate_point
+from iclab.experiments.solvable_points import point_ratios, simulate_point
 from iclab.sweep.reproduce import run_experiment
 from iclab.theory import lu2024
 
@@ -48,7 +48,7 @@ def synthetic_df(offset=0.0, seed=0):
         for d in (16, 24, 32, 48, 64, 96, 128):
             cfg = {"kind": "gamma-batch", "scale": "quick", "d": d, "tau": tau, "alpha": alpha, "kappa": kappa,
                    "rho": 0.01, "lam": 1e-5, "batch": 4}
-            rr = realised_ratios(cfg)
+            rr = point_ratios(cfg)
             th = lu2024.evaluate(rr["tau"], rr["alpha"], rr["kappa"], 0.01, 1e-5)
             for s in range(16):
                 rows.append(cfg | {"seed": s, "runs": 4, **{

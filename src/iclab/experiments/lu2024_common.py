@@ -7,8 +7,9 @@ Point kinds (``config["kind"]``):
   e.g. ``"log:0.08:100:300"``), the other parameters are fixed. Metrics are lists: ``curve_x``, ``curve_icl``,
   ``curve_idg``, ``curve_gtask`` (and ``alpha_star_icl``/``alpha_star_idg`` when the axis is alpha).
 - ``map``: the Figure 3 non-monotonicity map, metric ``index`` (flat, κ-major).
-- ``gamma``: one finite-d run of Γ* (:func:`iclab.solvable.simulate_point`), metrics ``e_icl``, ``e_idg``.
-- ``dmmse``: one run of the dMMSE estimator (:func:`iclab.estimators.dmmse_point`).
+- ``gamma``: one finite-d run of Γ* (:func:`iclab.experiments.solvable_points.simulate_point`), metrics ``e_icl``,
+  ``e_idg``.
+- ``dmmse``: one run of the dMMSE estimator (:func:`iclab.experiments.solvable_points.dmmse_point`).
 
 Configs are JSON: κ = inf is written as the string ``"inf"``.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from iclab.experiments import figures as F
 from iclab.experiments.figures import agreement_frame, agreement_row, pyplot, save_figure
+from iclab.experiments.solvable_points import dmmse_point, simulate_point
 from iclab.validation import UserInputError, check_int, check_positive
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161")  # seaborn "colorblind"
@@ -87,12 +89,8 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
     if kind == "map":
         return _theory_map(config)
     if kind == "gamma":
-        from iclab.solvable import simulate_point
-
         return simulate_point(config, seed)
     if kind == "dmmse":
-        from iclab.estimators import dmmse_point
-
         return dmmse_point(config, seed)
     raise UserInputError(f"kind must be one of theory, map, gamma, dmmse (got {kind!r})")
 

@@ -29,6 +29,8 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
+from iclab.experiments.solvable_points import simulate_point
+from iclab.solvable import realised_ratios
 from iclab.validation import UserInputError
 
 KAPPA, RHO, LAM, ALPHA_FRESH = 0.5, 0.01, 1e-5, 10.0
@@ -124,8 +126,6 @@ def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
 
 def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
     """Mean e_ICL and e_IDG of ``config["batch"]`` Γ* runs, seeds seed·batch .. seed·batch + batch − 1."""
-    from iclab.solvable import simulate_point
-
     m = int(config["batch"])
     runs = [simulate_point(config, seed * m + j) for j in range(m)]
     return {"e_icl": float(np.mean([r["e_icl"] for r in runs])),
@@ -148,7 +148,6 @@ def ladder_table(df):
     (theory_d), nominal theory, excess = mean − theory_d. Empty frame without simulation rows."""
     import pandas as pd
 
-    from iclab.solvable import realised_ratios
     from iclab.theory import lu2024
 
     sim = C.rows_of(df, "gamma-batch")
@@ -161,7 +160,7 @@ def ladder_table(df):
     rows = []
     for key, g in sim.groupby(keys):
         tau, alpha, kappa, rho, lam, d = key
-        rr = realised_ratios({"d": int(d), "tau": tau, "alpha": alpha, "kappa": kappa})
+        rr = realised_ratios(int(d), tau, alpha, kappa)
         th_d = lu2024.evaluate(rr["tau"], rr["alpha"], rr["kappa"], rho, lam)
         th = lu2024.evaluate(tau, alpha, kappa, rho, lam)
         b = len(g)
