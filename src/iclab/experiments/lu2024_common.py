@@ -69,44 +69,6 @@ def scale_of(settings: dict[str, Any], observed: dict[str, Any]) -> str:
     return F.scale_name({name: asdict(s) for name, s in settings.items()}, observed)
 
 
-# --- the untyped settings of the figures not yet moved to typed ones (Lu Figs 5, 6, the Letey figures); deleted
-# once they are (use iclab.settings.apply_overrides, json_number and from_json_number)
-
-
-def settings(defaults: dict[str, dict[str, Any]], scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The ``scale`` column of a figure's settings with the user's ``--set`` overrides applied."""
-    from iclab.validation import check_int, check_positive
-
-    out = dict(defaults[scale])
-    unknown = sorted(set(overrides) - set(out))
-    if unknown:
-        raise UserInputError(f"--set key must be one of {', '.join(sorted(out))} (got {unknown[0]!r})")
-    for key, value in overrides.items():
-        default = out[key]
-        if isinstance(default, bool) or isinstance(value, bool):
-            raise UserInputError(f"{key} must be a number (got {value!r})")
-        if isinstance(default, int):
-            out[key] = check_int(key, value, lo=1)
-        elif isinstance(default, float):
-            out[key] = float(check_positive(key, value))
-        elif isinstance(default, list):
-            vals = value if isinstance(value, list) else parse_values(key, str(value)).tolist()
-            vals = [float(check_positive(key, v, allow_inf=True)) for v in vals]
-            if not vals:
-                raise UserInputError(f"{key} must be a non-empty list")
-            out[key] = vals
-        else:
-            raise UserInputError(f"{key} cannot be overridden")
-    return out
-
-
-kappa_value = from_json_number
-
-
-def kappa_config(kappa: float):
-    return "inf" if math.isinf(kappa) else float(kappa)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # compute
 
