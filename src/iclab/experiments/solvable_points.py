@@ -28,7 +28,7 @@ def simulate_point(config: Mapping[str, Any], seed: int) -> dict[str, float]:
     kappa (a number or "inf"), rho; optional lam (default 0), assignment ("balanced" default, or "uniform"),
     method (solver, default "auto"), rtol (CG tolerance, default 1e-8)."""
     _require(config, SIMULATE_KEYS)
-    return simulate_errors(config["d"], config["tau"], config["alpha"], kappa_of(config), config["rho"], seed=seed,
+    return simulate_errors(config["d"], config["tau"], config["alpha"], _kappa(config), config["rho"], seed=seed,
                            lam=config.get("lam", 0.0), assignment=config.get("assignment", "balanced"),
                            method=config.get("method", "auto"), rtol=config.get("rtol", 1e-8))
 
@@ -37,17 +37,17 @@ def dmmse_point(config: Mapping[str, Any], seed: int) -> dict[str, float]:
     """{"e_icl", "e_idg", "g_task"} of the dMMSE for one seed (:func:`iclab.estimators.dmmse_mc.dmmse_errors`).
     config: d, alpha, kappa (finite), rho, n_test."""
     _require(config, DMMSE_KEYS)
-    return dmmse_errors(config["d"], config["alpha"], kappa_of(config), config["rho"], config["n_test"], seed=seed)
+    return dmmse_errors(config["d"], config["alpha"], _kappa(config), config["rho"], config["n_test"], seed=seed)
 
 
 def point_ratios(config: Mapping[str, Any]) -> dict[str, float]:
     """The ratios n/d², ℓ/d, k/d a :func:`simulate_point` run of ``config`` realises
     (:func:`iclab.solvable.realised_ratios`); validates d, tau, alpha, kappa and the integer sizes."""
-    return realised_ratios(config["d"], config["tau"], config["alpha"], kappa_of(config),
+    return realised_ratios(config["d"], config["tau"], config["alpha"], _kappa(config),
                            config.get("assignment", "balanced"))
 
 
-def kappa_of(config: Mapping[str, Any]) -> float:
+def _kappa(config: Mapping[str, Any]) -> float:
     """κ of a config as a float: a number, or the string "inf" (fresh tasks) that configs store."""
     try:
         return from_json_number(config["kappa"])
