@@ -36,8 +36,8 @@ import scipy.linalg as sla
 from scipy.linalg import blas
 
 from iclab._threads import blas_threads
-from iclab.estimators import dmmse_point
-from iclab.solvable import pretraining_tasks, sample_stats, sample_stats_naive, simulate_point, solve_gamma
+from iclab.experiments.solvable_points import dmmse_point, simulate_point
+from iclab.solvable import pretraining_tasks, sample_stats, sample_stats_naive, solve_gamma
 
 FIG1_TAUS = (0.2, 0.5, 0.85, 1.15, 1.5, 2.0)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from iclab.cli import main
+from iclab.experiments.solvable_points import simulate_point
 from iclab.grid import count_values, parse_values
 from iclab.resources import ResourceLimitError, format_size, parse_size
-from iclab.solvable import simulate_point
 from iclab.solvable.footprint import simulation_footprint
 
 
@@ -63,8 +63,8 @@ def test_limits_are_overridable(tmp_path, capsys):
 def test_a_refused_simulation_stops_a_sweep_instead_of_failing_rows(tmp_path):
     from iclab.sweep.spec import run_spec
 
-    spec = {"experiment": "iclab.solvable:simulate_point", "fixed": {"alpha": 1, "kappa": 1, "rho": 0.1},
-            "grid": {"d": [3000], "tau": [2]}}
+    spec = {"experiment": "iclab.experiments.solvable_points:simulate_point",
+            "fixed": {"alpha": 1, "kappa": 1, "rho": 0.1}, "grid": {"d": [3000], "tau": [2]}}
     with pytest.raises(ResourceLimitError, match="d = 3000 with tau = 2"):
         run_spec(spec, store=tmp_path / "s.sqlite", progress=False)
 

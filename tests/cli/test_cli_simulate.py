@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from iclab.cli import main
-from iclab.solvable import simulate_point
+from iclab.experiments.solvable_points import simulate_point
 from iclab.theory import lu2024
 
 

@@ -125,8 +125,8 @@ def test_theory_lu2024_help_names_the_value_grammar(capsys, monkeypatch):
 
 def test_lazy_modules_list_their_names_without_loading_them():
     code = ("import sys, iclab.estimators as e, iclab.sweep as s; names = dir(e); "
-            "print(sorted(set(names) & {'gd_one_step', 'ridge', 'dmmse', 'dmmse_point', 'bayes_ridge'}), "
+            "print(sorted(set(names) & {'gd_one_step', 'ridge', 'dmmse', 'dmmse_errors', 'bayes_ridge'}), "
             "'run' in dir(s) and 'Store' in dir(s), 'jax' in sys.modules, 'iclab.estimators.dmmse_jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("]")
-    assert out[0] == "['bayes_ridge', 'dmmse', 'dmmse_point', 'gd_one_step', 'ridge'"
+    assert out[0] == "['bayes_ridge', 'dmmse', 'dmmse_errors', 'gd_one_step', 'ridge'"
     assert out[1].split() == ["True", "False", "False"]

@@ -69,8 +69,8 @@ ODD = ["", " ", "é", "τ", "\u202e", "1\x00", "-", "--", "☃:☃:☃", "１", 
        "tcp://127.0.0.1:1", "key=value", "=", "N=40", "d=1e9", "a" * 300]
 FILES = ["spec.yaml", "bad.yaml", "list.yaml", "evil.yaml", "bin.dat", "missing.yaml", ".", "text.sqlite",
          "store.sqlite", "out-dir"]
-IDS = ["iclab.solvable:simulate_point", "quick", "paper", "d=3000", "d=2", "seeds=0", "tau=1e308", "runs=1e9",
-       "kappa=inf", "scale=paper"]  # names the store and the figures know, and --set overrides
+IDS = ["iclab.experiments.solvable_points:simulate_point", "quick", "paper", "d=3000", "d=2", "seeds=0", "tau=1e308",
+       "runs=1e9", "kappa=inf", "scale=paper"]  # names the store and the figures know, and --set overrides
 
 
 def _figure_ids() -> list[str]:
@@ -85,8 +85,8 @@ VALUES = st.one_of(st.sampled_from(NUMBERS), st.sampled_from(GRAMMAR + HUGE + SP
 
 def _files(root: Path) -> None:
     """The files the FILES values name, in the fuzzer's working directory."""
-    (root / "spec.yaml").write_text("experiment: iclab.solvable:simulate_point\nfixed: {alpha: 1, kappa: 1, rho: 0.1}\n"
-                                    "grid: {d: [4], tau: [2]}\nseeds: 1\n")
+    (root / "spec.yaml").write_text("experiment: iclab.experiments.solvable_points:simulate_point\n"
+                                    "fixed: {alpha: 1, kappa: 1, rho: 0.1}\ngrid: {d: [4], tau: [2]}\nseeds: 1\n")
     (root / "bad.yaml").write_text("experiment: [unclosed\n")
     (root / "list.yaml").write_text("- 1\n- 2\n")
     (root / "evil.yaml").write_text("experiment: !!python/object/apply:os.system ['echo pwned']\n")
@@ -125,7 +125,8 @@ def workdir(tmp_path_factory):
     from iclab.sweep.store import Store
 
     with Store(root / "store.sqlite") as st:  # a real store for the results commands
-        st.put("iclab.solvable:simulate_point", "0" * 16, 0, {"d": 4, "tau": 2}, metrics={"e_icl": 0.5})
+        st.put("iclab.experiments.solvable_points:simulate_point", "0" * 16, 0, {"d": 4, "tau": 2},
+               metrics={"e_icl": 0.5})
     return root
 
 

@@ -1,5 +1,6 @@
 """Estimators at every prefix against per-prefix numpy solves, Monte Carlo against the specs' closed forms
-(mahankali2023.md §4.1, lu2024.md §6.2), and the chunked dMMSE against a brute-force softmax (lu2024.md §6.1)."""
+(Mahankali et al. 2023, Theorem 1's optimal step; the Bayes ridge error in Lu et al. 2024's scaling), and the
+chunked dMMSE against a brute-force softmax."""
 
 import math
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from iclab.estimators import bayes_ridge, dmmse, dmmse_point, gd_one_step, gd_optimal_step, least_squares, ridge
+from iclab.estimators import bayes_ridge, dmmse, dmmse_errors, gd_one_step, gd_optimal_step, least_squares, ridge
 from iclab.estimators.dmmse_mc import sample_last_stats
-from iclab.solvable.sampler import sample_contexts
+from iclab.tasks.lu2024 import sample_contexts
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,8 @@ def test_ridge_ls_gd_match_per_prefix_solves():
 
 
 def test_one_step_gd_optimal_step_and_loss_mahankali_table():
-    """mahankali2023.md §4.1: d = 5, n = 20, sigma^2 = 0.5 -> eta* = 0.7547, loss vs noisy y_q = 1.7264."""
+    """Mahankali et al. 2023, the isotropic case (their Theorem 1): the optimal step eta* = n / (n + d + 1 +
+    sigma^2); d = 5, n = 20, sigma^2 = 0.5 -> eta* = 20 / 26.5 = 0.7547, loss vs noisy y_q = 1.7264."""
     d, n, s2 = 5, 20, 0.5
     eta = gd_optimal_step(n, d, s2)
     assert eta == pytest.approx(0.7547, abs=5e-5)
@@ -69,7 +71,8 @@ def test_one_step_gd_optimal_step_and_loss_mahankali_table():
 
 
 def test_bayes_ridge_lu_scaling_matches_asymptotic_error():
-    """lu2024.md §6.2: ICL error rho (1 + S_W(rho, alpha)) = 0.0111 at alpha = 10, rho = 0.01 (x ~ N(0, I/d))."""
+    """Bayes ridge in Lu et al. 2024's scaling (x ~ N(0, I/d)): asymptotic ICL error rho (1 + S_W(rho, alpha)) with
+    S_W the Marchenko–Pastur Stieltjes transform, = 0.0111 at alpha = 10, rho = 0.01."""
     d, alpha, rho = 60, 10, 0.01
     ell = alpha * d
     rng = np.random.default_rng(1)
@@ -132,7 +135,7 @@ def test_sample_last_stats_same_law_as_raw_contexts():
 
 @pytest.mark.parametrize("chunk", [3, 1024])
 def test_numpy_monte_carlo_path_matches_brute_force(chunk):
-    """dmmse_point's numpy scoring from the statistics (S, b) of whole contexts equals the plain softmax over the
+    """dmmse_errors' numpy scoring from the statistics (S, b) of whole contexts equals the plain softmax over the
     pool at the last prefix, with the online log-sum-exp split over chunks or not."""
     from iclab.estimators.dmmse_mc import _last_prefix
 
@@ -143,13 +146,13 @@ def test_numpy_monte_carlo_path_matches_brute_force(chunk):
     np.testing.assert_allclose(got, brute_dmmse(xs, ys, xq, pool, 0.2)[:, -1], rtol=1e-10, atol=1e-12)
 
 
-def test_dmmse_point_protocol():
-    out = dmmse_point({"d": 8, "alpha": 4, "kappa": 1, "rho": 0.01, "n_test": 300}, 0)
+def test_dmmse_errors_protocol():
+    out = dmmse_errors(8, 4, 1, 0.01, 300, seed=0)
     assert set(out) == {"e_icl", "e_idg", "g_task"}
     assert out["g_task"] == pytest.approx(out["e_icl"] - out["e_idg"])
-    assert 0.005 < out["e_idg"] < 0.05  # the posterior collapses onto the true pool task: about rho (§6.1)
-    assert 0.5 < out["e_icl"] < 2.5  # the nearest of 8 pool tasks to a fresh one (§6.1 heuristic: -> 2 + rho)
-    assert dmmse_point({"d": 8, "alpha": 0.5, "kappa": 1, "rho": 0.01, "n_test": 50}, 0)["e_idg"] > 0  # ell < d
+    assert 0.005 < out["e_idg"] < 0.05  # the posterior collapses onto the true pool task: about rho
+    assert 0.5 < out["e_icl"] < 2.5  # the nearest of 8 pool tasks to a fresh one (-> 2 + rho as d grows)
+    assert dmmse_errors(8, 0.5, 1, 0.01, 50, seed=0)["e_idg"] > 0  # ell < d
 
 
 @pytest.mark.parametrize(("call", "name"), [
@@ -164,12 +167,26 @@ def test_estimators_bad_input(call, name):
 
 
 @pytest.mark.parametrize(("change", "name"), [
-    ({"kappa": "inf"}, "kappa must"), ({"rho": 0.0}, "rho must"), ({"n_test": 0}, "n_test must"),
-    ({"d": 1}, "d must"), ({"kappa": 0.01}, "kappa must"),
+    ({"kappa": math.inf}, "kappa must be finite"), ({"rho": 0.0}, "rho must"), ({"n_test": 0}, "n_test must"),
+    ({"d": 1}, "d must"), ({"kappa": 0.01}, "kappa must be >= 1/d"), ({"alpha": 0.0}, "alpha must"),
 ])
-def test_dmmse_point_bad_config(change, name):
+def test_dmmse_errors_bad_input(change, name):
     with pytest.raises(ValueError, match=name):
-        dmmse_point({"d": 8, "alpha": 2, "kappa": 1, "rho": 0.1, "n_test": 10} | change, 0)
+        dmmse_errors(**({"d": 8, "alpha": 2, "kappa": 1, "rho": 0.1, "n_test": 10} | change), seed=0)
+
+
+def test_dmmse_point_adapter():
+    """The sweep adapter reads the stored config (κ as a number or text; extra keys such as kind ignored) and
+    refuses a config without a key, or with κ = "inf", in one line."""
+    from iclab.experiments.solvable_points import dmmse_point
+
+    ref = dmmse_errors(8, 2.0, 1.0, 0.1, 20, seed=4)
+    assert dmmse_point({"kind": "dmmse", "d": 8, "alpha": 2.0, "kappa": "1", "rho": 0.1, "n_test": 20}, 4) == ref
+    assert dmmse_point({"d": 8, "alpha": 2.0, "kappa": 1.0, "rho": 0.1, "n_test": 20}, 5) != ref
+    with pytest.raises(ValueError, match="config must contain d, alpha, kappa, rho, n_test"):
+        dmmse_point({"d": 8, "alpha": 2.0, "kappa": 1.0, "rho": 0.1}, 0)
+    with pytest.raises(ValueError, match="kappa must be finite"):
+        dmmse_point({"d": 8, "alpha": 2.0, "kappa": "inf", "rho": 0.1, "n_test": 20}, 0)
 
 
 def test_estimators_run_under_jit():

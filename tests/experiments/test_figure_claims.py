@@ -11,6 +11,7 @@ import pytest
 from iclab import sweep
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_common as C
+from iclab.settings import from_json_number
 from iclab.sweep.reproduce import run_experiment
 from iclab.theory import lu2024
 
@@ -57,7 +58,7 @@ def test_fig2_claims_hold_then_fail_when_perturbed(monkeypatch):
     th = bad["kind"] == "theory"
     b = th & (bad["panel"] == "B")
     bad.loc[b, "alpha_star_icl"] = bad.loc[b, "alpha_star_icl"] * 1.01            # 1% off §7.2
-    c2 = th & (bad["panel"] == "C") & (bad["kappa"].map(C.kappa_value) == 2.0)
+    c2 = th & (bad["panel"] == "C") & (bad["kappa"].map(from_json_number) == 2.0)
     bad.loc[c2, "alpha_star_icl"] = 50.0                                          # a monotone curve given an α*
     got = _claims("lu2024-fig2", bad)
     assert got["alpha-star-B"].holds is False and got["alpha-star-B"].value == pytest.approx(0.01, rel=0.05)

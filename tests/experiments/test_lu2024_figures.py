@@ -1,9 +1,8 @@
-"""Lu et al. 2024 Figures 1–4: sweep points per §7, theory-only runs end to end, the plots and the agreement table
-(the simulation path runs on a fake compute: theory plus seeded noise, so it needs no solver)."""
+"""Lu et al. 2024 Figures 1–4: the sweep points of the authors' figure md files, typed settings and overrides,
+theory-only runs end to end, the plots and the agreement table (the simulation path runs on a fake compute: theory
+plus seeded noise, so it needs no solver)."""
 
 import math
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -14,10 +13,16 @@ from iclab.cli import main
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_common as C
 from iclab.experiments.figures import AGREEMENT_COLUMNS
-from iclab.sweep.config import canonical_json
+from iclab.experiments.solvable_points import simulate_point
+from iclab.settings import from_json_number
+from iclab.sweep.config import canonical_json, point_hash
 from iclab.theory import lu2024
 
 FIGS = ["lu2024-fig1", "lu2024-fig2", "lu2024-fig3", "lu2024-fig4"]
+# point hashes of the first quick Γ* point of Fig. 1 and dMMSE point of Fig. 4, computed with the pre-typed-settings
+# tree (commit d563dae); the store keys results by them
+HASH_FIG1_GAMMA = "d2d859b5d9e937cd1defcff59861de26"
+HASH_FIG4_DMMSE = "86e1a71882b37de6e5dc2a6f44f26be9"
 SMALL_MAP = {"n_kappa": 21, "n_rho": 4, "n_alpha": 150}
 
 
@@ -30,7 +35,7 @@ def test_theory_only_reproduce_fig1_end_to_end(tmp_path, capsys):
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     df = pd.read_csv(csv)
     assert set(df["panel"]) == {"A", "B", "C"} and set(df["source"]) == {"theory"}
-    # every plotted theory point is the library's value (§7.1 curves: ridgeless A/B, ridge C at κ = inf)
+    # every plotted theory point is the library's value (Fig. 1 curves: ridgeless A/B, ridge C at κ = inf)
     a = df[(df["panel"] == "A") & (df["series"] == "alpha=10")]
     np.testing.assert_allclose(a["y"], lu2024.e_icl(a["x"].to_numpy(), 10, 0.5, 0.01), rtol=1e-12)
     c = df[(df["panel"] == "C") & (df["series"] == "lam=0.1")]
@@ -57,7 +62,7 @@ def test_fig2_theory_marks_alpha_star(tmp_path):
     out = pd.read_csv(exp.plot(df, tmp_path)[1])
     stars = out[out["series"].str.endswith("alpha*")]
     got = {(r.panel, r.series.split()[0]): r.x for r in stars.itertuples()}
-    # §7.2 α*: A κ = 0.3 → 6.152, B κ = 0.5 → 9.603, C κ = 1 → 45.00; monotone curves have none
+    # Fig. 2 α*: A κ = 0.3 → 6.152, B κ = 0.5 → 9.603, C κ = 1 → 45.00; monotone curves have none
     assert got[("A", "kappa=0.3")] == pytest.approx(6.152, abs=5e-4)
     assert got[("B", "kappa=0.5")] == pytest.approx(9.603, abs=5e-4)
     assert got[("C", "kappa=1")] == pytest.approx(45.00, abs=5e-3)
@@ -72,10 +77,10 @@ def test_fig3_map_letters(tmp_path):
     idx = np.array(C.compute(cfg, 0)["index"])
     assert (idx[:4] > 0).all() and idx[4] == 0
     alpha = np.logspace(-2, 3, 500)
-    np.testing.assert_allclose(alpha[idx[:4]], [2.308, 5.466, 9.603, 22.55], rtol=0.03)  # §7.2 α*, grid-rounded
+    np.testing.assert_allclose(alpha[idx[:4]], [2.308, 5.466, 9.603, 22.55], rtol=0.03)  # Fig. 2B α*, grid-rounded
 
 
-def test_simulation_points_follow_section7():
+def test_simulation_points_follow_the_authors_sweeps():
     f1 = get_experiment("lu2024-fig1").plan("paper", False, {})
     g1 = [p for p in f1 if p.config["kind"] == "gamma"]
     assert len(g1) == 18 + 21 and {p.seeds for p in g1} == {10} and {p.config["d"] for p in g1} == {100}
@@ -94,7 +99,7 @@ def test_simulation_points_follow_section7():
     ks = sorted({p.config["kappa"] for p in dm})
     assert ks[0] == pytest.approx(0.08) and ks[-1] == pytest.approx(95.72)
     assert set(dm[0].config) >= {"d", "alpha", "kappa", "rho", "n_test"}
-    # at small d the balanced pool cannot hold κd > τd² tasks: those Γ* points are skipped (§1.3)
+    # at small d the balanced pool cannot hold κd > τd² tasks: those Γ* points are skipped
     small = [p.config for p in get_experiment("lu2024-fig4").plan("quick", False, {"d": 30})
              if p.config["kind"] == "gamma"]
     assert all(c["kappa"] * c["d"] <= c["tau"] * c["d"] ** 2 for c in small) and len(small) == 19
@@ -111,25 +116,53 @@ def test_set_overrides():
         exp.plan("quick", False, {"d": 2.5})
     with pytest.raises(ValueError, match="lam_ab must be > 0"):
         exp.plan("quick", False, {"lam_ab": -1})
+    with pytest.raises(ValueError, match="d must be an integer >= 2"):
+        exp.plan("quick", False, {"d": 1})
     assert main(["reproduce", "lu2024-fig1", "--theory-only", "--set", "bogus=1", "--no-progress"]) == 2
+
+
+@pytest.mark.parametrize("fig", ["lu2024-fig1", "lu2024-fig2", "lu2024-fig3", "lu2024-fig4", "lu2024-fig4-demo"])
+def test_settings_tables_and_config_hashes(fig):
+    """The scales are the keys of the settings table and resolve to its entries; an override written as text (the
+    CLI's --set) plans exactly what the typed value plans, and it does change the plan."""
+    exp = get_experiment(fig)
+    assert tuple(exp.settings) == exp.scales and exp.default_scale == exp.scales[0]
+    for scale, s in exp.settings.items():
+        assert exp.resolve(scale, {}) == s
+    field = {"lu2024-fig3": "n_kappa"}.get(fig, "n_theory")
+    typed = [p.config for p in exp.plan(exp.scales[0], False, {field: 41})]
+    assert typed == [p.config for p in exp.plan(exp.scales[0], False, {field: "41"})]
+    assert typed != [p.config for p in exp.plan(exp.scales[0], False, {})]
+
+
+def test_quick_configs_keep_their_stored_hashes():
+    """The first Γ* and dMMSE points of the quick Fig. 1 and Fig. 4 plans keep the point hashes of the untyped
+    settings (a changed key, value or type would change the hash and orphan the stored results)."""
+    f1 = [p.config for p in get_experiment("lu2024-fig1").plan("quick", False, {}) if p.config["kind"] == "gamma"]
+    assert f1[0] == {"kind": "gamma", "d": 30, "tau": 0.2, "alpha": 1.0, "kappa": 0.5, "rho": 0.01, "lam": 1e-05}
+    assert point_hash(f1[0]) == HASH_FIG1_GAMMA
+    f4 = [p.config for p in get_experiment("lu2024-fig4").plan("quick", False, {}) if p.config["kind"] == "dmmse"]
+    assert f4[0] == {"kind": "dmmse", "d": 20, "alpha": 6.0, "kappa": 0.08, "rho": 0.01, "n_test": 300}
+    assert point_hash(f4[0]) == HASH_FIG4_DMMSE
 
 
 # ---- the simulation path, on a fake compute ------------------------------------------------------------------
 
 def _fake_modules(monkeypatch, noise=0.02):
-    def simulate_point(config, seed):
+    """Replace the Γ* and dMMSE computes of the Figure 1–4 points by the theory plus seeded noise."""
+    def fake_simulate_point(config, seed):
         rng = np.random.default_rng([seed, int(1e6 * config["tau"]), int(1e3 * config["alpha"])])
-        k = C.kappa_value(config["kappa"])
+        k = from_json_number(config["kappa"])
         e = lu2024.evaluate(config["tau"], config["alpha"], k, config["rho"], config.get("lam", 0.0))
         return {"e_icl": float(e["e_icl"]) * (1 + noise * rng.standard_normal()),
                 "e_idg": float(e["e_idg"]) * (1 + noise * rng.standard_normal())}
 
-    def dmmse_point(config, seed):
+    def fake_dmmse_point(config, seed):
         g = 2.0 - 1.0 / (1.0 + config["kappa"])
         return {"e_icl": g + config["rho"], "e_idg": config["rho"], "g_task": g}
 
-    monkeypatch.setitem(sys.modules, "iclab.solvable", types.SimpleNamespace(simulate_point=simulate_point))
-    monkeypatch.setitem(sys.modules, "iclab.estimators", types.SimpleNamespace(dmmse_point=dmmse_point))
+    monkeypatch.setattr(C, "simulate_point", fake_simulate_point)
+    monkeypatch.setattr(C, "dmmse_point", fake_dmmse_point)
 
 
 @pytest.mark.parametrize("fig", ["lu2024-fig1", "lu2024-fig2", "lu2024-fig4"])
@@ -182,13 +215,13 @@ def test_agreement_z_is_nan_for_single_run():
                         "seed": 0, "e_icl": 1.3, "e_idg": 0.6}])
     ag = C.agreement_table(df)
     assert len(ag) == 2 and ag["z"].isna().all()
-    assert ag["theory"].iloc[0] == pytest.approx(1.23399, abs=5e-6)   # §10
+    assert ag["theory"].iloc[0] == pytest.approx(1.23399, abs=5e-6)   # the ridgeless theory, hand-checked value
     assert math.isnan(ag["sim_sem"].iloc[0])
 
 
 def test_fig4_demo_end_to_end_small(tmp_path):
-    """The authors' CPU demo (§7.4) on real Γ* and dMMSE computes, shrunk to d = 12: every series is drawn and the
-    theory curve is the library's g_task at α = τ = 10."""
+    """The authors' CPU demo (Fig. 4 protocol) on real Γ* and dMMSE computes, shrunk to d = 12: every series is
+    drawn and the theory curve is the library's g_task at α = τ = 10."""
     exp = get_experiment("lu2024-fig4-demo")
     pts = exp.plan("demo", False, {"d": 12, "runs": 2, "n_test": 64, "n_theory": 40})
     df = sweep.run(exp.compute, pts, name="demo", progress=False)
@@ -231,8 +264,6 @@ def test_demo_tolerance_is_below_the_noise():
     """The demo solves Γ* to CG rtol 1e-5 instead of the sweeps' 1e-8: each run's g_task moves from the exact
     (rtol 1e-11) solve by under 1e-3 of its run-to-run standard deviation (measured: at most 2.5e-4 over all
     twelve κ), at the demo's own size and settings."""
-    from iclab.solvable import simulate_point
-
     exp = get_experiment("lu2024-fig4-demo")
     pts = {p.config["kappa"]: p.config for p in exp.plan("demo", False, {}) if p.config["kind"] == "gamma"}
     for kappa in (0.2, 1.0, 32.0):
@@ -246,7 +277,7 @@ def test_demo_tolerance_is_below_the_noise():
 
 @pytest.mark.slow
 def test_fig4_demo_matches_the_authors_d32_runs():
-    """§7.4 CPU demo at its own size (d = 32, 20 runs per κ): our Γ* g_task means agree with the authors' stored
+    """The authors' CPU demo at its own size (d = 32, 20 runs per κ): our Γ* g_task means agree with the authors' stored
     d = 32 means (also 20 runs) within 3 combined standard errors (sqrt(2) x ours)."""
     from iclab.experiments.lu2024_fig4_demo import AUTHORS_GAMMA_D32, KAPPAS
 

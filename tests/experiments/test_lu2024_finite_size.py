@@ -11,7 +11,8 @@ import pytest
 
 from iclab.experiments import get_experiment
 from iclab.experiments import lu2024_finite_size as F
-from iclab.solvable import realised_ratios, simulate_point
+from iclab.experiments.solvable_points import point_ratios, simulate_point
+from iclab.settings import from_json_number
 from iclab.sweep.reproduce import run_experiment
 from iclab.theory import lu2024
 
@@ -24,12 +25,14 @@ def test_quick_points_cover_the_ladder_and_grid_with_runs_sized_for_the_target_s
     assert grid >= {(t, a, 0.5) for t in (0.2, 0.5, 1.5, 2.0) for a in (1.0, 10.0)}
     assert {(t, 10.0, "inf") for t in (0.2, 0.5, 1.5, 2.0)} <= grid
     for p in pts:
-        c = F.SPREAD[(p.config["tau"], p.config["alpha"], F.C.kappa_value(p.config["kappa"]))]
+        c = F.SPREAD[(p.config["tau"], p.config["alpha"], from_json_number(p.config["kappa"]))]
         runs = p.seeds * p.config["batch"]
         # relative SE c / (d sqrt(runs)) <= 0.3% (run counts computed by hand: c = 2, d = 64 -> 109 runs)
         assert c / (p.config["d"] * math.sqrt(runs)) <= 0.003 + 1e-12 and runs >= 16
-    assert F.runs_at(2.0, 64, F.QUICK) == (16, 7)
-    assert F.runs_at(2.0, 128, F.QUICK) == (16, 2)  # 28 runs, two per batch
+    quick = F.SETTINGS["quick"]
+    assert F.runs_at(2.0, 64, quick) == (16, 7)
+    assert F.runs_at(2.0, 128, quick) == (16, 2)  # 28 runs, two per batch
+    assert {p.config["scale"] for p in pts} == {"quick"}
 
 
 def test_compute_is_the_mean_of_its_batch_of_seeds():
@@ -48,7 +51,7 @@ def synthetic_df(offset=0.0, seed=0):
         for d in (16, 24, 32, 48, 64, 96, 128):
             cfg = {"kind": "gamma-batch", "scale": "quick", "d": d, "tau": tau, "alpha": alpha, "kappa": kappa,
                    "rho": 0.01, "lam": 1e-5, "batch": 4}
-            rr = realised_ratios(cfg)
+            rr = point_ratios(cfg)
             th = lu2024.evaluate(rr["tau"], rr["alpha"], rr["kappa"], 0.01, 1e-5)
             for s in range(16):
                 rows.append(cfg | {"seed": s, "runs": 4, **{
@@ -93,7 +96,25 @@ def test_tiny_end_to_end_run_writes_figure_csvs_and_claims(tmp_path):
 
 def test_bad_overrides_are_one_line_errors():
     exp = get_experiment("lu2024-finite-size")
-    with pytest.raises(ValueError, match="ds must"):
+    with pytest.raises(ValueError, match="ds must hold at least 2"):
         exp.plan("quick", False, {"ds": "16"})
+    with pytest.raises(ValueError, match="ds must hold at least 2"):
+        exp.plan("quick", False, {"ds": "16,16"})  # repeats collapse
+    with pytest.raises(ValueError, match="ds must be an integer >= 2"):
+        exp.plan("quick", False, {"ds": "1,16"})
+    with pytest.raises(ValueError, match="ds must be an integer"):
+        exp.plan("quick", False, {"ds": "16.5,32"})
+    with pytest.raises(ValueError, match="min_runs must be <= max_runs = 8"):
+        exp.plan("quick", False, {"max_runs": 8})
+    with pytest.raises(ValueError, match="taus must be > 0"):
+        exp.plan("quick", False, {"taus": "0,1"})
     with pytest.raises(ValueError, match="--set key"):
         exp.plan("quick", False, {"d": 16})
+
+
+def test_overrides_keep_the_scale_name_and_sort_the_ladder():
+    exp = get_experiment("lu2024-finite-size")
+    pts = exp.plan("paper", False, {"ds": "32,16,16", "taus": "2", "alphas": "10"})
+    assert [p.config["d"] for p in pts] == [16] * 4 + [32] * 4  # d outermost, ascending; 2 grid + 2 near τ
+    assert {p.config["scale"] for p in pts} == {"paper"}
+    assert {type(p.config["d"]) for p in pts} == {int} and {p.config["kappa"] for p in pts} == {0.5, "inf"}

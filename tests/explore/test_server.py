@@ -119,7 +119,7 @@ def test_page_and_assets_are_served_locally(server):
 
 def test_simulation_job_runs_through_the_store_and_caches(server):
     """A job's points land in the store; the same request again is answered from the cache."""
-    from iclab.solvable import simulate_point
+    from iclab.experiments.solvable_points import simulate_point
     from iclab.sweep.store import Store
 
     body = json.dumps({"view": {"x": "tau", "x_min": "0.3", "x_max": "0.6", "alpha": "2", "kappa": "1",

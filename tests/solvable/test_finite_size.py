@@ -65,14 +65,14 @@ def test_quadratic_term_is_added_when_aicc_asks_and_still_recovers_e_inf():
 
 def test_realised_ratios_match_the_sampler():
     for d, tau, alpha, kappa in [(16, 0.2, 1.0, 0.5), (24, 0.2, 10.0, 0.5), (33, 0.85, 0.7, 0.5),
-                                 (20, 1.15, 1.0, "inf")]:
-        r = realised_ratios({"d": d, "tau": tau, "alpha": alpha, "kappa": kappa})
-        pool, idx = pretraining_tasks(np.random.default_rng(0), d, tau, math.inf if kappa == "inf" else kappa)
+                                 (20, 1.15, 1.0, math.inf)]:
+        r = realised_ratios(d, tau, alpha, kappa)
+        pool, idx = pretraining_tasks(np.random.default_rng(0), d, tau, kappa)
         assert r["tau"] == len(idx) / d**2
         assert r["alpha"] == round(alpha * d) / d
-        assert r["kappa"] == (math.inf if kappa == "inf" else len(pool) / d)
+        assert r["kappa"] == (math.inf if math.isinf(kappa) else len(pool) / d)
     # tau = 0.2, kappa = 0.5 at d = 16: k = 8, r = round(51.2 / 8) = 6, n = 48
-    assert realised_ratios({"d": 16, "tau": 0.2, "alpha": 1, "kappa": 0.5})["tau"] == 48 / 256
+    assert realised_ratios(16, 0.2, 1, 0.5)["tau"] == 48 / 256
 
 
 @pytest.mark.parametrize(("tau", "alpha"), [(0.2, 10.0), (0.85, 10.0)])
@@ -80,8 +80,7 @@ def test_realised_ratio_correction_removes_a_planted_rounding_bias(tau, alpha):
     """Simulations that follow the theory exactly at their realised (integer-rounded) ratios, with no finite-size
     effect: extrapolating simulation − theory(realised) gives e_inf = theory; extrapolating simulation −
     theory(nominal) does not (the rounding is erratic in d: n/d² = 0.1875, 0.2083, 0.2031, ... at tau = 0.2)."""
-    cfg = {"tau": tau, "alpha": alpha, "kappa": 0.5, "rho": 0.01, "lam": 1e-5}
-    rr = [realised_ratios(cfg | {"d": int(d)}) for d in LADDER]
+    rr = [realised_ratios(int(d), tau, alpha, 0.5) for d in LADDER]
     realised = np.array([lu2024.e_icl(r["tau"], r["alpha"], r["kappa"], 0.01, 1e-5) for r in rr])
     theory = float(lu2024.e_icl(tau, alpha, 0.5, 0.01, 1e-5))
     rng = np.random.default_rng(3)

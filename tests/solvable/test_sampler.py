@@ -1,5 +1,5 @@
-"""The fast O(d) sampler of (h, x_q, y_q) against the naive one that builds every context (lu2024.md §3.4),
-and both against exact conditional moments derived independently (lu2024.md §3.3 ingredients)."""
+"""The fast O(d) sampler of (h, x_q, y_q) against the naive one that builds every context, and both against exact
+conditional moments derived independently (Isserlis' theorem for Gaussian x)."""
 
 import math
 
@@ -68,7 +68,7 @@ def test_pretraining_tasks_balanced_and_fresh():
     assert pool.shape == (5, 10) and idx.shape == (200,)
     np.testing.assert_array_equal(np.bincount(idx), 40)
     np.testing.assert_allclose(np.linalg.norm(pool, axis=1), math.sqrt(10))
-    pool, idx = pretraining_tasks(rng, 10, 0.37, 0.7)  # n = 37, k = 7, r = round(37/7) = 5: n = 35 (§9.2.5)
+    pool, idx = pretraining_tasks(rng, 10, 0.37, 0.7)  # n = 37, k = 7, r = round(37/7) = 5: n = 35, off τd²
     assert idx.size == 35
     pool, idx = pretraining_tasks(rng, 10, 0.5, math.inf)
     assert pool.shape == (50, 10) and np.array_equal(idx, np.arange(50))
@@ -107,6 +107,6 @@ def test_bad_ell_alpha_and_features_layout():
     xs, ys, xq = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
     hz = features(xs, ys, xq)
     assert hz.shape == (2, 4, 5)
-    # H_Z = x_q [ (d/ell) sum y x^T, (1/ell) sum y^2 ] (§2.3), entry by entry for the first prompt
+    # H_Z = x_q [ (d/ell) sum y x^T, (1/ell) sum y^2 ], entry by entry for the first prompt
     np.testing.assert_allclose(hz[0, :, :4], np.outer(xq[0], 4 / 3 * ys[0] @ xs[0]))
     np.testing.assert_allclose(hz[0, :, 4], xq[0] * (ys[0] @ ys[0]) / 3)

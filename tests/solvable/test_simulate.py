@@ -1,13 +1,16 @@
-"""simulate_point against the asymptotic theory and the authors' stored d = 100 simulations (lu2024.md §7.1)."""
+"""simulate_errors against the asymptotic theory and the authors' stored d = 100 simulations of Lu et al. 2024,
+Fig. 1; its sweep adapter simulate_point (the dict protocol: "inf", defaults, one-line errors)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from iclab.solvable import simulate_point
+from iclab.experiments.solvable_points import simulate_point
+from iclab.solvable import simulate_errors
 
-# lu2024.md §7.1, kappa = 0.5, rho = 0.01, ridgeless: theory (ICL, IDG) and the authors' d = 100 means (10 runs).
+# Fig. 1A/B, kappa = 0.5, rho = 0.01, ridgeless: the theory (ICL, IDG; computed from the closed forms) and the
+# authors' d = 100 means (10 runs; their stored SLURM logs, Pehlevan-Group/icl-asymptotic).
 TAUS = (0.2, 0.5, 0.85, 1.15, 1.5, 2.0)
 THEORY = {
     1: ([1.0385, 1.2611, 3.1790, 3.6679, 1.6635, 1.2340], [0.8012, 0.8018, 2.1165, 2.3367, 0.9143, 0.6096]),
@@ -21,13 +24,13 @@ AUTHORS_D100 = {
 }
 
 
-def run(d, tau, alpha, seeds, **extra):
-    cfg = {"d": d, "tau": tau, "alpha": alpha, "kappa": 0.5, "rho": 0.01, "lam": 1e-8} | extra
-    out = np.array([[r["e_icl"], r["e_idg"]] for r in (simulate_point(cfg, s) for s in range(seeds))])
+def run(d, tau, alpha, seeds, lam=1e-8):
+    out = np.array([[r["e_icl"], r["e_idg"]] for r in (simulate_errors(d, tau, alpha, 0.5, 0.01, seed=s, lam=lam)
+                                                        for s in range(seeds))])
     return out.mean(0), out.std(0, ddof=1)
 
 
-# Spec (lu2024.md §7.1 acceptance): "at d = 64, away from tau in [0.8, 1.2], within 5% of the theory". That holds
+# Acceptance for Fig. 1: "at d = 64, away from tau in [0.8, 1.2], within 5% of the theory". That holds
 # at tau <= 0.5 (tested below, except (0.5, 100): IDG excess 6% at d = 64, measured 0.1328 / 0.1286 / 0.1244 at
 # d = 32 / 64 / 100 against the theory 0.1221 and the authors' d = 100 mean 0.1224), but not above the threshold:
 # there the finite-size excess of the ICL error is 6-10% at d = 64 (8 runs each, kappa = 0.5, relative to the
@@ -55,7 +58,7 @@ def test_excess_above_the_threshold_is_finite_size():
 
 # Measured (10 runs at d = 100, lam = 1e-5, seeds 0-9, the Figure 1 paper sweep): all 36 comparisons pass, most
 # within 3 SE; at tau = 1.15, alpha = 100 our means lie below the authors' but inside the finite-size excess of
-# §7.1 (theory 5.5651, 0.1150; the authors +15% and +10%), which the acceptance admits near tau = 1. Two points
+# Fig. 1 (theory 5.5651, 0.1150; the authors +15% and +10%), which the acceptance admits near tau = 1. Two points
 # that an earlier draw of the same law put at 4.6 and 3.4 SE (alpha = 1: ICL at tau = 0.5, IDG at tau = 2) agree
 # over 40 runs: ICL 1.2909 vs 1.3050 (z = -2.5 against the authors' 10-run mean), IDG 0.6288 vs 0.6250 (z = 1.4);
 # a 10-run standard deviation is itself uncertain by about 25%.
@@ -64,7 +67,7 @@ def test_excess_above_the_threshold_is_finite_size():
 def test_d100_matches_authors_simulations(tau, alpha):
     """10 runs at d = 100 (the paper's protocol) against the authors' stored means: within 3 standard errors of
     the difference of two 10-run means (our spread used for both), or, at tau = 1.15, above the theory by at most
-    the 15% finite-size excess of §7.1."""
+    the 15% finite-size excess of the authors' own runs there."""
     mean, std = run(100, tau, alpha, seeds=10, lam=1e-5)
     i = TAUS.index(tau)
     ref = np.array([AUTHORS_D100[alpha][0][i], AUTHORS_D100[alpha][1][i]])
@@ -76,17 +79,30 @@ def test_d100_matches_authors_simulations(tau, alpha):
 
 
 def test_deterministic_per_seed_and_kappa_inf():
-    cfg = {"d": 8, "tau": 1.5, "alpha": 2, "kappa": "inf", "rho": 0.1, "lam": 0.0}
-    a, b, c = simulate_point(cfg, 0), simulate_point(cfg, 0), simulate_point(cfg, 1)
+    a, b, c = (simulate_errors(8, 1.5, 2, math.inf, 0.1, seed=s) for s in (0, 0, 1))
     assert a == b and a != c
     assert set(a) == {"e_icl", "e_idg"} and all(math.isfinite(v) and v > 0 for v in a.values())
-    cfg_uniform = cfg | {"kappa": 1.0, "assignment": "uniform"}
-    assert math.isfinite(simulate_point(cfg_uniform, 0)["e_icl"])
+    assert math.isfinite(simulate_errors(8, 1.5, 2, 1.0, 0.1, seed=0, assignment="uniform")["e_icl"])
+
+
+def test_point_adapter_reads_the_config_protocol():
+    """simulate_point maps a stored config onto simulate_errors: "inf" (any case) is κ = ∞, missing optional keys
+    take the documented defaults (lam 0, balanced, auto, rtol 1e-8), unknown keys (kind, blas_threads) are ignored."""
+    ref = simulate_errors(8, 1.5, 2.0, math.inf, 0.1, seed=3, lam=0.0, assignment="balanced", method="auto",
+                          rtol=1e-8)
+    for kappa in ("inf", "INF", " inf", math.inf):
+        cfg = {"kind": "gamma", "d": 8, "tau": 1.5, "alpha": 2.0, "kappa": kappa, "rho": 0.1, "blas_threads": 4}
+        assert simulate_point(cfg, 3) == ref
+    other = simulate_errors(8, 1.5, 2.0, 1.0, 0.1, seed=3, lam=0.01, assignment="uniform", rtol=1e-5)
+    cfg = {"d": 8, "tau": 1.5, "alpha": 2.0, "kappa": "1", "rho": 0.1, "lam": 0.01, "assignment": "uniform",
+           "rtol": 1e-5}
+    assert simulate_point(cfg, 3) == other != ref
 
 
 @pytest.mark.parametrize(("change", "name"), [
     ({"d": 1}, "d must"), ({"tau": -1.0}, "tau must"), ({"kappa": 100.0}, "kappa must"),
-    ({"kappa": "many"}, "kappa must"), ({"rho": -0.1}, "rho must"), ({"lam": -1.0}, "lam must"),
+    ({"kappa": "many"}, "kappa must"), ({"kappa": -1}, "kappa must"), ({"rho": -0.1}, "rho must"),
+    ({"lam": -1.0}, "lam must"),
     ({"alpha": 0.0}, "alpha must"), ({"assignment": "random"}, "assignment must"), ({"d": 2.5}, "d must"),
 ])
 def test_simulate_point_bad_config(change, name):

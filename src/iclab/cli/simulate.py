@@ -27,8 +27,8 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
     before any run, with one line, instead of as failed sweep tasks)."""
     import itertools
 
+    from iclab.experiments.solvable_points import point_ratios
     from iclab.grid import parse_values
-    from iclab.solvable import realised_ratios
     from iclab.solvable.footprint import check_simulations
     from iclab.validation import check_nonnegative
 
@@ -43,7 +43,7 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
     for dd, t, a, k, r, lm in itertools.product(*axes):
         cfg = {"d": int(dd), "tau": float(t), "alpha": float(a), "kappa": "inf" if math.isinf(k) else float(k),
                "rho": float(check_nonnegative("rho", r)), "lam": float(check_nonnegative("lam", lm))}
-        realised_ratios(cfg)  # validates d, tau, alpha, kappa and the integer sizes
+        point_ratios(cfg)  # validates d, tau, alpha, kappa and the integer sizes
         configs.append(cfg)
     return configs
 
@@ -52,7 +52,7 @@ def _runs(configs: list[dict], seeds: int, store: Path | None, name: str):
     """Every (config, seed) through the sweep engine (cached in ``store`` when given): the results table."""
     from iclab import sweep
     from iclab.experiment import Point
-    from iclab.solvable.simulate import simulate_point
+    from iclab.experiments.solvable_points import simulate_point
 
     df = sweep.run(simulate_point, [Point(c, seeds) for c in configs], name=name,
                    store=None if store is None else str(store), executor="local", progress=False)
@@ -106,7 +106,7 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
     """Per point of the (τ, α, κ, ρ, λ) grid: one row per d (mean ± SE over ``seeds`` runs, the theory at that d's
     realised ratios ``theory_d`` and at d -> inf), then a row with d = inf holding e_inf ± SE extrapolated in 1/d
     (:func:`iclab.solvable.finite_size.extrapolate`) next to the d -> inf theory."""
-    from iclab.solvable import realised_ratios
+    from iclab.experiments.solvable_points import point_ratios
     from iclab.solvable.finite_size import extrapolate
     from iclab.theory import lu2024
     from iclab.validation import check_int
@@ -126,7 +126,7 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
         base = {"tau": t, "alpha": a, "kappa": kappa_f, "rho": r, "lam": lm}
         per_d = []
         for cfg in sorted(cfgs, key=lambda c: c["d"]):
-            rr = realised_ratios(cfg)
+            rr = point_ratios(cfg)
             th_d = lu2024.evaluate(rr["tau"], rr["alpha"], rr["kappa"], r, lm)
             n, st = _point_stats(df, cfg)
             row = {"d": cfg["d"], **base, "seeds": n, "fit": ""}

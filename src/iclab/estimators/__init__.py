@@ -2,17 +2,17 @@
 
 - :mod:`.linear`: ridge, Bayes ridge, least squares, one step of (preconditioned) GD and its optimal step;
 - :mod:`.dmmse_jax`: ``dmmse``, the posterior mean over a finite task pool (chunked log-sum-exp), in JAX;
-- :mod:`.dmmse_mc`: ``dmmse_point``, the dMMSE Monte-Carlo protocol of the figures, in numpy;
+- :mod:`.dmmse_mc`: ``dmmse_errors``, the dMMSE Monte-Carlo protocol of the figures, in numpy;
 - :mod:`.posterior`: the log-sum-exp pieces both share.
 
 The solvable model's Gamma* lives in :mod:`iclab.solvable`. Names load on first use, so that a sweep worker that
-needs only ``dmmse_point`` never imports JAX.
+needs only ``dmmse_errors`` never imports JAX.
 """
 
 import importlib as _importlib
 
 _WHERE = {"bayes_ridge": "linear", "gd_one_step": "linear", "gd_optimal_step": "linear", "least_squares": "linear",
-          "ridge": "linear", "dmmse": "dmmse_jax", "dmmse_point": "dmmse_mc"}
+          "ridge": "linear", "dmmse": "dmmse_jax", "dmmse_errors": "dmmse_mc"}
 
 __all__ = sorted(_WHERE)
 

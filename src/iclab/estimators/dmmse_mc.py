@@ -1,9 +1,15 @@
-"""dMMSE test errors by Monte Carlo, the authors' protocol (``papers/lu2024.md`` §6.1), in numpy float64.
+"""dMMSE test errors by Monte Carlo, the authors' protocol (Lu et al. 2024, the dMMSE curves of Fig. 4; their
+``theory_runs/dmmse.py``), in numpy float64.
+
+The dMMSE is the Bayes-optimal predictor for the discrete pretraining prior (Raventós et al. 2023): the posterior
+mean over the k pool tasks, ŵ = Σ_j π_j w_j with π_j ∝ exp(−|y − X^T w_j|² / (2ρ)), ŷ = <x_q, ŵ>.
 
 Test prompts are drawn through their sufficient statistics (:func:`sample_last_stats`, O(d^2) per prompt instead
 of O(ell d)) and scored with the shared pieces of :mod:`.posterior`. Plain numpy on purpose: a sweep worker
 would otherwise pay JAX's start-up (2.4 s measured) and compilations, more than the arithmetic of a whole
 figure. Only ell < d (raw contexts) uses the compiled estimator.
+
+The sweeps' ``(config, seed)`` adapter is :func:`iclab.experiments.solvable_points.dmmse_point`.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import math
 
 import numpy as np
 
-from iclab._threads import blas_threads
 from iclab.estimators.posterior import _accumulate, _finish, _init_carry, _stats_loglik, stats_features
+from iclab.tasks.lu2024 import context_length, pool_size, sample_contexts
 from iclab.validation import UserInputError, check_int, check_positive
+
+__all__ = ["dmmse_errors", "sample_last_stats"]
 
 
 def sample_last_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float):
@@ -44,40 +52,33 @@ def _last_prefix(s, b, xq, pool, noise, chunk: int = 1024):
     return _finish(carry)[:, 0]
 
 
-def dmmse_point(config: dict, seed: int) -> dict:
-    """dMMSE test errors by Monte Carlo (lu2024.md §6.1, the authors' protocol): {"e_icl", "e_idg", "g_task"}.
+def dmmse_errors(d: int, alpha: float, kappa: float, rho: float, n_test: int, *, seed: int) -> dict[str, float]:
+    """{"e_icl", "e_idg", "g_task"}: Monte-Carlo test errors of the dMMSE over one pool (the authors' protocol).
 
-    config: d, alpha (ell = round(alpha d)), kappa (k = floor(kappa d) pool tasks w ~ N(0, I), unnormalised),
-    rho, n_test (test prompts per error; one query each, squared error against the noisy target). ICL draws a
-    fresh w ~ N(0, I) per prompt, IDG a uniform pool member; g_task = e_icl - e_idg. Computed in float64, from
-    exact draws of the sufficient statistics (:func:`sample_last_stats`) when ell >= d, else raw contexts."""
-    from iclab.solvable.sampler import context_length, pool_size
-    from iclab.solvable.simulate import parse_kappa
-
-    missing = [key for key in ("d", "alpha", "kappa", "rho", "n_test") if key not in config]
-    if missing:
-        raise UserInputError(f"config must contain d, alpha, kappa, rho, n_test (missing {', '.join(missing)})")
-    d = check_int("d", config["d"], lo=2)
-    rho = float(check_positive("rho", config["rho"]))
-    n_test = check_int("n_test", config["n_test"], lo=1)
-    kappa = parse_kappa(config["kappa"])
+    d: token dimension (>= 2); alpha: context length ℓ = round(alpha d); kappa: k = floor(kappa d) pool tasks
+    w ~ N(0, I), unnormalised (finite: the dMMSE's prior is the pool); rho > 0: label-noise variance; n_test: test
+    prompts per error, one query each, squared error against the noisy target. ICL draws a fresh w ~ N(0, I) per
+    prompt, IDG a uniform pool member; g_task = e_icl − e_idg. Exact draws of the sufficient statistics
+    (:func:`sample_last_stats`) when ℓ >= d, else raw contexts. ``seed`` fixes the pool and the prompts.
+    """
+    d = check_int("d", d, lo=2)
+    rho = float(check_positive("rho", rho))
+    n_test = check_int("n_test", n_test, lo=1)
+    kappa = float(check_positive("kappa", kappa, allow_inf=True))
     if math.isinf(kappa):
         raise UserInputError("kappa must be finite for the dMMSE (its prior is the finite pool) (got inf)")
     k = pool_size(d, kappa)
-    ell = context_length(d, config["alpha"])
+    ell = context_length(d, alpha)
     seed = check_int("seed", seed, lo=0)
     rng = np.random.default_rng(seed)
     pool = rng.standard_normal((k, d))
     batch = max(1, min(n_test, 256, 2**22 // (ell * d)))
-    with blas_threads(1):  # sweeps run one point per core
-        errors = {name: _mc_error(rng, name, pool, ell, rho, n_test, batch) for name in ("icl", "idg")}
+    errors = {name: _mc_error(rng, name, pool, ell, rho, n_test, batch) for name in ("icl", "idg")}
     return {"e_icl": errors["icl"], "e_idg": errors["idg"], "g_task": errors["icl"] - errors["idg"]}
 
 
 def _mc_error(rng, name: str, pool, ell: int, rho: float, n_test: int, batch: int) -> float:
     """Monte-Carlo test error of the dMMSE over ``n_test`` prompts, ICL (fresh w ~ N(0, I)) or IDG (pool tasks)."""
-    from iclab.solvable.sampler import sample_contexts
-
     k, d = pool.shape
     sq = []
     for i in range(0, n_test, batch):
@@ -89,6 +90,7 @@ def _mc_error(rng, name: str, pool, ell: int, rho: float, n_test: int, batch: in
         if ell >= d:
             pred = _last_prefix(*sample_last_stats(rng, tasks, ell, rho), xq, pool, rho)
         else:  # ell < d: raw contexts through the compiled estimator
+            # imported here: JAX's start-up (2.4 s) is paid only by the workers that meet ell < d
             from iclab.estimators.dmmse_jax import dmmse_last_prompts
 
             pred = dmmse_last_prompts(*sample_contexts(rng, tasks, ell, rho)[:2], xq, pool, rho, batch)

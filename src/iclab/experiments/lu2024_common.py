@@ -1,5 +1,5 @@
-"""Shared pieces of the Lu et al. 2024 Figures 1–4 (``papers/lu2024.md`` §7): settings with ``--set`` overrides,
-one ``compute`` for every point kind, simulation statistics, the sim-vs-theory agreement table, and plot helpers.
+"""Shared pieces of the Lu et al. 2024 Figures 1–4: the settings fields the simulation figures share, one
+``compute`` for every point kind, simulation statistics, the sim-vs-theory agreement table, and plot helpers.
 
 Point kinds (``config["kind"]``):
 
@@ -7,72 +7,66 @@ Point kinds (``config["kind"]``):
   e.g. ``"log:0.08:100:300"``), the other parameters are fixed. Metrics are lists: ``curve_x``, ``curve_icl``,
   ``curve_idg``, ``curve_gtask`` (and ``alpha_star_icl``/``alpha_star_idg`` when the axis is alpha).
 - ``map``: the Figure 3 non-monotonicity map, metric ``index`` (flat, κ-major).
-- ``gamma``: one finite-d run of Γ* (:func:`iclab.solvable.simulate_point`), metrics ``e_icl``, ``e_idg``.
-- ``dmmse``: one run of the dMMSE estimator (:func:`iclab.estimators.dmmse_point`).
+- ``gamma``: one finite-d run of Γ* (:func:`iclab.experiments.solvable_points.simulate_point`), metrics ``e_icl``,
+  ``e_idg``.
+- ``dmmse``: one run of the dMMSE estimator (:func:`iclab.experiments.solvable_points.dmmse_point`).
 
-Configs are JSON: κ = inf is written as the string ``"inf"``.
+Configs are JSON: κ = inf is written as the string ``"inf"`` (:func:`iclab.settings.json_number`).
+
+The sweep values, reference numbers and the plotting conventions are the authors' (Pehlevan-Group/
+incontext-asymptotics-experiments, ``run_from_scratch/FigureK/figureK.md`` and scripts) and their stored d = 100
+runs (Pehlevan-Group/icl-asymptotic); the paper's own numbering is cited by figure.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from iclab.claims import in_range
 from iclab.experiments import figures as F
 from iclab.experiments.figures import agreement_frame, agreement_row, pyplot, save_figure
-from iclab.validation import UserInputError, check_int, check_positive
+from iclab.experiments.solvable_points import dmmse_point, simulate_point
+from iclab.grid import parse_values
+from iclab.settings import from_json_number, param
+from iclab.theory import lu2024
+from iclab.validation import UserInputError
 
 PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161")  # seaborn "colorblind"
 PARAMS = ("tau", "alpha", "kappa", "rho", "lam")
+# the curve column of a theory point that holds each metric
+CURVE = {"e_icl": "curve_icl", "e_idg": "curve_idg", "g_task": "curve_gtask"}
 
 
 # --------------------------------------------------------------------------------------------------------------
 # settings
 
 
-def settings(defaults: dict[str, dict[str, Any]], scale: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The ``scale`` column of a figure's settings with the user's ``--set`` overrides applied.
+@dataclass(frozen=True)
+class SimulationSettings:
+    """The fields every Figure 1, 2 and 4 run shares: the Γ* simulations' size and the theory curves' resolution.
+    Each figure's ``Settings`` adds its own; its scale table sets every field."""
 
-    Unknown keys raise ``ValueError``; values are coerced to the default's type (int, float, or list of them,
-    given as a YAML list or in the CLI value grammar).
-    """
-    out = dict(defaults[scale])
-    unknown = sorted(set(overrides) - set(out))
-    if unknown:
-        raise UserInputError(f"--set key must be one of {', '.join(sorted(out))} (got {unknown[0]!r})")
-    for key, value in overrides.items():
-        out[key] = _coerce(key, value, out[key])
-    return out
+    d: int = param(30, lo=2, doc="token dimension d of the Γ* simulations")
+    runs: int = param(5, lo=1, doc="independent Γ* runs per simulated point, each with a new task pool and data")
+    n_theory: int = param(300, lo=1, doc="points on each theory curve")
 
 
-def _coerce(key: str, value, default):
-    if isinstance(default, bool) or isinstance(value, bool):
-        raise UserInputError(f"{key} must be a number (got {value!r})")
-    if isinstance(default, int):
-        return check_int(key, value, lo=1)
-    if isinstance(default, float):
-        return float(check_positive(key, value))
-    if isinstance(default, list):
-        from iclab.grid import parse_values
+@dataclass(frozen=True)
+class RidgeSimulationSettings(SimulationSettings):
+    """:class:`SimulationSettings` plus the one ridge λ of all the figure's Γ* simulations."""
 
-        vals = value if isinstance(value, list) else parse_values(key, str(value)).tolist()
-        vals = [float(check_positive(key, v, allow_inf=True)) for v in vals]
-        if not vals:
-            raise UserInputError(f"{key} must be a non-empty list")
-        return vals
-    raise UserInputError(f"{key} cannot be overridden")
+    lam: float = param(1e-6, lo=0, lo_open=True, doc="ridge λ of the Γ* simulations (tiny: the ridgeless limit)")
 
 
-def kappa_value(kappa) -> float:
-    """κ from a config: the string "inf" means fresh tasks."""
-    return math.inf if isinstance(kappa, str) and kappa.strip().lower() == "inf" else float(kappa)
-
-
-def kappa_config(kappa: float):
-    return "inf" if math.isinf(kappa) else float(kappa)
+def scale_of(settings: dict[str, Any], observed: dict[str, Any]) -> str:
+    """The scale of a settings table whose fields agree with the ``observed`` values (read back from a results
+    table by ``plot``), else ``"custom (--set)"`` (:func:`iclab.experiments.figures.scale_name`)."""
+    return F.scale_name({name: asdict(s) for name, s in settings.items()}, observed)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -87,28 +81,22 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
     if kind == "map":
         return _theory_map(config)
     if kind == "gamma":
-        from iclab.solvable import simulate_point
-
         return simulate_point(config, seed)
     if kind == "dmmse":
-        from iclab.estimators import dmmse_point
-
         return dmmse_point(config, seed)
     raise UserInputError(f"kind must be one of theory, map, gamma, dmmse (got {kind!r})")
 
 
 def _theory_curve(config):
-    from iclab.grid import parse_values
-    from iclab.theory import lu2024
-
     axis = config["axis"]
     x = parse_values(axis, config["grid"])
-    p = {k: (kappa_value(config[k]) if k == "kappa" else float(config[k])) for k in PARAMS if k != axis}
+    p = {k: (from_json_number(config[k]) if k == "kappa" else float(config[k])) for k in PARAMS if k != axis}
     p[axis] = x
     if "tau_per_alpha" in config:  # Fig 4: τ = cα along an α or κ axis
         p["tau"] = float(config["tau_per_alpha"]) * np.asarray(p["alpha"])
     out = lu2024.evaluate(**p)
-    metrics = {"curve_x": x, "curve_icl": out["e_icl"], "curve_idg": out["e_idg"], "curve_gtask": out["g_task"]}
+    metrics = {"curve_x": x, CURVE["e_icl"]: out["e_icl"], CURVE["e_idg"]: out["e_idg"],
+               CURVE["g_task"]: out["g_task"]}
     if axis == "alpha":
         lo, hi = float(x.min()), float(x.max())
         for which in ("icl", "idg"):
@@ -118,8 +106,6 @@ def _theory_curve(config):
 
 
 def _theory_map(config):
-    from iclab.theory import lu2024
-
     kappa, rho, alpha = map(np.asarray, map_axes(config))
     idx = lu2024.nonmonotone_map(float(config["tau"]), kappa, rho, alpha, which=config["which"],
                                  lam=float(config.get("lam", 0.0)), tol=float(config["tol"]))
@@ -127,9 +113,8 @@ def _theory_map(config):
 
 
 def map_axes(config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(κ grid, ρ grid, α grid) of a ``map`` point (§7.3: linspace κ, linspace ρ, logspace α)."""
-    from iclab.grid import parse_values
-
+    """(κ grid, ρ grid, α grid) of a ``map`` point (Fig. 3, as the authors' ``figure3.ipynb``: linspace κ,
+    linspace ρ, logspace α)."""
     return (parse_values("kappa", config["kappa_grid"]), parse_values("rho", config["rho_grid"]),
             parse_values("alpha", config["alpha_grid"]))
 
@@ -169,7 +154,7 @@ def sim_stats(df, metrics: tuple[str, ...], kind: str = "gamma"):
     Returns a DataFrame with the config columns present (d, tau, alpha, kappa, rho, lam, n_test) and
     ``{m}_mean, {m}_std, {m}_sem, n`` per metric; empty if there are no rows of ``kind``.
     """
-    import pandas as pd
+    import pandas as pd  # here, not at the top: the sweep workers import this module and never need pandas
 
     sim = rows_of(df, kind)
     if sim is None or len(sim) == 0:
@@ -178,7 +163,7 @@ def sim_stats(df, metrics: tuple[str, ...], kind: str = "gamma"):
     if "g_task" in metrics:  # Γ* runs report e_icl and e_idg; the column may exist from other kinds' rows
         gap = sim["e_icl"].astype(float) - sim["e_idg"].astype(float)
         sim["g_task"] = sim["g_task"].astype(float).fillna(gap) if "g_task" in sim.columns else gap
-    sim["kappa"] = sim["kappa"].map(kappa_value)
+    sim["kappa"] = sim["kappa"].map(from_json_number)
     keys = [k for k in ("d", "tau", "alpha", "kappa", "rho", "lam", "n_test") if k in sim.columns]
     sim[keys] = sim[keys].apply(pd.to_numeric)
     g = sim.groupby(keys, dropna=False)
@@ -197,10 +182,9 @@ def agreement_table(df, metrics: tuple[str, ...] = ("e_icl", "e_idg")):
 
     The theory uses the simulation's own (τ, α, κ, ρ, λ). Being a d → ∞ limit it is labelled as such and gets no
     z: the row shows the finite-size excess sim/theory − 1 and its tolerance band FINITE_SIZE_C/d (no band in
-    :data:`PEAK_WINDOW`, where §7.1 expects up to ~15% at d = 100 and the 1/d expansion need not hold).
+    :data:`PEAK_WINDOW`, where the authors' own d = 100 runs of Fig. 1 exceed the theory by up to 15% and the 1/d
+    expansion need not hold).
     """
-    from iclab.theory import lu2024
-
     st = sim_stats(df, metrics)
     if st.empty:
         return agreement_frame([])
@@ -253,16 +237,16 @@ def theory_proxy(what: str = "lines: theory (d → ∞), ridgeless"):
     return F.proxy(what, color="#555")
 
 
-def sim_footer(settings: dict[str, dict[str, Any]], df, *, runs_key: str = "runs", kind: str = "gamma",
+def sim_footer(settings: dict[str, Any], df, *, kind: str = "gamma",
                metrics: tuple[str, ...] = ("e_icl", "e_idg"), extra: str = "") -> str:
     """The footer of a Figure 1–4 plot: scale (read back from the table's d and run count), the simulations' d
     and runs, and the measured finite-size excess over the d → ∞ theory (:func:`excess_summary`)."""
     st = sim_stats(df, metrics, kind=kind)
     if st.empty:
-        return F.footer_text(F.scale_name(settings, {}) + " (theory only)", "curves: d → ∞ theory", extra)
+        return F.footer_text(scale_of(settings, {}) + " (theory only)", "curves: d → ∞ theory", extra)
     d = sorted(set(st["d"].astype(int)))
-    observed = {"d": d[0] if len(d) == 1 else None, runs_key: int(st["n"].max())}
-    return F.footer_text(F.scale_name(settings, observed), F.sim_label(GAMMA, st["d"], st["n"]) + " per point",
+    observed = {"d": d[0] if len(d) == 1 else None, "runs": int(st["n"].max())}
+    return F.footer_text(scale_of(settings, observed), F.sim_label(GAMMA, st["d"], st["n"]) + " per point",
                          "curves: d → ∞ theory", excess_summary(df, metrics), extra)
 
 
@@ -274,9 +258,7 @@ PEAK_WINDOW = (0.8, 1.25)
 def excess_table(df, metrics: tuple[str, ...] = ("e_icl", "e_idg")):
     """Per simulated point and metric: ``d, n, tau, excess = sim/theory − 1`` against the d → ∞ theory and
     whether τ lies in :data:`PEAK_WINDOW` (``near_peak``). Empty without simulations."""
-    import pandas as pd
-
-    from iclab.theory import lu2024
+    import pandas as pd  # see sim_stats
 
     st = sim_stats(df, metrics)
     if st.empty:
@@ -312,10 +294,8 @@ def finite_size_claim(id: str, figure: str, df, metrics: tuple[str, ...] = ("e_i
     """The claim that simulation and d → ∞ theory differ by no more than a finite-size band |sim/theory − 1| ≤ c/d
     at ≥ 90% of the points with τ outside :data:`PEAK_WINDOW`.
 
-    c = 10 is the authors' own excess scaled to d: their d = 100 means (§7.1) miss the theory by at most +8.3%
+    c = 10 is the authors' own excess scaled to d: their d = 100 means (Fig. 1) miss the theory by at most +8.3%
     away from τ = 1 (α = 100, τ = 1.5), i.e. c ≈ 8.3, rounded up to one significant figure."""
-    from iclab.claims import in_range
-
     ex = excess_table(df, metrics)
     ex = ex[~ex["near_peak"]]
     inside = (ex["excess"].abs() <= c / ex["d"]).to_numpy() if len(ex) else np.array([])
@@ -323,7 +303,7 @@ def finite_size_claim(id: str, figure: str, df, metrics: tuple[str, ...] = ("e_i
     d = sorted(set(ex["d"].astype(int))) if len(ex) else []
     where = f"d = {d[0]}: {100 * c / d[0]:.0f}%" if len(d) == 1 else "c/d"
     return in_range(id, f"{figure}: the simulations approach the d → ∞ theory with a finite-size excess "
-                    f"|sim/theory − 1| ≤ {c:g}/d ({where}), the size of the authors' own d = 100 excess (§7.1); "
+                    f"|sim/theory − 1| ≤ {c:g}/d ({where}), the size of the authors' own d = 100 excess (Fig. 1); "
                     f"fraction of {inside.size} point-metrics with τ ∉ [{PEAK_WINDOW[0]:g}, {PEAK_WINDOW[1]:g}]",
                     frac, lo=0.9, target=f">= 0.9 of the points within {c:g}/d")
 

@@ -1,24 +1,35 @@
-"""Lu et al. 2024, Figure 1: sample-wise double descent of the linear-attention model (``papers/lu2024.md`` §7.1).
+"""Lu et al. 2024, Figure 1: sample-wise double descent of the linear-attention model.
 
 Panels A, B: e_ICL and e_IDG against τ for α ∈ {1, 10, 100}, κ = 0.5, ρ = 0.01 (ridgeless theory; Γ* simulations
 at six τ). Panel C: e_ICL against τ for λ ∈ {1e-5, 0.1, 1}, κ = inf, α = 10 (ridge theory; simulations at seven τ,
-τ = 1 included). Simulations plot the mean ± std over runs, each run with a new task pool and new data.
+τ = 1 included). Simulations plot the mean ± std over runs, each run with a new task pool and new data. Sweep values:
+the authors' ``run_from_scratch/Figure1/figure1.md``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import figures as F
 from iclab.experiments import lu2024_common as C
+from iclab.settings import param
 
-# Simulation sizes; ``--set KEY=VALUE`` overrides any of them. The md gives λ = 1e-5 for panels A/B (the stored
-# PNAS logs used 1e-8; at d = 100 the two are indistinguishable away from τ = 1).
-QUICK = {"d": 30, "runs": 5, "lam_ab": 1e-5, "n_theory": 400}
-PAPER = {"d": 100, "runs": 10, "lam_ab": 1e-5, "n_theory": 800}
-SETTINGS = {"quick": QUICK, "paper": PAPER}
+
+@dataclass(frozen=True)
+class Settings(C.SimulationSettings):
+    """Figure 1's simulation sizes. The authors' figure1.md gives λ = 1e-5 for panels A/B (their stored PNAS logs
+    used 1e-8; at d = 100 the two are indistinguishable away from τ = 1)."""
+
+    lam_ab: float = param(1e-5, lo=0, lo_open=True, doc="ridge λ of the panel A, B simulations (the ridgeless limit)")
+
+
+SETTINGS = {"quick": Settings(d=30, runs=5, n_theory=400, lam_ab=1e-5),
+            "paper": Settings(d=100, runs=10, n_theory=800, lam_ab=1e-5)}
 
 ALPHAS = (1.0, 10.0, 100.0)
 KAPPA, RHO = 0.5, 0.01
@@ -35,25 +46,22 @@ def _tau_grid(n: int) -> str:
     return f"{TAU_RANGE[0]}:{TAU_RANGE[1]}:{n}"
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = C.settings(SETTINGS, scale, overrides)
-    grid = _tau_grid(s["n_theory"])
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    grid = _tau_grid(s.n_theory)
     pts = [Point({"kind": "theory", "panel": "AB", "axis": "tau", "grid": grid, "alpha": a, "kappa": KAPPA,
                   "rho": RHO, "lam": 0.0}) for a in ALPHAS]
     pts += [Point({"kind": "theory", "panel": "C", "axis": "tau", "grid": grid, "alpha": ALPHA_C, "kappa": "inf",
                    "rho": RHO, "lam": lam}) for lam in LAMS_C]
     if theory_only:
         return pts
-    pts += [Point({"kind": "gamma", "d": s["d"], "tau": t, "alpha": a, "kappa": KAPPA, "rho": RHO,
-                   "lam": s["lam_ab"]}, seeds=s["runs"]) for a in ALPHAS for t in TAU_SIM]
-    pts += [Point({"kind": "gamma", "d": s["d"], "tau": t, "alpha": ALPHA_C, "kappa": "inf", "rho": RHO,
-                   "lam": lam}, seeds=s["runs"]) for lam in LAMS_C for t in TAU_SIM_C]
+    pts += [Point({"kind": "gamma", "d": s.d, "tau": t, "alpha": a, "kappa": KAPPA, "rho": RHO,
+                   "lam": s.lam_ab}, seeds=s.runs) for a in ALPHAS for t in TAU_SIM]
+    pts += [Point({"kind": "gamma", "d": s.d, "tau": t, "alpha": ALPHA_C, "kappa": "inf", "rho": RHO,
+                   "lam": lam}, seeds=s.runs) for lam in LAMS_C for t in TAU_SIM_C]
     return pts
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import numpy as np
-
     fig, axes = C.new_figure(3, height=5.0)
     records = []
     theory = C.rows_of(df, "theory")
@@ -63,7 +71,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         for color, a in zip(C.PALETTE, ALPHAS, strict=False):
             rows = theory[(theory["panel"] == "AB") & np.isclose(theory["alpha"].astype(float), a)]
             for _, r in rows.iterrows():
-                x, y = C.finite(r["curve_x"], r["curve_" + metric[2:]])
+                x, y = C.finite(r["curve_x"], r[C.CURVE[metric]])
                 ax.plot(x, y, color=color, lw=2, label=f"α = {a:g}")
                 records += C.curve_records(panel, f"alpha={a:g}", "tau", x, y, metric=metric)
             if not sims.empty:
@@ -76,7 +84,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     for color, lam in zip(C.PALETTE, LAMS_C, strict=False):
         rows = theory[(theory["panel"] == "C") & np.isclose(theory["lam"].astype(float), lam)]
         for _, r in rows.iterrows():
-            x, y = C.finite(r["curve_x"], r["curve_icl"])
+            x, y = C.finite(r["curve_x"], r[C.CURVE["e_icl"]])
             ax.plot(x, y, color=color, lw=2, label=f"λ = {lam:g}")
             records += C.curve_records("C", f"lam={lam:g}", "tau", x, y, metric="e_icl")
         if not sims.empty:
@@ -98,17 +106,15 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """§7.1: the double-descent peak sits at τ = 1 (theory and simulations), ridge regularisation removes it, and
+    """Fig. 1: the double-descent peak sits at τ = 1 (theory and simulations), ridge regularisation removes it, and
     the simulations approach the d → ∞ theory within the finite-size band."""
-    import numpy as np
-
     out = []
     theory = C.rows_of(df, "theory")
     rows = theory[(theory["panel"] == "AB") & np.isclose(theory["alpha"].astype(float), 10.0)]
     if len(rows):
-        x, y = C.finite(rows.iloc[0]["curve_x"], rows.iloc[0]["curve_icl"])
+        x, y = C.finite(rows.iloc[0]["curve_x"], rows.iloc[0][C.CURVE["e_icl"]])
         step = float(np.max(np.diff(x)))
-        out.append(in_range("peak-theory", "Fig. 1A (§7.1): the ridgeless e_ICL (α = 10, κ = 0.5) diverges at the "
+        out.append(in_range("peak-theory", "Fig. 1A: the ridgeless e_ICL (α = 10, κ = 0.5) diverges at the "
                             "interpolation threshold τ = 1; τ of its maximum on the plotted grid",
                             float(x[np.argmax(y)]), step, lo=1 - step, hi=1 + step,
                             target=f"within one grid step ({step:.3g}) of τ = 1"))
@@ -116,14 +122,14 @@ def claims(df, scale: str) -> list[Claim]:
     for a in ALPHAS:
         s = sims[np.isclose(sims["alpha"], a) & np.isclose(sims["kappa"], KAPPA)] if not sims.empty else sims
         top = float(s["tau"].iloc[int(np.argmax(s["e_icl_mean"]))]) if len(s) else None
-        out.append(in_range(f"peak-sim-alpha{a:g}", f"Fig. 1A (§7.1): simulated e_ICL at α = {a:g} peaks next to "
+        out.append(in_range(f"peak-sim-alpha{a:g}", f"Fig. 1A: simulated e_ICL at α = {a:g} peaks next to "
                             "τ = 1 (sample-wise double descent); τ of the largest simulated mean", top,
                             lo=0.85, hi=1.15, target="τ in {0.85, 1.15}, the simulated τ on either side of 1"))
     for lam in (0.1, 1.0):
         s = sims[np.isinf(sims["kappa"]) & np.isclose(sims["lam"], lam)].sort_values("tau") \
             if not sims.empty else sims
         rise = float(np.max(np.diff(s["e_icl_mean"].to_numpy()))) if len(s) > 1 else None
-        out.append(in_range(f"ridge-monotone-lam{lam:g}", f"Fig. 1C (§7.1): with ridge λ = {lam:g} the simulated "
+        out.append(in_range(f"ridge-monotone-lam{lam:g}", f"Fig. 1C: with ridge λ = {lam:g} the simulated "
                             "e_ICL (κ = ∞, α = 10) falls monotonically in τ, no peak; largest rise between "
                             "neighbouring τ", rise, hi=0.0, target="<= 0 (never rises)"))
     if not sims.empty:
@@ -133,6 +139,7 @@ def claims(df, scale: str) -> list[Claim]:
 
 EXPERIMENT = Experiment(
     id="lu2024-fig1", title="Lu et al. 2024 Fig. 1: sample-wise double descent in τ", points=points,
-    compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.agreement_table, claims=claims,
-    kind="simulation", description="double descent of e_ICL, e_IDG in τ: d → ∞ theory and Γ* simulations",
-    cost=C.cost, notes={"source": "papers/lu2024.md §7.1", "quick": str(QUICK), "paper": str(PAPER)})
+    settings=SETTINGS, compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.agreement_table,
+    claims=claims, kind="simulation", cost=C.cost,
+    description="double descent of e_ICL, e_IDG in τ: d → ∞ theory and Γ* simulations",
+    notes={"source": "Lu et al. 2024, Fig. 1; the authors' run_from_scratch/Figure1/figure1.md"})

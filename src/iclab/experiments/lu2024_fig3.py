@@ -1,27 +1,41 @@
-"""Lu et al. 2024, Figure 3: where is the error non-monotone in context length? (``papers/lu2024.md`` §7.3)
+"""Lu et al. 2024, Figure 3: where is the error non-monotone in context length?
 
 Three heat maps over (κ, ρ): ridgeless e_ICL at τ = 0.5, e_IDG at τ = 0.5 and e_ICL at τ = 20. A pixel is the
 α-grid index of the first local minimum of the error curve in α (the CSV keeps it, and the α* it stands for);
 curves monotone within 1e-5 are masked grey. The colour is α* on a log scale shared by the three panels, spanning
-only the α* that occur, with a tick per decade (the notebook's GnBu PowerNorm(0.5) on the grid index spent the
-lower half of its colour bar on indices that never occur, with uneven ticks). A red line marks κ = min(τ, 1)
-(left of it e_ICL grows linearly in α, §5.6), and dots with letters A–E mark the Figure 2 curves, the letters set
-off the dots so that none covers the line. Theory only.
+only the α* that occur, with a tick per decade (the authors' notebook ``figure3.ipynb`` used GnBu PowerNorm(0.5) on
+the grid index, which spent the lower half of its colour bar on indices that never occur, with uneven ticks). A red
+line marks κ = min(τ, 1) (left of it e_ICL grows linearly in α as α → ∞, a limit of the theory), and dots with
+letters A–E mark the Figure 2 curves, the letters set off the dots so that none covers the line. Theory only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib import colors, ticker
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import figures as F
 from iclab.experiments import lu2024_common as C
+from iclab.settings import param
 
-# Grid sizes (``--set`` overrides). Paper: the notebook's κ 401 × ρ 300 × α 500 (29 min there; seconds here).
-QUICK = {"n_kappa": 201, "n_rho": 150, "n_alpha": 500}
-PAPER = {"n_kappa": 401, "n_rho": 300, "n_alpha": 500}
-SETTINGS = {"quick": QUICK, "paper": PAPER}
+
+@dataclass(frozen=True)
+class Settings:
+    """Figure 3's grid sizes. Paper scale is the notebook's κ 401 × ρ 300 × α 500 (29 min there; seconds here)."""
+
+    n_kappa: int = param(201, lo=1, doc="κ grid points on [0.1, 2.1]")
+    n_rho: int = param(150, lo=1, doc="ρ grid points on [0.01, 1]")
+    n_alpha: int = param(500, lo=1, doc="log-spaced α points on [0.01, 1000] per error curve")
+
+
+SETTINGS = {"quick": Settings(n_kappa=201, n_rho=150, n_alpha=500),
+            "paper": Settings(n_kappa=401, n_rho=300, n_alpha=500)}
 
 PANELS = {  # panel: (which, τ, ρ of the letters, κ of the letters A–E)
     "A": ("icl", 0.5, 0.1, (0.2, 0.4, 0.5, 0.6, 1.5)),
@@ -30,25 +44,22 @@ PANELS = {  # panel: (which, τ, ρ of the letters, κ of the letters A–E)
 }
 TOL = 1e-5
 GREY = "#EFEEEA"
-# the Fig. 2 curves the letters mark (§7.2): which letters have an α* there; panel B's letter A sits at κ = 0.15,
+# the Fig. 2 curves the letters mark: which letters have an α* there; panel B's letter A sits at κ = 0.15,
 # Fig. 2A's curve at κ = 0.1 (both monotone)
 FIG2 = {"A": "B", "B": "A", "C": "C"}  # the Fig. 2 panel of each map's letters
 LETTER_NONMONOTONE = {"A": (True, True, True, True, False), "B": (False, True, True, True, False),
                       "C": (True, True, True, True, False)}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = C.settings(SETTINGS, scale, overrides)
-    grids = {"kappa_grid": f"0.1:2.1:{s['n_kappa']}", "rho_grid": f"0.01:1:{s['n_rho']}",
-             "alpha_grid": f"logspace(-2,3,{s['n_alpha']})"}
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    grids = {"kappa_grid": f"0.1:2.1:{s.n_kappa}", "rho_grid": f"0.01:1:{s.n_rho}",
+             "alpha_grid": f"logspace(-2,3,{s.n_alpha})"}
     return [Point({"kind": "map", "panel": p, "which": w, "tau": tau, "lam": 0.0, "tol": TOL, **grids})
             for p, (w, tau, _, _) in PANELS.items()]
 
 
 def _panel_maps(df):
     """(panel, which, τ, κ grid, ρ grid, α grid, index (κ, ρ)) of each map row, in PANELS order."""
-    import numpy as np
-
     maps = C.rows_of(df, "map")
     for panel, (which, tau, _, _) in PANELS.items():
         rows = maps[maps["panel"] == panel]
@@ -60,10 +71,6 @@ def _panel_maps(df):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib
-    import numpy as np
-    from matplotlib import colors, ticker
-
     fig, axes = C.new_figure(3, width=5.6, height=5.2)
     records = []
     panels = list(_panel_maps(df))
@@ -87,8 +94,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         cb.formatter = ticker.LogFormatter(base=10, labelOnlyBase=False)
         cb.update_ticks()
         cb.set_label("α* (first local minimum in α)")
-        ax.axvline(min(tau, 1.0), color="red", lw=1.5, label="κ = min(τ, 1): left of it e_ICL grows linearly in α "
-                   "(§5.6)")
+        ax.axvline(min(tau, 1.0), color="red", lw=1.5, label="κ = min(τ, 1): left of it e_ICL grows linearly in α")
         ax.plot(kappas_l, [rho_l] * len(kappas_l), "o", color="k", ms=4,
                 label="A–E: the curves of Fig. 2 (same error, τ and ρ; κ in the panel title)")
         for letter, k in zip("ABCDE", kappas_l, strict=True):
@@ -102,7 +108,7 @@ def plot(df, out_dir: Path) -> list[Path]:
     F.legends(fig, axes, extra=[F.proxy("grey: monotone in α (no α*)", color=GREY, lw=0, marker="s", ms=9,
                                         markeredgecolor="#999")])
     n = {p[0]: p[3].size * p[4].size for p in panels}
-    footer = F.footer_text(F.scale_name(SETTINGS, {"n_kappa": _one(p[3].size for p in panels),
+    footer = F.footer_text(C.scale_of(SETTINGS, {"n_kappa": _one(p[3].size for p in panels),
                                                    "n_rho": _one(p[4].size for p in panels),
                                                    "n_alpha": _one(p[5].size for p in panels)}),
                            "d → ∞ theory, no simulation",
@@ -118,10 +124,8 @@ def _one(values):
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """§7.3: the letters A–E sit on the non-monotone region exactly where Fig. 2 has an α* (nearest pixel), and
+    """Fig. 3: the letters A–E sit on the non-monotone region exactly where Fig. 2 has an α* (nearest pixel), and
     each map has a non-monotone region."""
-    import numpy as np
-
     out = []
     for panel, which, tau, kappa, rho, _, idx in _panel_maps(df):
         _, _, rho_l, kappas_l = PANELS[panel]
@@ -129,11 +133,11 @@ def claims(df, scale: str) -> list[Claim]:
         states = [bool(idx[int(np.argmin(np.abs(kappa - k))), j] > 0) for k in kappas_l]
         agree = sum(s == e for s, e in zip(states, LETTER_NONMONOTONE[panel], strict=True))
         expected = "".join(L for L, e in zip("ABCDE", LETTER_NONMONOTONE[panel], strict=True) if e)
-        out.append(in_range(f"letters-{panel}", f"Fig. 3{panel} (§7.3): the {which.upper()} error at τ = {tau:g} is "
+        out.append(in_range(f"letters-{panel}", f"Fig. 3{panel}: the {which.upper()} error at τ = {tau:g} is "
                             f"non-monotone in α at letters {expected} and monotone at the others, as the Fig. 2 "
-                            "curves (§7.2); letters whose nearest pixel agrees", float(agree), lo=5.0,
+                            "curves; letters whose nearest pixel agrees", float(agree), lo=5.0,
                             target="5 of 5"))
-        out.append(in_range(f"region-{panel}", f"Fig. 3{panel} (§7.3): a region of (κ, ρ) where the {which.upper()} "
+        out.append(in_range(f"region-{panel}", f"Fig. 3{panel}: a region of (κ, ρ) where the {which.upper()} "
                             f"error at τ = {tau:g} is non-monotone in α exists; its fraction of the map",
                             float((idx > 0).mean()), lo=0.05, hi=0.95, target="in [0.05, 0.95]: neither empty "
                             "nor everything"))
@@ -142,6 +146,6 @@ def claims(df, scale: str) -> list[Claim]:
 
 EXPERIMENT = Experiment(
     id="lu2024-fig3", title="Lu et al. 2024 Fig. 3: non-monotonicity of the error in α over (κ, ρ)",
-    points=points, compute=C.compute, plot=plot, supports_theory_only=True, claims=claims, kind="theory",
-    description="(κ, ρ) maps of where the error is non-monotone in α, with its minimiser α*", cost=C.cost,
-    notes={"source": "papers/lu2024.md §7.3", "quick": str(QUICK), "paper": str(PAPER)})
+    points=points, settings=SETTINGS, compute=C.compute, plot=plot, supports_theory_only=True, claims=claims,
+    kind="theory", description="(κ, ρ) maps of where the error is non-monotone in α, with its minimiser α*",
+    cost=C.cost, notes={"source": "Lu et al. 2024, Fig. 3; the authors' notebook figure3.ipynb"})

@@ -1,27 +1,42 @@
-"""Lu et al. 2024, Figure 4: the memorisation → ICL transition in task diversity (``papers/lu2024.md`` §7.4).
+"""Lu et al. 2024, Figure 4: the memorisation → ICL transition in task diversity.
 
 g_task = e_ICL − e_IDG against κ (log axis) at τ = 0.2α, ρ = 0.01; panel A: α ∈ {6, 10, 20}, panel B:
 α ∈ {10, 20, 40}. Ridgeless theory curves, Γ* simulations at κ ∈ {0.2, 0.5, 1, 10, 50} (mean ± std over runs),
-the dMMSE (Bayes-optimal for the discrete pool, §6.1) at 31 log-spaced κ, and a red dotted line at κ = 1.
+the dMMSE (Bayes-optimal for the discrete pool) at 31 log-spaced κ, and a red dotted line at κ = 1. Sweep values:
+the authors' ``run_from_scratch/Figure4/figure4.md``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import figures as F
 from iclab.experiments import lu2024_common as C
+from iclab.settings import param
+from iclab.theory import lu2024
 
-# Simulation sizes (``--set`` overrides). §7.4 leaves the Γ* run count and λ unspecified: 10 runs (the md
-# example) and λ = 1e-6 (the CPU demo). The dMMSE uses one pool and 1000 test contexts per κ (numavg = 1000, with
-# its own seed per α); quick scale thins the 31-point κ grid and the test set.
-QUICK = {"d": 30, "runs": 3, "lam": 1e-6, "d_dmmse": 20, "n_test": 300, "n_kappa_dmmse": 16, "dmmse_runs": 1,
-         "n_theory": 300}
-PAPER = {"d": 100, "runs": 10, "lam": 1e-6, "d_dmmse": 100, "n_test": 1000, "n_kappa_dmmse": 31, "dmmse_runs": 1,
-         "n_theory": 600}
-SETTINGS = {"quick": QUICK, "paper": PAPER}
+
+@dataclass(frozen=True)
+class Settings(C.RidgeSimulationSettings):
+    """Figure 4's simulation sizes. figure4.md leaves the Γ* run count and λ unspecified: 10 runs (its example)
+    and λ = 1e-6 (the authors' CPU demo). The dMMSE uses one pool and 1000 test contexts per κ (their numavg =
+    1000, with its own seed per α); quick scale thins the 31-point κ grid and the test set."""
+
+    d_dmmse: int = param(20, lo=2, doc="token dimension d of the dMMSE runs")
+    n_test: int = param(300, lo=1, doc="test prompts per dMMSE error")
+    n_kappa_dmmse: int = param(16, lo=1, doc="log-spaced dMMSE κ in [0.08, 95.72] (the authors': 31)")
+    dmmse_runs: int = param(1, lo=1, doc="independent dMMSE runs (pool and test prompts) per κ")
+
+
+SETTINGS = {"quick": Settings(d=30, runs=3, n_theory=300, lam=1e-6, d_dmmse=20, n_test=300, n_kappa_dmmse=16,
+                              dmmse_runs=1),
+            "paper": Settings(d=100, runs=10, n_theory=600, lam=1e-6, d_dmmse=100, n_test=1000, n_kappa_dmmse=31,
+                              dmmse_runs=1)}
 
 PANELS = {"A": (6.0, 10.0, 20.0), "B": (10.0, 20.0, 40.0)}
 TAU_PER_ALPHA, RHO = 0.2, 0.01
@@ -34,28 +49,23 @@ def _alphas() -> list[float]:
     return sorted({a for alphas in PANELS.values() for a in alphas})
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    import numpy as np
-
-    s = C.settings(SETTINGS, scale, overrides)
-    grid = f"log:{KAPPA_RANGE[0]}:{KAPPA_RANGE[1]}:{s['n_theory']}"
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    grid = f"log:{KAPPA_RANGE[0]}:{KAPPA_RANGE[1]}:{s.n_theory}"
     pts = [Point({"kind": "theory", "axis": "kappa", "grid": grid, "alpha": a, "tau": TAU_PER_ALPHA * a, "rho": RHO,
                   "lam": 0.0}) for a in _alphas()]
     if theory_only:
         return pts
     # the balanced pool needs k = κd ≤ n = τd² (each task used at least once): at small d, large κ is skipped
-    pts += [Point({"kind": "gamma", "d": s["d"], "tau": TAU_PER_ALPHA * a, "alpha": a, "kappa": k, "rho": RHO,
-                   "lam": s["lam"]}, seeds=s["runs"])
-            for a in _alphas() for k in KAPPA_GAMMA if k <= TAU_PER_ALPHA * a * s["d"]]
-    kappas = np.geomspace(*KAPPA_DMMSE, s["n_kappa_dmmse"])
-    pts += [Point({"kind": "dmmse", "d": s["d_dmmse"], "alpha": a, "kappa": float(k), "rho": RHO,
-                   "n_test": s["n_test"]}, seeds=s["dmmse_runs"]) for a in _alphas() for k in kappas]
+    pts += [Point({"kind": "gamma", "d": s.d, "tau": TAU_PER_ALPHA * a, "alpha": a, "kappa": k, "rho": RHO,
+                   "lam": s.lam}, seeds=s.runs)
+            for a in _alphas() for k in KAPPA_GAMMA if k <= TAU_PER_ALPHA * a * s.d]
+    kappas = np.geomspace(*KAPPA_DMMSE, s.n_kappa_dmmse)
+    pts += [Point({"kind": "dmmse", "d": s.d_dmmse, "alpha": a, "kappa": float(k), "rho": RHO,
+                   "n_test": s.n_test}, seeds=s.dmmse_runs) for a in _alphas() for k in kappas]
     return pts
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import numpy as np
-
     fig, axes = C.new_figure(2, width=6.2, height=5.4)
     records = []
     theory = C.rows_of(df, "theory")
@@ -65,7 +75,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         for color, a in zip(C.PALETTE, alphas, strict=False):
             label = f"α = {a:g}, τ = {TAU_PER_ALPHA * a:g}"
             for _, r in theory[np.isclose(theory["alpha"].astype(float), a)].iterrows():
-                x, y = C.finite(r["curve_x"], r["curve_gtask"])
+                x, y = C.finite(r["curve_x"], r[C.CURVE["g_task"]])
                 ax.plot(x, y, color=color, lw=2, label=label)
                 records += C.curve_records(panel, f"alpha={a:g}", "kappa", x, y, metric="g_task")
             if not gam.empty:
@@ -88,12 +98,8 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """§7.4: the Γ* g_task falls by more than ten times across the transition in κ while the dMMSE's does not,
+    """Fig. 4: the Γ* g_task falls by more than ten times across the transition in κ while the dMMSE's does not,
     and the simulations lie within the finite-size band of the d → ∞ theory."""
-    import numpy as np
-
-    from iclab.theory import lu2024
-
     out = []
     gam = C.sim_stats(df, ("g_task",), kind="gamma")
     if not gam.empty:
@@ -101,7 +107,7 @@ def claims(df, scale: str) -> list[Claim]:
         for _, s in gam.groupby("alpha"):
             s = s.sort_values("kappa")
             ratios.append(float(s["g_task_mean"].iloc[-1] / s["g_task_mean"].iloc[0]))
-        out.append(in_range("transition-gamma", "Fig. 4 (§7.4): the memorisation → ICL transition: the Γ* g_task "
+        out.append(in_range("transition-gamma", "Fig. 4: the memorisation → ICL transition: the Γ* g_task "
                             "at the largest simulated κ is a small fraction of its value at κ = 0.2, for every α; "
                             "largest ratio over α", max(ratios), hi=0.1, target="<= 0.1 (falls more than 10×)"))
     dm = C.sim_stats(df, ("g_task",), kind="dmmse")
@@ -110,7 +116,7 @@ def claims(df, scale: str) -> list[Claim]:
         theory = lu2024.g_task(top["alpha"].to_numpy(), TAU_PER_ALPHA * top["alpha"].to_numpy(),
                                top["kappa"].to_numpy(), RHO)
         ratio = float(np.min(top["g_task_mean"].to_numpy() / theory))
-        out.append(in_range("dmmse-memorises", "Fig. 4 (§6.1, §7.4): the dMMSE, Bayes-optimal for the finite pool, "
+        out.append(in_range("dmmse-memorises", "Fig. 4: the dMMSE, Bayes-optimal for the finite pool, "
                             "keeps a large g_task at the largest κ where the linear attention's (theory) has "
                             f"vanished; smallest ratio dMMSE / theory at κ = {float(top['kappa'].iloc[0]):.4g}",
                             ratio, lo=10.0, target=">= 10"))
@@ -121,7 +127,7 @@ def claims(df, scale: str) -> list[Claim]:
 
 EXPERIMENT = Experiment(
     id="lu2024-fig4", title="Lu et al. 2024 Fig. 4: memorisation → ICL transition in task diversity κ",
-    points=points, compute=C.compute, plot=plot, supports_theory_only=True, agreement=C.gtask_agreement,
-    claims=claims, kind="simulation", cost=C.cost,
+    points=points, settings=SETTINGS, compute=C.compute, plot=plot, supports_theory_only=True,
+    agreement=C.gtask_agreement, claims=claims, kind="simulation", cost=C.cost,
     description="g_task against task diversity κ: theory, Γ* runs and the dMMSE",
-    notes={"source": "papers/lu2024.md §7.4", "quick": str(QUICK), "paper": str(PAPER)})
+    notes={"source": "Lu et al. 2024, Fig. 4; the authors' run_from_scratch/Figure4/figure4.md"})

@@ -1,9 +1,9 @@
 """Finite-size scaling of the Lu et al. 2024 theory: Γ* simulated at a ladder of d, extrapolated in 1/d.
 
-The theory (Lu et al. §5) is a d → ∞ limit; every finite-d simulation of it sits above the curves by an excess that
-shrinks with d (§7.1: the authors' own d = 100 means miss their theory by +5.9 to +6.2% at τ = 1.5–2). Here each
-point of the Figure 1 grid (τ, α at κ = 0.5, ρ = 0.01, λ = 1e-5, plus κ = ∞ at α = 10) is simulated at every d of
-a ladder, the excess simulation − theory(realised ℓ/d, k/d, n/d²) is fitted in powers of 1/d
+The theory of Lu et al. 2024 is a d → ∞ limit; every finite-d simulation of it sits above the curves by an excess
+that shrinks with d (the authors' own d = 100 means of Fig. 1 miss their theory by +5.9 to +6.2% at τ = 1.5–2).
+Here each point of the Figure 1 grid (τ, α at κ = 0.5, ρ = 0.01, λ = 1e-5, plus κ = ∞ at α = 10) is simulated at
+every d of a ladder, the excess simulation − theory(realised ℓ/d, k/d, n/d²) is fitted in powers of 1/d
 (:mod:`iclab.solvable.finite_size`), and the intercept gives e_∞ ± SE, to compare with the nominal d → ∞ theory.
 
 Runs per (point, d) are sized so that each mean's standard error is ``target_se`` of its value: the run-to-run
@@ -20,7 +20,7 @@ theory, rel_dev, z, the fit), ``lu2024-finite-size-ladder.csv`` (one row per poi
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
+from iclab.experiments.figures import agreement_frame, agreement_row, pyplot
+from iclab.experiments.solvable_points import simulate_point
+from iclab.settings import from_json_number, json_number, param
+from iclab.solvable import realised_ratios
+from iclab.solvable.finite_size import extrapolate
+from iclab.theory import lu2024
 from iclab.validation import UserInputError
 
 KAPPA, RHO, LAM, ALPHA_FRESH = 0.5, 0.01, 1e-5, 10.0
@@ -49,50 +55,40 @@ SPREAD_DEFAULT = 3.0
 
 
 @dataclass(frozen=True)
-class FiniteSizeSettings:
-    """One scale of the experiment; ``--set KEY=VALUE`` overrides any field (lists in the CLI value grammar)."""
+class Settings:
+    """The ladder, the grid and the run sizing of one scale. ``ds`` is kept sorted and without repeats."""
 
-    ds: tuple[int, ...]
-    """The ladder of token dimensions d."""
-    taus: tuple[float, ...]
-    """τ = n/d² of the Figure 1 grid (κ = 0.5, each α of ``alphas``; and κ = ∞ at α = 10)."""
-    alphas: tuple[float, ...]
-    """α = ℓ/d at κ = 0.5."""
-    near_taus: tuple[float, ...]
-    """τ near the threshold (α = 10, κ = 0.5), reported but outside the acceptance criterion."""
-    target_se: float
-    """Relative standard error aimed at for each d's mean."""
-    min_runs: int
-    """Fewest runs per (point, d) (the SE estimate needs some)."""
-    max_runs: int
-    """Most runs per (point, d) (caps the cheap small-d ladders)."""
-    batches: int
-    """Sweep tasks per (point, d); each runs ⌈runs / batches⌉ seeds and stores their mean."""
+    scale: str = param("quick", choices=("quick", "paper"),
+                       doc="the scale's name, written into every config (part of its hash) and the figure title")
+    ds: tuple[int, ...] = param((16, 24, 32, 48, 64, 96, 128), lo=2, doc="the ladder of token dimensions d")
+    taus: tuple[float, ...] = param((0.2, 0.5, 1.5, 2.0), lo=0, lo_open=True,
+                                    doc="τ = n/d² of the Figure 1 grid (κ = 0.5 at each α; and κ = ∞ at α = 10)")
+    alphas: tuple[float, ...] = param((1.0, 10.0), lo=0, lo_open=True, doc="α = ℓ/d at κ = 0.5")
+    near_taus: tuple[float, ...] = param((), lo=0, lo_open=True,
+                                         doc="τ near the threshold (α = 10, κ = 0.5), reported but not counted")
+    target_se: float = param(0.003, lo=0, lo_open=True, doc="relative standard error aimed at for each d's mean")
+    min_runs: int = param(16, lo=1, doc="fewest runs per (point, d) (the SE estimate needs some)")
+    max_runs: int = param(8000, lo=1, doc="most runs per (point, d) (caps the cheap small-d ladders)")
+    batches: int = param(16, lo=1,
+                         doc="sweep tasks per (point, d); each runs ⌈runs / batches⌉ seeds and stores their mean")
 
-
-QUICK = FiniteSizeSettings(ds=(16, 24, 32, 48, 64, 96, 128), taus=(0.2, 0.5, 1.5, 2.0), alphas=(1.0, 10.0),
-                           near_taus=(), target_se=0.003, min_runs=16, max_runs=8000, batches=16)
-PAPER = FiniteSizeSettings(ds=(16, 24, 32, 48, 64, 96, 128, 192, 256), taus=(0.2, 0.5, 1.5, 2.0),
-                           alphas=(1.0, 10.0, 100.0), near_taus=(0.85, 1.15), target_se=0.003, min_runs=8,
-                           max_runs=8000, batches=8)
-SETTINGS = {"quick": QUICK, "paper": PAPER}
+    def __post_init__(self):
+        object.__setattr__(self, "ds", tuple(sorted(set(self.ds))))
+        if len(self.ds) < 2:
+            raise UserInputError(f"ds must hold at least 2 dimensions to extrapolate (got {list(self.ds)})")
+        if self.min_runs > self.max_runs:
+            raise UserInputError(f"min_runs must be <= max_runs = {self.max_runs} (got {self.min_runs})")
 
 
-def settings(scale: str, overrides: dict) -> FiniteSizeSettings:
-    """The scale's settings with ``--set`` overrides (validated by :func:`lu2024_common.settings`)."""
-    raw = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(SETTINGS[scale]).items()}
-    s = C.settings({scale: raw}, scale, overrides)
-    for key in ("ds", "taus", "alphas", "near_taus"):
-        s[key] = tuple(s[key])
-    if any(not float(d).is_integer() or d < 2 for d in s["ds"]):
-        raise UserInputError(f"ds must be integers >= 2 (got {list(s['ds'])})")
-    s["ds"] = tuple(sorted({int(d) for d in s["ds"]}))
-    if len(s["ds"]) < 2:
-        raise UserInputError(f"ds must hold at least 2 dimensions to extrapolate (got {list(s['ds'])})")
-    return FiniteSizeSettings(**{f.name: s[f.name] for f in fields(FiniteSizeSettings)})
+SETTINGS = {"quick": Settings(scale="quick", ds=(16, 24, 32, 48, 64, 96, 128), taus=(0.2, 0.5, 1.5, 2.0),
+                              alphas=(1.0, 10.0), near_taus=(), target_se=0.003, min_runs=16, max_runs=8000,
+                              batches=16),
+            "paper": Settings(scale="paper", ds=(16, 24, 32, 48, 64, 96, 128, 192, 256), taus=(0.2, 0.5, 1.5, 2.0),
+                              alphas=(1.0, 10.0, 100.0), near_taus=(0.85, 1.15), target_se=0.003, min_runs=8,
+                              max_runs=8000, batches=8)}
 
 
-def runs_at(spread: float, d: int, s: FiniteSizeSettings) -> tuple[int, int]:
+def runs_at(spread: float, d: int, s: Settings) -> tuple[int, int]:
     """(batches, runs per batch) for a point of relative spread ``spread``/d: R = (spread / (target_se d))²
     runs, clipped to [min_runs, max_runs], split into at most ``s.batches`` batches."""
     runs = min(s.max_runs, max(s.min_runs, math.ceil((spread / (s.target_se * d)) ** 2)))
@@ -100,7 +96,7 @@ def runs_at(spread: float, d: int, s: FiniteSizeSettings) -> tuple[int, int]:
     return batches, math.ceil(runs / batches)
 
 
-def grid(s: FiniteSizeSettings) -> list[tuple[float, float, float]]:
+def grid(s: Settings) -> list[tuple[float, float, float]]:
     """The (τ, α, κ) points: the grid, κ = ∞ at α = 10, then the near-threshold τ."""
     pts = [(t, a, KAPPA) for a in s.alphas for t in s.taus]
     pts += [(t, ALPHA_FRESH, math.inf) for t in s.taus]
@@ -108,24 +104,21 @@ def grid(s: FiniteSizeSettings) -> list[tuple[float, float, float]]:
     return pts
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    s = settings(scale, overrides)
+def points(s: Settings, theory_only: bool) -> list[Point]:
     out = []
     # d outermost: the pool runs the whole grid at small d first, so an interrupted run (the store keeps what
     # finished) still extrapolates every point, from a shorter ladder
     for d in s.ds:
         for tau, alpha, kappa in grid(s):
             batches, batch = runs_at(SPREAD.get((tau, alpha, kappa), SPREAD_DEFAULT), d, s)
-            out.append(Point({"kind": "gamma-batch", "scale": scale, "d": d, "tau": tau, "alpha": alpha,
-                              "kappa": C.kappa_config(kappa), "rho": RHO, "lam": LAM, "batch": batch},
+            out.append(Point({"kind": "gamma-batch", "scale": s.scale, "d": d, "tau": tau, "alpha": alpha,
+                              "kappa": json_number(kappa), "rho": RHO, "lam": LAM, "batch": batch},
                              seeds=batches))
     return out
 
 
 def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
     """Mean e_ICL and e_IDG of ``config["batch"]`` Γ* runs, seeds seed·batch .. seed·batch + batch − 1."""
-    from iclab.solvable import simulate_point
-
     m = int(config["batch"])
     runs = [simulate_point(config, seed * m + j) for j in range(m)]
     return {"e_icl": float(np.mean([r["e_icl"] for r in runs])),
@@ -146,22 +139,21 @@ def cost(config: dict[str, Any]) -> float:
 def ladder_table(df):
     """One row per (point, metric, d): mean, se (from the batch means), runs, theory at the realised ratios
     (theory_d), nominal theory, excess = mean − theory_d. Empty frame without simulation rows."""
+    # pandas and matplotlib are imported in the functions that use them: the sweep workers import this module for
+    # ``compute`` and never need them (pandas alone: 0.9 s of each worker's start-up)
     import pandas as pd
-
-    from iclab.solvable import realised_ratios
-    from iclab.theory import lu2024
 
     sim = C.rows_of(df, "gamma-batch")
     if sim is None or len(sim) == 0:
         return pd.DataFrame()
     sim = sim.copy()
-    sim["kappa"] = sim["kappa"].map(C.kappa_value)
+    sim["kappa"] = sim["kappa"].map(from_json_number)
     keys = ["tau", "alpha", "kappa", "rho", "lam", "d"]
     sim[keys] = sim[keys].apply(pd.to_numeric)
     rows = []
     for key, g in sim.groupby(keys):
         tau, alpha, kappa, rho, lam, d = key
-        rr = realised_ratios({"d": int(d), "tau": tau, "alpha": alpha, "kappa": kappa})
+        rr = realised_ratios(int(d), tau, alpha, kappa)
         th_d = lu2024.evaluate(rr["tau"], rr["alpha"], rr["kappa"], rho, lam)
         th = lu2024.evaluate(tau, alpha, kappa, rho, lam)
         b = len(g)
@@ -180,9 +172,7 @@ def extrapolation_table(df):
     """One row per (point, metric): e_inf ± e_inf_se against the nominal d → ∞ theory, rel_dev = (e_inf −
     theory)/theory, z, the fit (order, chi2, dof), the ladder (ds, runs per d) and whether the point counts for the
     acceptance (outside τ ∈ [0.8, 1.25]) and meets it (|rel_dev| ≤ 1% and |z| ≤ 3)."""
-    import pandas as pd
-
-    from iclab.solvable.finite_size import extrapolate
+    import pandas as pd  # see ladder_table
 
     lad = ladder_table(df)
     if lad.empty:
@@ -213,8 +203,6 @@ def extrapolation_table(df):
 
 def agreement(df):
     """For ``iclab report``: each e_∞ (extrapolated from the ladder) against the d → ∞ theory."""
-    from iclab.experiments.figures import agreement_frame, agreement_row
-
     tab = extrapolation_table(df)
     rows = []
     for _, r in tab.iterrows():
@@ -232,7 +220,7 @@ def claims(df, scale: str) -> list[Claim]:
     frac = float(counted["meets"].mean()) if len(counted) else None
     out = [in_range(
         "finite-size-extrapolation",
-        "The d → ∞ theory of Lu et al. (§5) is the limit of the finite-d simulations: the 1/d extrapolation e_∞ of "
+        "The d → ∞ theory of Lu et al. 2024 is the limit of the finite-d simulations: the 1/d extrapolation e_∞ of "
         "every e_ICL and e_IDG agrees with it (issue 14)",
         frac, lo=need,
         target=f"fraction of points (τ ∉ [{EXCLUDED[0]:g}, {EXCLUDED[1]:g}]) with |e_∞ − theory|/theory ≤ "
@@ -263,9 +251,7 @@ E_INF_LABEL, THEORY_LABEL = "e_∞ ± SE (fit at 1/d = 0)", "theory d → ∞ (z
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from matplotlib.lines import Line2D
-
-    from iclab.experiments.figures import pyplot
+    from matplotlib.lines import Line2D  # see ladder_table
 
     lad, tab = ladder_table(df), extrapolation_table(df)
     taus = sorted(lad["tau"].unique()) if len(lad) else []
@@ -329,7 +315,7 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 def _summary_panel(ax, tab, colors):
     """(e_∞ − theory)/theory ± SE for every point and metric, with the ±1% band."""
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # see ladder_table
     from matplotlib.patches import Patch
 
     ax.axhspan(-100 * REL_TOL, 100 * REL_TOL, color="#dddddd", label=f"±{REL_TOL:.0%}")
@@ -358,6 +344,7 @@ def _summary_panel(ax, tab, colors):
 
 EXPERIMENT = Experiment(
     id="lu2024-finite-size", title="Lu et al. 2024: finite-size scaling of Γ*, extrapolated in 1/d to d = ∞",
-    points=points, compute=compute, plot=plot, agreement=agreement, claims=claims, kind="simulation",
+    points=points, settings=SETTINGS, compute=compute, plot=plot, agreement=agreement, claims=claims,
+    kind="simulation", cost=cost,
     description="Γ* at a ladder of d on the Fig. 1 grid, e_ICL and e_IDG extrapolated in 1/d against the theory",
-    cost=cost, notes={"source": "papers/lu2024.md §5, §7.1; issue 14", "quick": str(QUICK), "paper": str(PAPER)})
+    notes={"source": "Lu et al. 2024, the d → ∞ theory against the Fig. 1 simulations; issue 14"})

@@ -59,7 +59,7 @@ def sim_points(view: View, d: int, runs: int) -> list[Point]:
 def _run(store: str, points: list[Point]) -> None:
     """Child-process body: the sweep, cached in ``store`` under ``STORE_NAME``."""
     from iclab import sweep
-    from iclab.solvable import simulate_point
+    from iclab.experiments.solvable_points import simulate_point
 
     sweep.run(simulate_point, points, name=STORE_NAME, store=store, executor="local", progress=False)
 

@@ -1,4 +1,4 @@
-"""Finite-size extrapolation in 1/d of simulated test errors (Lu et al. 2024 is a d -> inf theory, §5).
+"""Finite-size extrapolation in 1/d of simulated test errors (the theory of Lu et al. 2024 is a d -> inf limit).
 
 At each dimension d_j of a ladder a simulation gives a mean error m_j with standard error s_j (from its runs). The
 theory evaluated at that d's *realised* ratios (ℓ/d, k/d, n/d² of integers ℓ, k, n, see

@@ -1,15 +1,17 @@
-"""Samplers of the reduced model's data (Lu et al. 2024, ``papers/lu2024.md`` §1–§3.4), in numpy float64.
+"""Samplers of the reduced model's data (Lu et al. 2024), in numpy float64.
 
-One context: x_i ~ N(0, I/d) (i <= ell + 1), y_i = <x_i, w> + N(0, rho). The reduced model sees it only through
+One context: x_i ~ N(0, I/d) (i <= ell + 1), y_i = <x_i, w> + N(0, rho) (:mod:`iclab.tasks.lu2024`, which holds the
+integer sizes, the task pools and raw contexts; re-exported here). The reduced linear-attention model of Lu et
+al. 2024, ŷ = <Gamma, H_Z>, sees a context only through
 
     h = [ (d/ell) sum_i y_i x_i ;  (1/ell) sum_i y_i^2 ]   (d+1,)       H_Z = x_q h^T   (d, d+1)
 
 so a batch of n contexts is stored as ``h: (n, d+1)``, ``xq: (n, d)``, ``yq: (n,)`` (never the n x d x (d+1)
 tensor H_Z, see :func:`features`).
 
-- :func:`sample_stats` draws (h, xq, yq) exactly in O(d) per context (§3.4: the few scalars that carry the
-  dependence on w, plus an isotropic Gaussian projected off w; chi-square draws replace the ell-dimensional
-  norms, so the cost does not even grow with ell);
+- :func:`sample_stats` draws (h, xq, yq) exactly in O(d) per context (the idea of the authors' fast sampler in
+  ``theory_runs/common.py``: the few scalars that carry the dependence on w, plus an isotropic Gaussian projected
+  off w; chi-square draws replace the ell-dimensional norms, so the cost does not even grow with ell);
 - :func:`sample_stats_naive` builds every context (O(ell d) per context), the reference it is tested against.
 """
 
@@ -19,77 +21,22 @@ import math
 
 import numpy as np
 
-from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
-
-ASSIGNMENTS = ("balanced", "uniform")
-
-
-# --- tasks -------------------------------------------------------------------------------------------------
-def sphere_tasks(rng: np.random.Generator, k: int, d: int) -> np.ndarray:
-    """k tasks uniform on the sphere of radius sqrt(d): (k, d)."""
-    w = rng.standard_normal((k, d))
-    return w * (math.sqrt(d) / np.linalg.norm(w, axis=1, keepdims=True))
-
-
-def pool_size(d: int, kappa: float) -> int | None:
-    """Number of pool tasks k = floor(kappa d) (the authors' code), None for kappa = inf (fresh tasks)."""
-    kappa = float(check_positive("kappa", kappa, allow_inf=True))
-    if math.isinf(kappa):
-        return None
-    k = math.floor(kappa * d + 1e-9)
-    if k < 1:
-        raise UserInputError(f"kappa must be >= 1/d = {1 / d:g} so that the pool has k >= 1 task (got {kappa:g})")
-    return k
+from iclab.tasks.lu2024 import (
+    ASSIGNMENTS,
+    context_length,
+    pool_size,
+    pretraining_sizes,
+    pretraining_tasks,
+    sample_contexts,
+    sphere_tasks,
+)
+from iclab.validation import check_int, check_nonnegative
 
 
-def pretraining_tasks(rng: np.random.Generator, d: int, tau: float, kappa: float,
-                      assignment: str = "balanced", draw=None) -> tuple[np.ndarray, np.ndarray]:
-    """The task pool and each pretraining context's task: ``pool (k, d)``, ``idx (n,)``.
-
-    balanced (the authors' linear simulations, §1.3): k = floor(kappa d), every task used r = round(tau d^2 / k)
-    times, so n = r k (slightly off tau d^2); uniform: n = round(tau d^2), i.i.d. uniform indices.
-    kappa = inf: n = round(tau d^2) fresh tasks, one per context (pool = the n tasks, idx = 0..n-1).
-    Tasks lie on the sphere |w| = sqrt(d), unless ``draw(rng, m)`` is given: it returns the m tasks (m, d).
-    The sizes are :func:`pretraining_sizes`.
-    """
-    k, n = pretraining_sizes(d, tau, kappa, assignment)
-    if draw is None:
-        draw = lambda rng, m: sphere_tasks(rng, m, d)  # noqa: E731
-    if k is None:
-        return draw(rng, n), np.arange(n)
-    pool = draw(rng, k)
-    if assignment == "balanced":
-        idx = rng.permutation(np.repeat(np.arange(k), n // k))
-    else:
-        idx = rng.integers(0, k, size=n)
-    return pool, idx
-
-
-def pretraining_sizes(d: int, tau: float, kappa: float, assignment: str = "balanced") -> tuple[int | None, int]:
-    """(k, n): the pool size and the number of contexts :func:`pretraining_tasks` draws (k None for kappa = inf).
-
-    n = round(tau d^2), except balanced pools, where n = r k with r = max(1, round(tau d^2 / k)). The realised
-    ratios k/d and n/d^2 differ from kappa and tau by O(1/d) (used by the finite-size extrapolation).
-    """
-    d = check_int("d", d, lo=2)
-    tau = float(check_positive("tau", tau))
-    check_choice("assignment", assignment, ASSIGNMENTS)
-    n = round(tau * d * d)
-    if n < 1:
-        raise UserInputError(f"tau must be >= 1/(2 d^2) so that n = round(tau d^2) >= 1 (got {tau:g})")
-    k = pool_size(d, kappa)
-    if k is None:
-        return None, n
-    if k > n:
-        raise UserInputError(f"kappa must be <= tau d = {tau * d:g} so that the pool size k = {k} is at most the "
-                             f"number of contexts n = {n} (got {kappa:g})")
-    return k, (max(1, round(n / k)) * k if assignment == "balanced" else n)
-
-
-# --- fast exact sampler (§3.4) ------------------------------------------------------------------------------
+# --- fast exact sampler -------------------------------------------------------------------------------------------
 def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float, idx: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact draw of (h, xq, yq) for one context per task row (or per entry of idx), in O(d) per context (§3.4).
+    """Exact draw of (h, xq, yq) for one context per task row (or per entry of idx), in O(d) per context.
 
     tasks: (k, d) task vectors (any norms); idx: (n,) the task of each context (default: context i has task i,
     n = k; passing a pool with its indices saves gathering and normalising n task rows). Returns h (n, d+1),
@@ -100,8 +47,8 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     S = sum_i y_i g_i = S_u u + S_perp with S_u = theta (a_1^2 + c) + |e| a_1 and S_perp ~ N(0, |y|^2 (I - u u^T))
     independent of S_u, where a_1 ~ N(0, 1), c ~ chi2(ell - 1), |e|^2 ~ rho chi2(ell) and
     |y|^2 = (theta a_1 + |e|)^2 + theta^2 c. S_perp = |y| (z - <u, z> u) with z ~ N(0, I): a projection, so no
-    rotation to the frame of w is needed (the §3.4 recipe samples in that frame and rotates back with a Householder
-    reflection; the law is the same). The query x_q ~ N(0, I/d) is independent of the task, and
+    rotation to the frame of w is needed (the authors' recipe samples in that frame and rotates back with a
+    Householder reflection; the law is the same). The query x_q ~ N(0, I/d) is independent of the task, and
     y_q = <x_q, w> + N(0, rho).
     """
     tasks = np.asarray(tasks, dtype=np.float64)
@@ -133,7 +80,7 @@ def sample_stats(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: flo
     return h, xq, yq
 
 
-# --- raw contexts -------------------------------------------------------------------------------------------
+# --- statistics of raw contexts -----------------------------------------------------------------------------------
 def context_stats(xs, ys) -> np.ndarray:
     """h = [(d/ell) sum_i y_i x_i, (1/ell) sum_i y_i^2] from raw contexts. xs: (n, ell, d), ys: (n, ell) -> (n, d+1)."""
     xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
@@ -147,18 +94,9 @@ def context_stats(xs, ys) -> np.ndarray:
 
 
 def features(xs, ys, xq) -> np.ndarray:
-    """The reduced model's input H_Z = x_q h^T (§2.3), prediction <Gamma, H_Z>. xs (n, ell, d), ys (n, ell),
+    """The reduced model's input H_Z = x_q h^T, prediction <Gamma, H_Z>. xs (n, ell, d), ys (n, ell),
     xq (n, d) -> (n, d, d+1). (The solvers never build this; it is for checks and small problems.)"""
     return np.einsum("na,nb->nab", np.asarray(xq, dtype=np.float64), context_stats(xs, ys))
-
-
-def sample_contexts(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float):
-    """Raw contexts for the given tasks: xs (n, ell, d), ys (n, ell), xq (n, d), yq (n,), x ~ N(0, I/d)."""
-    tasks = np.asarray(tasks, dtype=np.float64)
-    n, d = tasks.shape
-    x = rng.standard_normal((n, ell + 1, d)) / math.sqrt(d)
-    y = np.einsum("nld,nd->nl", x, tasks) + math.sqrt(rho) * rng.standard_normal((n, ell + 1))
-    return x[:, :ell], y[:, :ell], x[:, ell], y[:, ell]
 
 
 def sample_stats_naive(rng: np.random.Generator, tasks: np.ndarray, ell: int, rho: float, *,
@@ -179,15 +117,5 @@ def sample_stats_naive(rng: np.random.Generator, tasks: np.ndarray, ell: int, rh
     return np.concatenate(hs), np.concatenate(xqs), np.concatenate(yqs)
 
 
-def context_length(d: int, alpha: float) -> int:
-    """ell = round(alpha d), at least 1."""
-    alpha = float(check_positive("alpha", alpha))
-    ell = round(alpha * d)
-    if ell < 1:
-        raise UserInputError(f"alpha must be >= 1/(2d) so that ell = round(alpha d) >= 1 (got {alpha:g})")
-    return ell
-
-
-__all__ = ["context_length", "context_stats", "features", "pool_size", "pretraining_sizes",
-           "pretraining_tasks", "sample_contexts",
-           "sample_stats", "sample_stats_naive", "sphere_tasks"]
+__all__ = ["ASSIGNMENTS", "context_length", "context_stats", "features", "pool_size", "pretraining_sizes",
+           "pretraining_tasks", "sample_contexts", "sample_stats", "sample_stats_naive", "sphere_tasks"]

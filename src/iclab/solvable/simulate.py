@@ -1,7 +1,9 @@
-"""One finite-d simulation of the solvable model (Lu et al. 2024, ``papers/lu2024.md`` §1, §3, §7).
+"""One finite-d simulation of the solvable model of Lu et al. 2024: draw a task pool and n ~ τd² pretraining
+contexts (the fast sampler), solve Γ*, and return its exact test errors (:mod:`iclab.solvable.error`): ICL on a
+fresh task, IDG uniformly over the pool. This is the authors' linear-model simulation protocol (their
+``theory_runs/common.py``), behind the "Γ* simulation" points of Lu et al. 2024, Figs. 1, 2 and 4.
 
-Draw a task pool and n ~ tau d^2 pretraining contexts (fast sampler), solve Gamma*, and return its exact test
-errors (§3.3): ICL on a fresh task, IDG uniformly over the pool.
+The sweeps' ``(config, seed)`` adapter is :func:`iclab.experiments.solvable_points.simulate_point`.
 """
 
 from __future__ import annotations
@@ -10,62 +12,47 @@ import math
 
 import numpy as np
 
-from iclab._threads import blas_threads
-from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import test_error
 from iclab.solvable.footprint import check_simulation
-from iclab.solvable.sampler import context_length, pretraining_sizes, pretraining_tasks, sample_stats
+from iclab.solvable.sampler import sample_stats
 from iclab.solvable.solve import solve_gamma
-from iclab.validation import UserInputError, check_int, check_nonnegative
+from iclab.tasks.lu2024 import context_length, pretraining_sizes, pretraining_tasks
+from iclab.validation import check_int, check_nonnegative
 
-REQUIRED = ("d", "tau", "alpha", "kappa", "rho")
-
-
-def parse_kappa(kappa) -> float:
-    """kappa as a float; the string "inf" (or -1, the authors' code's flag) means fresh tasks."""
-    if isinstance(kappa, str):
-        try:
-            kappa = float(kappa)
-        except ValueError:
-            raise UserInputError(f"kappa must be a positive number or 'inf' (got {kappa!r})") from None
-    kappa = float(kappa)
-    return math.inf if kappa == -1 else kappa
+__all__ = ["realised_ratios", "simulate_errors"]
 
 
-def realised_ratios(config: dict) -> dict[str, float]:
-    """The ratios a run of ``config`` (:func:`simulate_point`'s keys) actually simulates: {"tau": n/d², "alpha":
-    ℓ/d, "kappa": k/d (inf for fresh tasks)} with the integers ℓ = round(αd), k = floor(κd) and n of
-    :func:`iclab.solvable.sampler.pretraining_sizes`. They differ from the nominal ones by O(1/d), erratically in d
+def simulate_errors(d: int, tau: float, alpha: float, kappa: float, rho: float, *, seed: int, lam: float = 0.0,
+             assignment: str = "balanced", method: str = "auto", rtol: float = 1e-8) -> dict[str, float]:
+    """{"e_icl", "e_idg"}: the exact test errors of Γ* trained on one draw of the pretraining data.
+
+    d: token dimension (>= 2); tau = n/d², alpha = ℓ/d, kappa = k/d (math.inf: a fresh task per context); rho:
+    label-noise variance; lam: ridge (0: ridgeless); assignment: "balanced" (every pool task used equally often,
+    the authors' simulations) or "uniform"; method: the Γ* solver (:func:`iclab.solvable.solve.solve_gamma`);
+    rtol: its CG tolerance. ``seed`` fixes the pool and the data (numpy's default_rng).
+    """
+    d = check_int("d", d, lo=2)
+    rho = float(check_nonnegative("rho", rho))
+    lam = float(check_nonnegative("lam", lam))
+    seed = check_int("seed", seed, lo=0)
+    ell = context_length(d, alpha)
+    check_simulation(d, tau, kappa, lam, method, rho)
+    rng = np.random.default_rng(seed)
+    pool, idx = pretraining_tasks(rng, d, tau, kappa, assignment)
+    h, xq, yq = sample_stats(rng, pool, ell, rho, idx)
+    # rtol 1e-8: Γ* to about 1e-6 relative at worst (τ near 1; measured error / residual <= 100), so the errors are
+    # exact to ~1e-6, four orders below their run-to-run spread
+    gamma = solve_gamma(h, xq, yq, lam, method=method, rtol=rtol)
+    return {"e_icl": test_error(gamma, ell, rho), "e_idg": test_error(gamma, ell, rho, tasks=pool)}
+
+
+def realised_ratios(d: int, tau: float, alpha: float, kappa: float, assignment: str = "balanced"
+                    ) -> dict[str, float]:
+    """The ratios a run of :func:`simulate_errors` actually simulates: {"tau": n/d², "alpha": ℓ/d, "kappa": k/d (inf for
+    fresh tasks)} with the integers ℓ = round(αd), k = floor(κd) and n of
+    :func:`iclab.tasks.lu2024.pretraining_sizes`. They differ from the nominal ones by O(1/d), erratically in d
     (e.g. τ = 0.2, κ = 0.5: n/d² = 0.1875 at d = 16, 0.2083 at d = 24), so the d -> inf theory is evaluated at them
     before extrapolating in 1/d (:mod:`iclab.solvable.finite_size`)."""
-    d = check_int("d", config["d"], lo=2)
-    k, n = pretraining_sizes(d, config["tau"], parse_kappa(config["kappa"]), config.get("assignment", "balanced"))
-    return {"tau": n / d**2, "alpha": context_length(d, config["alpha"]) / d,
-            "kappa": math.inf if k is None else k / d}
-
-
-def simulate_point(config: dict, seed: int) -> dict:
-    """{"e_icl", "e_idg"} of Gamma* for one seed. config: d, tau, alpha, kappa (float or "inf"), rho,
-    lam (default 0), assignment ("balanced" default, or "uniform"), method (solver, default "auto"),
-    rtol (CG tolerance, default 1e-8), blas_threads (default 1).
-    Other keys are ignored (figure modules may carry their own)."""
-    missing = [k for k in REQUIRED if k not in config]
-    if missing:
-        raise UserInputError(f"config must contain {', '.join(REQUIRED)} (missing {', '.join(missing)})")
-    d = check_int("d", config["d"], lo=2)
-    rho = float(check_nonnegative("rho", config["rho"]))
-    lam = float(check_nonnegative("lam", config.get("lam", 0.0)))
-    seed = check_int("seed", seed, lo=0)
-    ell = context_length(d, config["alpha"])
-    check_simulation(d, config["tau"], parse_kappa(config["kappa"]), lam, config.get("method", "auto"), rho)
-    keep_freed_memory()  # runs come one after another in a worker: no page faults for re-allocated arrays
-    rng = np.random.default_rng(seed)
-    pool, idx = pretraining_tasks(rng, d, config["tau"], parse_kappa(config["kappa"]),
-                                  config.get("assignment", "balanced"))
-    # one BLAS thread: sweeps run one point per core, where extra threads only contend (see _threads.py)
-    with blas_threads(config.get("blas_threads", 1)):
-        h, xq, yq = sample_stats(rng, pool, ell, rho, idx)
-        # rtol 1e-8: Gamma* to about 1e-6 relative at worst (tau near 1; measured error / residual <= 100), so the
-        # errors are exact to ~1e-6, four orders below their run-to-run spread
-        gamma = solve_gamma(h, xq, yq, lam, method=config.get("method", "auto"), rtol=config.get("rtol", 1e-8))
-        return {"e_icl": test_error(gamma, ell, rho), "e_idg": test_error(gamma, ell, rho, tasks=pool)}
+    d = check_int("d", d, lo=2)
+    k, n = pretraining_sizes(d, tau, kappa, assignment)
+    return {"tau": n / d**2, "alpha": context_length(d, alpha) / d, "kappa": math.inf if k is None else k / d}
