@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, lu_option, values_option
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 _COV = ("iso, pl:P, revpl:P, piano, lowrank:R, spike:F:J (J 1-based), or a .npy/.txt file holding a spectrum (d,) "
         "or a symmetric PSD matrix (d, d)")
 LETEY_COLUMNS = ("test", "tau", "alpha", "kappa", "rho", "lam", "alpha_test", "e_icl", "e_idg", "e_bias",
@@ -83,13 +83,13 @@ def letey2025_command(
     d: int = typer.Option(None, help="dimension (≥ 2; implied by a file --train)"),
     train: str = typer.Option(..., help=f"pretraining task covariance C_train: {_COV}"),
     test: list[str] = typer.Option(..., help="test task covariance C_test (same forms; repeat for several)"),
-    tau: str = typer.Option(..., help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    alpha: str = typer.Option(..., help="context length per dimension ℓ/d (> 0)"),
-    kappa: str = typer.Option(..., help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
-    rho: str = typer.Option(..., help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
-    alpha_test: str = typer.Option(None, "--alpha-test", help="test context length ℓ_test/d (> 0; default α)"),
-    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    tau: str = lu_option("tau"),
+    alpha: str = lu_option("alpha"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
+    alpha_test: str = values_option("test context length ℓ_test/d (> 0; default α)", None),
+    format: str = format_option(),
 ) -> None:
     """Letey et al. 2025: asymptotic ICL error under pretrain–test task covariance mismatch (and IDG).
 

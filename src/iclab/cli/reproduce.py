@@ -14,6 +14,7 @@ from rich.console import Console
 
 from iclab.claims import CLAIMS_FILE
 from iclab.cli.apps import app
+from iclab.cli.options import executor_option, progress_option, scheduler_option, store_option, workers_option
 
 
 def parse_overrides(items: list[str], option: str = "--set") -> dict:
@@ -124,11 +125,11 @@ def reproduce(
     out: Path = typer.Option(Path("iclab-out"), metavar="DIR",
                              help="output folder; files go to OUT/FIGURE/, or to OUT/FIGURE/SETTINGS/ for a "
                                   "non-default --scale, --theory-only or --set"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), metavar="FILE", help="results store (SQLite)"),
-    executor: str = typer.Option("local", help="local | process | dask | dask-local"),
-    workers: int = typer.Option(None, help="worker processes (default: all cores)"),
-    scheduler: str = typer.Option(None, metavar="ADDRESS", help="Dask scheduler address tcp://HOST:PORT"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    store: Path = store_option(),
+    executor: str = executor_option(),
+    workers: int = workers_option(),
+    scheduler: str = scheduler_option(),
+    progress: bool = progress_option(),
 ) -> None:
     """Reproduce a figure: `iclab reproduce list` lists the ids with what they compute and cost."""
     from iclab.cli.output import terminal_width

@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 
 from iclab.cli.apps import app, results_app
-
-_STORE_HELP = "results store (SQLite)"
+from iclab.cli.options import executor_option, progress_option, scheduler_option, store_option, workers_option
 
 
 def _duration(seconds: float) -> str:
@@ -91,11 +90,11 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
 def sweep(
     spec: Path = typer.Argument(..., help="sweep spec (YAML): experiment, fixed, grid, zip, seeds"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the number of runs and the estimated cost"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
-    executor: str = typer.Option("local", help="local | process | dask | dask-local"),
-    workers: int = typer.Option(None, help="worker processes (default: all cores)"),
-    scheduler: str = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    store: Path = store_option(),
+    executor: str = executor_option(),
+    workers: int = workers_option(),
+    scheduler: str = scheduler_option(),
+    progress: bool = progress_option(),
 ) -> None:
     """Run a sweep spec: every (point, seed) not yet in the store is computed and stored as it finishes."""
     import os
@@ -118,7 +117,7 @@ def sweep(
 
 
 @results_app.command("ls")
-def results_ls(store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP)) -> None:
+def results_ls(store: Path = store_option()) -> None:
     """List the experiments in the store: points, ok and failed rows, compute time, last write."""
     from rich.console import Console
     from rich.table import Table
@@ -272,7 +271,7 @@ def summary_tables(points: list[dict], metric_names: list[str], columns: list[st
 @results_app.command("show")
 def results_show(
     experiment: str = typer.Argument(..., help="experiment name (see `iclab results ls`)", metavar="EXPERIMENT"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP, metavar="FILE"),
+    store: Path = store_option(),
     where: list[str] = typer.Option([], "--where", metavar="KEY=VALUE",
                                     help="keep the points whose config or metric KEY equals VALUE (repeatable), "
                                          "e.g. --where kappa=inf --where d=30"),
@@ -338,7 +337,7 @@ def results_export(
     experiment: str = typer.Argument(None, help="experiment name (default: all)"),
     format: str = typer.Option("csv", "--format", help="csv | parquet"),
     out: Path = typer.Option(None, help="output file (default: EXPERIMENT.FORMAT in the current folder)"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
+    store: Path = store_option(),
 ) -> None:
     """Export rows (all statuses; config and metric columns flattened) to CSV or Parquet."""
     import re
@@ -357,7 +356,7 @@ def results_export(
 
 @app.command("report")
 def report(
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
+    store: Path = store_option(),
     out: Path = typer.Option(Path("iclab-report"), help="output folder: report.html and one folder per figure"),
 ) -> None:
     """One self-contained HTML page: every figure in the store, agreement tables, environment, wall times."""

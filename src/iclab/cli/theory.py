@@ -7,8 +7,8 @@ import math
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, lu_option
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 CHUNK = 2**16  # grid points evaluated at once: bounds the theory's temporaries on a large grid
 LU_COLUMNS = ("tau", "alpha", "kappa", "rho", "lam", "xi", "e_icl", "e_idg", "g_task")
 
@@ -40,13 +40,12 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
 
 @theory_app.command("lu2024")
 def lu2024_command(
-    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    alpha: str = typer.Option(..., metavar="VALUES", help="context length per dimension ℓ/d (> 0)"),
-    kappa: str = typer.Option(..., metavar="VALUES",
-                              help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
-    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
-    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
+    tau: str = lu_option("tau"),
+    alpha: str = lu_option("alpha"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
+    format: str = format_option(),
 ) -> None:
     """Lu et al. 2024: asymptotic ICL and IDG errors of the linear-attention model Γ* on a parameter grid."""
     from iclab.cli.output import print_rows
@@ -77,16 +76,16 @@ def alpha_star_rows(tau: str, kappa: str, rho: str, lam: str = "0", which: str =
 
 @theory_app.command("alpha-star")
 def alpha_star_command(
-    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    kappa: str = typer.Option(..., metavar="VALUES", help="task-pool size per dimension k/d (> 0; inf = fresh tasks)"),
-    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
+    tau: str = lu_option("tau"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
     which: str = typer.Option("icl", metavar="icl|idg", help="the error minimised: icl (fresh tasks) or idg (pool)"),
     alpha_min: float = typer.Option(1e-2, metavar="NUMBER", help="smallest α searched (> 0)"),
     alpha_max: float = typer.Option(1e4, metavar="NUMBER", help="largest α searched (> alpha-min)"),
-    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
+    format: str = format_option(),
 ) -> None:
-    """Lu et al. 2024 §7.2: the optimal context length α* (first local minimum of the error in α) and e* there."""
+    """Lu et al. 2024 (Fig. 2): the optimal context length α* (first local minimum of the error in α) and e* there."""
     from iclab.cli.output import print_rows
 
     rows = alpha_star_rows(tau, kappa, rho, lam, which, alpha_min=alpha_min, alpha_max=alpha_max)

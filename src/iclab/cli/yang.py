@@ -6,8 +6,8 @@ from __future__ import annotations
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, values_option
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 YANG_COLUMNS = ("N", "K", "m", "tau", "L_star", "L_star_sd", "L_star_per_token", "gap", "gap_sd", "gap_ood",
                 "ystar_scale", "H_min")
 
@@ -57,16 +57,16 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
 
 @theory_app.command("yang2024")
 def yang2024_command(
-    N: str = typer.Option(..., "--N", help=f"labelled tokens per prompt (1 <= N < K): {_GRAMMAR}"),
-    K: str = typer.Option("200", "--K", help="dictionary size"),
-    m: str = typer.Option("20", "--m", help="basis functions (>= 1)"),
-    tau: str = typer.Option("0.01", "--tau", help="noise variance per representation coordinate (>= 0)"),
+    N: str = values_option("labelled tokens per prompt (1 <= N < K)", name="--N", grammar=True),
+    K: str = values_option("dictionary size", "200", name="--K"),
+    m: str = values_option("basis functions (>= 1)", "20"),
+    tau: str = values_option("noise variance per representation coordinate (>= 0)", "0.01"),
     basis: str = typer.Option("gaussian", help="gaussian | fourier | chebyshev | legendre | monomial"),
     d: int = typer.Option(100, "--d", help="token dimension"),
     unit_norm: bool = typer.Option(True, "--unit-norm/--no-unit-norm", help="unit-norm tokens"),
     draws: int = typer.Option(20, help="random dictionaries averaged over"),
     seed: int = typer.Option(0, help="seed of the dictionaries"),
-    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    format: str = format_option(),
 ) -> None:
     """Yang et al. 2024: L*, the gap to the best ridge predictor, and the heads needed, averaged over dictionaries."""
     from iclab.cli.output import print_rows
