@@ -145,12 +145,19 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
 
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows([r[c] if isinstance(r[c], str) else repr(r[c]) for c in columns] for r in rows)
+        w.writerows([_csv_cell(r[c]) for c in columns] for r in rows)
     else:
         cells = [{c: str(r[c]) if c in exact else format_number(r[c], digits) for c in columns} for r in rows]
         limit = terminal_width() if width is None else min(width, terminal_width())
         render_table(cells, columns, title=title, keys=_leading_inputs(columns) if keys is None else keys,
                      width=limit)
+
+
+def _csv_cell(v) -> str:
+    """A CSV cell at full precision: ``repr`` of the Python number (a numpy scalar's ``repr`` names its type)."""
+    if isinstance(v, str):
+        return v
+    return repr(v.item() if hasattr(v, "item") else v)
 
 
 def _leading_inputs(columns: Sequence[str]) -> list[str]:
