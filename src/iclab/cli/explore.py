@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import webbrowser
 from pathlib import Path
 
 import typer
 
 from iclab.cli.apps import app
 from iclab.cli.options import store_option
+from iclab.validation import UserInputError
 
 
 @app.command("explore")
@@ -17,10 +19,7 @@ def explore(
     store: Path = store_option(help="results store for the page's simulations (cached across sessions)"),
 ) -> None:
     """Open an interactive page: e_ICL, e_IDG and g_task against τ, α or κ, live; Ctrl-C stops it."""
-    import webbrowser
-
     from iclab.explore.server import ExploreServer
-    from iclab.validation import UserInputError
 
     try:
         server = ExploreServer(port, store)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, lu_option, values_option
+from iclab.cli.output import print_rows
+from iclab.grid import parse_values
+from iclab.validation import UserInputError, check_int, check_positive
 
 _COV = ("iso, pl:P, revpl:P, piano, lowrank:R, spike:F:J (J 1-based), or a .npy/.txt file holding a spectrum (d,) "
         "or a symmetric PSD matrix (d, d)")
@@ -18,12 +24,7 @@ def load_cov(name: str, text: str, d: int | None):
 
     Returns a spectrum (d,) or a matrix (d, d) as float64; checks of symmetry, PSD and trace happen in the theory.
     """
-    from pathlib import Path
-
-    import numpy as np
-
     from iclab.theory.letey2025 import FAMILIES, family_from_spec
-    from iclab.validation import UserInputError
 
     head = text.strip().split(":", 1)[0].lower()
     if head in FAMILIES:
@@ -50,11 +51,7 @@ def letey2025_rows(d: int | None, train: str, tests: list[str], tau: str, alpha:
                    lam: str = "0", alpha_test: str | None = None) -> list[dict]:
     """Evaluate the theory for every test on the cartesian grid of (τ, α, κ, ρ, λ) × α_test (default α_test = α);
     one solve serves all tests and α_test values. One dict per row, keyed by :data:`LETEY_COLUMNS`."""
-    import numpy as np
-
-    from iclab.grid import parse_values
     from iclab.theory import letey2025 as th
-    from iclab.validation import check_int, check_positive
 
     if d is not None:
         d = check_int("d", d, lo=2)
@@ -96,8 +93,6 @@ def letey2025_command(
     e_icl = e_bias + e_misalign; e_idg does not depend on the test. Only the diagonal of C_test in the eigenbasis
     of C_train matters. Rows: for each test, the grid of (tau, alpha, kappa, rho, lam) times alpha_test.
     """
-    from iclab.cli.output import print_rows
-
     rows = letey2025_rows(d, train, test, tau, alpha, kappa, rho, lam, alpha_test)
     print_rows(rows, LETEY_COLUMNS, format, title=f"Letey et al. 2025 structured theory, train {train}",
                exact=("test",))

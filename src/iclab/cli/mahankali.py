@@ -3,11 +3,15 @@ losses), printed like every theory command (table, CSV or JSON through :func:`ic
 
 from __future__ import annotations
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, values_option
-from iclab.validation import UserInputError
+from iclab.cli.output import print_rows
+from iclab.grid import parse_values
+from iclab.resources import check_grid, check_memory
+from iclab.validation import UserInputError, check_choice, check_int, check_spd
 
 ISOTROPIC_COLUMNS = ("d", "n", "sigma2", "eta_star", "min_loss_noisy", "min_loss_clean")
 # with --cov: one row per prior; the preconditioner's eigenvalue range (JSON rows also hold the matrices)
@@ -17,11 +21,9 @@ COV_COLUMNS = ("d", "n", "sigma2", "prior", "min_loss_noisy", "min_loss_clean", 
 def parse_cov(text: str, d: int | None):
     """``--cov``: a YAML number (c I), list (a diagonal) or list of lists (the matrix), or ``cond:K`` (condition
     number K, eigenvalues geometric around 1, rotated by the Haar matrix of seed 0). Returns (Sigma, d)."""
-    import numpy as np
     import yaml
 
     from iclab.theory.mahankali2023 import make_cov
-    from iclab.validation import check_spd
 
     text = text.strip()
     if text.startswith("cond:"):
@@ -58,12 +60,7 @@ def mahankali2023_rows(d: int | None, n: str, sigma2: str, cov: str | None = Non
     prior (Theorem 2 for the paper's w ~ N(0, Σ⁻¹)) and Γ*'s extreme eigenvalues; each row also holds, for JSON,
     ``preconditioner`` (d, d), ``eigenvalues`` (d,) and ``cov`` Σ (d, d) as nested lists.
     """
-    import numpy as np
-
-    from iclab.grid import parse_values
-    from iclab.resources import check_grid, check_memory
     from iclab.theory import mahankali2023 as th
-    from iclab.validation import check_choice, check_int
 
     prior = check_choice("prior", prior, ("both", *th.PRIORS))
     if d is not None:
@@ -115,8 +112,6 @@ def mahankali2023_command(
 
     Losses are E(ŷ - y_q)² without ½, against the noisy target (and the clean one, σ² less).
     """
-    from iclab.cli.output import print_rows
-
     rows, columns = mahankali2023_rows(d, n, sigma2, cov, prior)
     if columns == ISOTROPIC_COLUMNS:
         title = ("Mahankali et al. 2023, Theorem 1: optimal 1-layer LSA = one GD step with eta* I (x ~ N(0, I)); "

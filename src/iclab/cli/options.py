@@ -11,6 +11,7 @@ import typer
 
 from iclab.cli.output import FORMATS
 from iclab.sweep.store import DEFAULT_PATH
+from iclab.validation import UserInputError
 
 # How a VALUES option is read (iclab.grid.parse_values); the help of the first VALUES option of a command says it.
 VALUES_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
@@ -66,3 +67,20 @@ def scheduler_option():
 
 def progress_option(default: bool = True):
     return typer.Option(default, help="show a progress bar")
+
+
+def parse_overrides(items: list[str], option: str = "--set") -> dict:
+    """The values of a repeatable KEY=VALUE ``option`` (``--set``, ``--where``): ``["N=40", "basis=fourier"]`` ->
+    ``{"N": 40, "basis": "fourier"}`` (values read as YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"{option} must look like KEY=VALUE (got {item!r})")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserInputError(f"{option} {key.strip()} must be a number or a word (got {value!r})") from None
+    return out

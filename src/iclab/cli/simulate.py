@@ -1,15 +1,19 @@
-"""``iclab simulate PAPER``: simulations of the solvable models."""
+"""``iclab simulate PAPER``: simulations of the solvable models, run through the sweep engine."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import simulate_app
 from iclab.cli.options import executor_option, format_option, lu_option, scheduler_option, store_option, workers_option
-from iclab.validation import UserInputError
+from iclab.cli.output import FORMATS, print_rows
+from iclab.grid import parse_values
+from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative
 
 LU_COLUMNS = ("d", "tau", "alpha", "kappa", "rho", "lam", "seeds", "e_icl_mean", "e_icl_std", "e_icl_theory",
               "e_idg_mean", "e_idg_std", "e_idg_theory")
@@ -24,13 +28,10 @@ METRICS = ("e_icl", "e_idg")
 
 def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds: int) -> list[dict]:
     """The cartesian grid of the value lists as simulate_point configs, validated here (so that bad input fails
-    before any run, with one line, instead of as failed sweep tasks)."""
-    import itertools
-
-    from iclab.grid import parse_values
+    before any run, with one line, instead of as failed sweep tasks). κ = ∞ is written "inf" (json_number)."""
+    from iclab.settings import json_number
     from iclab.solvable import realised_ratios
     from iclab.solvable.footprint import check_simulations
-    from iclab.validation import check_nonnegative
 
     ds = parse_values("d", d)
     for v in ds:
@@ -41,7 +42,7 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
     check_simulations(axes, seeds)  # memory and task count of the whole grid, before the first run
     configs = []
     for dd, t, a, k, r, lm in itertools.product(*axes):
-        cfg = {"d": int(dd), "tau": float(t), "alpha": float(a), "kappa": "inf" if math.isinf(k) else float(k),
+        cfg = {"d": int(dd), "tau": float(t), "alpha": float(a), "kappa": json_number(k),
                "rho": float(check_nonnegative("rho", r)), "lam": float(check_nonnegative("lam", lm))}
         realised_ratios(cfg)  # validates d, tau, alpha, kappa and the integer sizes
         configs.append(cfg)
@@ -69,9 +70,7 @@ def _runs(configs: list[dict], seeds: int, store: Path | None, name: str, **engi
 
 
 def _point_stats(df, cfg: dict) -> tuple[int, dict[str, tuple[float, float, float]]]:
-    """(runs, {metric: (mean, std, se)}) of one config's rows."""
-    import numpy as np
-
+    """(runs, {metric: (mean, std, se)}) of one config's rows of the results table ``df``."""
     sel = np.ones(len(df), bool)
     for k, v in cfg.items():
         sel &= (df[k] == v).to_numpy()
@@ -92,8 +91,8 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
     the sweep engine, stored under ``name`` in ``store`` (and taken from it when already there) when one is given;
     ``engine``: ``executor``, ``workers``, ``scheduler`` of :func:`iclab.sweep.run`.
     """
+    from iclab.settings import from_json_number
     from iclab.theory import lu2024
-    from iclab.validation import check_int
 
     seeds = check_int("seeds", seeds, lo=1)
     configs = _configs(d, tau, alpha, kappa, rho, lam, seeds)
@@ -101,9 +100,9 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
     rows = []
     for cfg in configs:
         n, st = _point_stats(df, cfg)
-        theory = lu2024.evaluate(cfg["tau"], cfg["alpha"], math.inf if cfg["kappa"] == "inf" else cfg["kappa"],
-                                 cfg["rho"], cfg["lam"])
-        rows.append({**cfg, "kappa": float(cfg["kappa"]), "seeds": n,
+        kappa_f = from_json_number(cfg["kappa"])
+        theory = lu2024.evaluate(cfg["tau"], cfg["alpha"], kappa_f, cfg["rho"], cfg["lam"])
+        rows.append({**cfg, "kappa": kappa_f, "seeds": n,
                      **{f"{m}_{k}": v for m in METRICS for k, v in
                         (("mean", st[m][0]), ("std", st[m][1]), ("theory", float(theory[m])))}})
     return rows
@@ -114,10 +113,10 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
     """Per point of the (τ, α, κ, ρ, λ) grid: one row per d (mean ± SE over ``seeds`` runs, the theory at that d's
     realised ratios ``theory_d`` and at d -> inf), then a row with d = inf holding e_inf ± SE extrapolated in 1/d
     (:func:`iclab.solvable.finite_size.extrapolate`) next to the d -> inf theory."""
+    from iclab.settings import from_json_number
     from iclab.solvable import realised_ratios
     from iclab.solvable.finite_size import extrapolate
     from iclab.theory import lu2024
-    from iclab.validation import check_int
 
     seeds = check_int("seeds", seeds, lo=2)
     configs = _configs(d, tau, alpha, kappa, rho, lam, seeds)
@@ -129,7 +128,7 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
         groups.setdefault(tuple(cfg[k] for k in ("tau", "alpha", "kappa", "rho", "lam")), []).append(cfg)
     rows = []
     for (t, a, k, r, lm), cfgs in groups.items():
-        kappa_f = math.inf if k == "inf" else k
+        kappa_f = from_json_number(k)
         theory = lu2024.evaluate(t, a, kappa_f, r, lm)
         base = {"tau": t, "alpha": a, "kappa": kappa_f, "rho": r, "lam": lm}
         per_d = []
@@ -177,9 +176,6 @@ def lu2024_command(
     """Lu et al. 2024: finite-d Γ* simulations (the exact test errors of the ridge solution Γ* at finite d) with mean
     and std over seeds, next to the asymptotic theory; --extrapolate fits the excess over the theory in 1/d and
     prints e_∞ ± SE. Runs go through the sweep engine: cached with --store, in parallel with --executor process."""
-    from iclab.cli.output import FORMATS, print_rows
-    from iclab.validation import check_choice
-
     check_choice("format", format, FORMATS)  # before the runs, not after them
     engine = {"store": store, "name": name, "executor": executor, "workers": workers, "scheduler": scheduler}
     if extrapolate:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, lu_option
+from iclab.cli.output import print_rows
+from iclab.grid import parse_values
+from iclab.resources import check_grid
 
 CHUNK = 2**16  # grid points evaluated at once: bounds the theory's temporaries on a large grid
 LU_COLUMNS = ("tau", "alpha", "kappa", "rho", "lam", "xi", "e_icl", "e_idg", "g_task")
@@ -18,10 +22,6 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
 
     The grid is counted and its memory estimated before anything is built (:func:`iclab.resources.check_grid`),
     and evaluated in chunks of ``CHUNK`` points, so the theory's temporaries stay bounded on a large grid."""
-    import numpy as np
-
-    from iclab.grid import parse_values
-    from iclab.resources import check_grid
     from iclab.theory import lu2024
 
     named = (("tau", tau), ("alpha", alpha), ("kappa", kappa), ("rho", rho), ("lam", lam))
@@ -48,8 +48,6 @@ def lu2024_command(
     format: str = format_option(),
 ) -> None:
     """Lu et al. 2024: asymptotic ICL and IDG errors of the linear-attention model Γ* on a parameter grid."""
-    from iclab.cli.output import print_rows
-
     rows = lu2024_rows(tau, alpha, kappa, rho, lam)
     print_rows(rows, LU_COLUMNS, format, keys=("tau", "alpha", "kappa", "rho", "lam"),
                title="Lu et al. 2024 asymptotic theory (the optimal context length: `iclab theory alpha-star`)")
@@ -62,9 +60,6 @@ def alpha_star_rows(tau: str, kappa: str, rho: str, lam: str = "0", which: str =
                     alpha_min: float = 1e-2, alpha_max: float = 1e4) -> list[dict[str, float]]:
     """α* (first local minimiser of e_ICL or e_IDG over context length α) and the error there, on the cartesian
     grid of the value lists (``iclab.theory.lu2024.alpha_star``); NaN where the curve has no interior minimum."""
-    import numpy as np
-
-    from iclab.grid import parse_values
     from iclab.theory import lu2024
 
     axes = [parse_values(name, text) for name, text in (("tau", tau), ("kappa", kappa), ("rho", rho), ("lam", lam))]
@@ -86,8 +81,6 @@ def alpha_star_command(
     format: str = format_option(),
 ) -> None:
     """Lu et al. 2024 (Fig. 2): the optimal context length α* (first local minimum of the error in α) and e* there."""
-    from iclab.cli.output import print_rows
-
     rows = alpha_star_rows(tau, kappa, rho, lam, which, alpha_min=alpha_min, alpha_max=alpha_max)
     print_rows(rows, ALPHA_STAR_COLUMNS, format, keys=("tau", "kappa", "rho", "lam"),
                title=f"Lu et al. 2024: α* = first local minimiser of e_{which.upper()} over α ∈ [{alpha_min:g}, "

@@ -3,10 +3,15 @@ dictionaries: L*, the gap to the best ridge predictor (Fig. 3), the scale of the
 
 from __future__ import annotations
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, values_option
+from iclab.cli.output import FORMATS, print_rows
+from iclab.grid import parse_values
+from iclab.resources import check_grid
+from iclab.validation import check_choice, check_int
 
 YANG_COLUMNS = ("N", "K", "m", "tau", "L_star", "L_star_sd", "L_star_per_token", "gap", "gap_sd", "gap_ood",
                 "ystar_scale", "H_min")
@@ -20,13 +25,8 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
     |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
     H_min = N heads make Assumption 2 hold almost surely (Prop. 1).
     """
-    import numpy as np
-
     from iclab.experiments.yang2024_common import draw_reps, validate
-    from iclab.grid import parse_values
-    from iclab.resources import check_grid
     from iclab.theory import yang2024 as Y
-    from iclab.validation import check_int
 
     check_grid((("N", N), ("K", K), ("m", m), ("tau", tau)), "the theory grid")
     axes = [parse_values(name, text) for name, text in (("N", N), ("K", K), ("m", m), ("tau", tau))]
@@ -69,10 +69,7 @@ def yang2024_command(
     format: str = format_option(),
 ) -> None:
     """Yang et al. 2024: L*, the gap to the best ridge predictor, and the heads needed, averaged over dictionaries."""
-    from iclab.cli.output import print_rows
-    from iclab.validation import check_choice, check_int
-
-    check_choice("format", format, ("table", "csv", "json"))
+    check_choice("format", format, FORMATS)  # before the dictionaries are drawn
     rows = yang2024_rows(N, K, m, tau, d=check_int("d", d, lo=1), basis=basis, unit_norm=unit_norm,
                          draws=check_int("draws", draws, lo=1), seed=check_int("seed", seed, lo=0))
     print_rows(rows, YANG_COLUMNS, format, width=150,
