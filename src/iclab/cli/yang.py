@@ -21,8 +21,8 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
                   unit_norm: bool = True, draws: int = 20, seed: int = 0) -> list[dict[str, float]]:
     """One dict per point of the cartesian grid, means (and sd) over ``draws`` random dictionaries:
 
-    L_star: inf L with the 1/(2K) loss (L_star_per_token = 2 L*, the spec's table convention); gap: E (1/K)
-    |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
+    L_star: inf L with the 1/(2K) loss (L_star_per_token = 2 L*: the 1/K loss, without the ½); gap:
+    E (1/K) |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
     H_min = N heads make Assumption 2 hold almost surely (Prop. 1).
     """
     from iclab.experiments.yang2024_common import draw_reps, validate
