@@ -19,7 +19,9 @@ def run(capsys, *args):
 
 
 def test_json_reference_values_and_alpha_test_grid(capsys):
-    """papers/letey2025.md §5 R2 rows S3, S4 (α_test = α = 2) and S9 (α_test = 10), one solve."""
+    """Reference values of the structured ridgeless theory (d = 100, ρ = 0.01), computed by an independent
+    implementation and matched by the authors' Monte Carlo: train pl(1) against a spike test at j = 1 and j = d
+    (α_test = α = 2) and against pl(1) at α_test = 10; one solve serves all of them."""
     code, out, _ = run(capsys, "--d", "100", "--train", "pl:1", "--test", "spike:0.5:1", "--test", "spike:0.5:100",
                        "--test", "pl:1", *BASE, "--alpha-test", "2,10", "--format", "json")
     assert code == 0
@@ -34,7 +36,8 @@ def test_json_reference_values_and_alpha_test_grid(capsys):
 
 
 def test_csv_grid_and_defaults(capsys):
-    """R1 row 5 (C = I, λ = .1) on a 2 × 2 grid; α_test defaults to α; the test name is written as it is."""
+    """C_train = C_test = I reduces to Lu et al.'s theory exactly (λ = 0.1 here) on a 2 × 2 grid; α_test defaults
+    to α; the test name is written as it is."""
     code, out, _ = run(capsys, "--d", "7", "--train", "iso", "--test", "iso", "--tau", "2", "--alpha", "1,3",
                        "--kappa", "0.5", "--rho", "0.01", "--lam", "0,0.1", "--format", "csv")
     assert code == 0
@@ -47,7 +50,8 @@ def test_csv_grid_and_defaults(capsys):
 
 
 def test_files_spectrum_and_rotated_matrix(capsys, tmp_path):
-    """A spectrum in .txt and the same covariance rotated, in .npy, give the same row (R3 (a), τ = 2)."""
+    """A spectrum in .txt and the same covariance rotated, in .npy, give the same row (a two-level
+    spectrum, τ = 2)."""
     spec = np.r_[np.full(3, 1.6), np.full(3, 0.4)]
     q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 6)))
     np.savetxt(tmp_path / "tr.txt", spec)

@@ -108,3 +108,33 @@ def test_store_keeps_runs_like_a_sweep(tmp_path, capsys):
         assert len(st.rows("simulate-lu2024")) == 4
     assert main(["results", "ls", "--store", str(store)]) == 0
     assert "simulate-lu2024" in capsys.readouterr().out
+
+
+def test_process_executor_gives_the_per_seed_numbers_and_a_second_call_hits_the_store(tmp_path, capsys, monkeypatch):
+    """The runs go through the sweep engine: in worker processes with --executor process, each (point, seed) the
+    same numbers as a direct simulate_point call; the same command again computes nothing (the store has them)."""
+    import iclab.solvable
+    from iclab.sweep.store import Store
+
+    store = tmp_path / "runs.sqlite"
+    args = ["simulate", "lu2024", "--d", "6", "--tau", "0.5,1.5", "--alpha", "2", "--kappa", "0.5", "--rho", "0.1",
+            "--seeds", "2", "--store", str(store), "--format", "csv"]
+    assert main([*args, "--executor", "process", "--workers", "2"]) == 0
+    first = _csv(capsys)
+    configs = [{"d": 6, "tau": t, "alpha": 2.0, "kappa": 0.5, "rho": 0.1, "lam": 0.0} for t in (0.5, 1.5)]
+    direct = [[simulate_point(c, s) for s in range(2)] for c in configs]
+    for row, runs in zip(first, direct, strict=True):
+        for m in ("e_icl", "e_idg"):
+            v = np.array([r[m] for r in runs])
+            assert float(row[f"{m}_mean"]) == pytest.approx(v.mean(), rel=1e-12)
+            assert float(row[f"{m}_std"]) == pytest.approx(v.std(ddof=1), rel=1e-9)
+    with Store(store, readonly=True) as st:
+        stored = {(r["config"]["tau"], r["seed"]): r["metrics"] for r in st.rows("simulate-lu2024")}
+    assert stored[(1.5, 1)]["e_icl"] == pytest.approx(direct[1][1]["e_icl"], rel=1e-12)
+
+    def not_again(config, seed):
+        raise AssertionError("computed again: the store was not used")
+
+    monkeypatch.setattr(iclab.solvable, "simulate_point", not_again)
+    assert main(args) == 0
+    assert _csv(capsys) == first

@@ -24,7 +24,7 @@ def test_json_is_a_list_of_rows_on_the_cartesian_grid(capsys):
     rows = json.loads(out)
     assert len(rows) == 8 and list(rows[0]) == list(LU_COLUMNS)
     r = next(r for r in rows if r["tau"] == 2 and r["kappa"] == 0.5 and r["lam"] == 0.1)
-    assert r["xi"] == pytest.approx(0.18021, abs=5e-6)           # §10
+    assert r["xi"] == pytest.approx(0.18021, abs=5e-6)           # reference values of the λ > 0 theory
     assert r["e_icl"] == pytest.approx(1.0714, abs=5e-5)
     fresh = [r for r in rows if r["kappa"] == "inf"]               # JSON has no inf: the config convention
     assert len(fresh) == 4 and all(r["e_icl"] == pytest.approx(r["e_idg"]) for r in fresh)
@@ -45,7 +45,7 @@ def test_csv_matches_the_library(capsys):
 def test_table_default(capsys):
     code, out, _ = run(capsys, "--tau", "2", "--alpha", "1", "--kappa", "0.5", "--rho", "0.01")
     assert code == 0
-    assert "1.23399" in out and "0.609561" in out and "e_icl" in out   # §10 ridgeless values
+    assert "1.23399" in out and "0.609561" in out and "e_icl" in out   # reference ridgeless values
 
 
 def test_threshold_is_inf_not_a_crash(capsys):

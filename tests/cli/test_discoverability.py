@@ -49,7 +49,7 @@ def test_dry_run_counts_points_and_runs_and_computes_nothing(capsys, tmp_path, m
     store, out_dir = tmp_path / "s.sqlite", tmp_path / "out"
     code, out, _ = run(capsys, "reproduce", "lu2024-fig1", "--dry-run", "--store", str(store), "--out", str(out_dir))
     assert code == 0
-    # Fig 1 at quick scale (lu2024.md §7.1): 3 α curves + 3 λ curves; Γ* at 3 α x 6 τ and 3 λ x 7 τ, 5 runs each
+    # Lu et al. 2024, Fig. 1 at quick scale: 3 α curves + 3 λ curves; Γ* at 3 α x 6 τ and 3 λ x 7 τ, 5 runs each
     assert "45 points (6 theory, 39 gamma), 201 runs" in out
     assert not store.exists() and not out_dir.exists()
     # without a cost model, the default quick run falls back to its measured CPU time
@@ -82,7 +82,8 @@ def test_version(capsys):
 
 
 def test_alpha_star_cli_matches_the_spec_values(capsys):
-    # Lu et al. §7.2, Fig 2 panel B (e_ICL, τ = 0.5, ρ = 0.1): α* = 2.308, 9.603 for κ = 0.2, 0.5; none at 1.5
+    # Lu et al. 2024, Fig. 2 panel B (e_ICL, τ = 0.5, ρ = 0.1): α* = 2.308, 9.603 for κ = 0.2, 0.5 (the theory's
+    # minimisers, where the authors placed simulation points at α = 2.35, 9.62); none at 1.5
     code, out, _ = run(capsys, "theory", "alpha-star", "--tau", "0.5", "--kappa", "0.2,0.5,1.5", "--rho", "0.1",
                        "--format", "json")
     assert code == 0
@@ -91,7 +92,7 @@ def test_alpha_star_cli_matches_the_spec_values(capsys):
     assert rows[0]["alpha_star"] == pytest.approx(2.308, abs=5e-4)
     assert rows[0]["e_star"] == pytest.approx(1.3897, abs=5e-5)
     assert rows[1]["alpha_star"] == pytest.approx(9.603, abs=5e-4)
-    assert rows[1]["e_star"] == pytest.approx(1.1760, abs=1e-4)  # §7.2 rounds this minimum (1.175947) up
+    assert rows[1]["e_star"] == pytest.approx(1.1760, abs=1e-4)  # the reference rounds this minimum (1.175947) up
     assert rows[2]["alpha_star"] == "nan" and rows[2]["e_star"] == "nan"
     # panel A is e_IDG (τ = 0.5, ρ = 0.5): α* = 6.152 at κ = 0.3; the grid is cartesian over τ, κ, ρ, λ
     code, out, _ = run(capsys, "theory", "alpha-star", "--tau", "0.5,20", "--kappa", "0.3", "--rho", "0.5",

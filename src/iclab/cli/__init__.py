@@ -6,6 +6,13 @@ Every command lives in a small module of this package and registers itself on th
 machine) and a usage error of the command line into one line on stderr with exit code 2. Every other exception is
 a bug and propagates with its traceback (exit code 1 from the console script), so that it gets reported; except
 an OS error about a path the user named (exists, missing, a folder, a file, no permission), which is input too.
+
+The command modules stay thin: they parse options, call the library and print. What ``iclab --help`` does not
+need (the theory, the simulations, the sweep engine and summaries, the experiments and their settings; scipy,
+JAX, pandas, YAML) they import inside the command functions, so that help and a mistyped command answer without
+loading it (measured with ``python -X importtime -c "import iclab.cli"``). What the option definitions need
+(typer, rich's console, numpy through :mod:`iclab.validation`, the store's default path) and the small helpers
+(:mod:`iclab.grid`, :mod:`iclab.resources`, this package's modules) are imported at the top.
 """
 
 from __future__ import annotations

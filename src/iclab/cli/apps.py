@@ -8,6 +8,8 @@ command sets one, instead of Typer's ``<str>`` / ``<bool>``.
 import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
+from iclab import __version__
+
 
 def _metavar(param: TyperOption) -> str:
     """A readable metavar for an option that has none: what kind of value it takes, in capitals."""
@@ -64,8 +66,6 @@ app.add_typer(results_app, name="results")
 
 def _print_version(value: bool) -> None:
     if value:
-        from iclab import __version__
-
         typer.echo(f"iclab {__version__}")
         raise typer.Exit()
 

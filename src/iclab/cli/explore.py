@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import webbrowser
 from pathlib import Path
 
 import typer
 
 from iclab.cli.apps import app
+from iclab.cli.options import store_option
+from iclab.validation import UserInputError
 
 
 @app.command("explore")
 def explore(
     port: int = typer.Option(8765, min=0, max=65535, help="port on 127.0.0.1 (0: any free port)"),
     browser: bool = typer.Option(True, "--browser/--no-browser", help="open the page in the default browser"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), metavar="PATH",
-                               help="results store for the page's simulations (cached across sessions)"),
+    store: Path = store_option(help="results store for the page's simulations (cached across sessions)"),
 ) -> None:
     """Open an interactive page: e_ICL, e_IDG and g_task against τ, α or κ, live; Ctrl-C stops it."""
-    import webbrowser
-
     from iclab.explore.server import ExploreServer
-    from iclab.validation import UserInputError
 
     try:
         server = ExploreServer(port, store)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, lu_option, values_option
+from iclab.cli.output import print_rows
+from iclab.grid import parse_values
+from iclab.validation import UserInputError, check_int, check_positive
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 _COV = ("iso, pl:P, revpl:P, piano, lowrank:R, spike:F:J (J 1-based), or a .npy/.txt file holding a spectrum (d,) "
         "or a symmetric PSD matrix (d, d)")
 LETEY_COLUMNS = ("test", "tau", "alpha", "kappa", "rho", "lam", "alpha_test", "e_icl", "e_idg", "e_bias",
@@ -18,12 +24,7 @@ def load_cov(name: str, text: str, d: int | None):
 
     Returns a spectrum (d,) or a matrix (d, d) as float64; checks of symmetry, PSD and trace happen in the theory.
     """
-    from pathlib import Path
-
-    import numpy as np
-
     from iclab.theory.letey2025 import FAMILIES, family_from_spec
-    from iclab.validation import UserInputError
 
     head = text.strip().split(":", 1)[0].lower()
     if head in FAMILIES:
@@ -50,11 +51,7 @@ def letey2025_rows(d: int | None, train: str, tests: list[str], tau: str, alpha:
                    lam: str = "0", alpha_test: str | None = None) -> list[dict]:
     """Evaluate the theory for every test on the cartesian grid of (τ, α, κ, ρ, λ) × α_test (default α_test = α);
     one solve serves all tests and α_test values. One dict per row, keyed by :data:`LETEY_COLUMNS`."""
-    import numpy as np
-
-    from iclab.grid import parse_values
     from iclab.theory import letey2025 as th
-    from iclab.validation import check_int, check_positive
 
     if d is not None:
         d = check_int("d", d, lo=2)
@@ -83,21 +80,19 @@ def letey2025_command(
     d: int = typer.Option(None, help="dimension (≥ 2; implied by a file --train)"),
     train: str = typer.Option(..., help=f"pretraining task covariance C_train: {_COV}"),
     test: list[str] = typer.Option(..., help="test task covariance C_test (same forms; repeat for several)"),
-    tau: str = typer.Option(..., help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    alpha: str = typer.Option(..., help="context length per dimension ℓ/d (> 0)"),
-    kappa: str = typer.Option(..., help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
-    rho: str = typer.Option(..., help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
-    alpha_test: str = typer.Option(None, "--alpha-test", help="test context length ℓ_test/d (> 0; default α)"),
-    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    tau: str = lu_option("tau"),
+    alpha: str = lu_option("alpha"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
+    alpha_test: str = values_option("test context length ℓ_test/d (> 0; default α)", None),
+    format: str = format_option(),
 ) -> None:
     """Letey et al. 2025: asymptotic ICL error under pretrain–test task covariance mismatch (and IDG).
 
     e_icl = e_bias + e_misalign; e_idg does not depend on the test. Only the diagonal of C_test in the eigenbasis
     of C_train matters. Rows: for each test, the grid of (tau, alpha, kappa, rho, lam) times alpha_test.
     """
-    from iclab.cli.output import print_rows
-
     rows = letey2025_rows(d, train, test, tau, alpha, kappa, rho, lam, alpha_test)
     print_rows(rows, LETEY_COLUMNS, format, title=f"Letey et al. 2025 structured theory, train {train}",
                exact=("test",))

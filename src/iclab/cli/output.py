@@ -8,10 +8,18 @@ cut: a cell is printed whole or not at all.
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
+
+from rich.cells import cell_len
+from rich.console import Console
+
+from iclab.validation import check_choice
 
 FORMATS = ("table", "csv", "json")
 DEFAULT_WIDTH = 120  # columns when the output is not a terminal (a pipe, a file, a test) and COLUMNS is unset
@@ -53,6 +61,16 @@ def format_number(v, digits: int = 6) -> str:
     return f"{v:.{digits}g}"
 
 
+def format_duration(seconds: float) -> str:
+    """``12.3 s``, ``4m05s`` or ``1h02m03s``."""
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
 def _table_width(widths: Sequence[int]) -> int:
     """Width of a rich table with the default box: one space of padding each side and a rule between columns."""
     return sum(w + 3 for w in widths) + 1 if widths else 0
@@ -85,8 +103,6 @@ def render_table(cells: list[dict[str, str]], columns: Sequence[str], *, title: 
 
     Abbreviates (hoists constant columns) and then folds (see the module docstring) only when needed.
     """
-    from rich.cells import cell_len
-    from rich.console import Console
     from rich.table import Table
 
     width = terminal_width() if width is None else width
@@ -117,8 +133,6 @@ def render_table(cells: list[dict[str, str]], columns: Sequence[str], *, title: 
 
 def echo_wrapped(text: str, width: int | None = None) -> None:
     """Print ``text`` on stdout, wrapped at word boundaries to the terminal width (continuation lines indented)."""
-    import textwrap
-
     print(textwrap.fill(text, width=terminal_width() if width is None else width, subsequent_indent="  ",
                         break_long_words=False, break_on_hyphens=False))
 
@@ -132,25 +146,26 @@ def print_rows(rows: list[dict], columns: Sequence[str], fmt: str, *, title: str
     columns wide (default and upper bound: the terminal's width), folded with the ``keys`` columns (default: the
     leading parameter columns, see :func:`_leading_inputs`) repeated when the columns do not fit.
     """
-    from iclab.validation import check_choice
-
     check_choice("format", fmt, FORMATS)
     if fmt == "json":
-        import json
-
         json.dump([{k: json_value(v) for k, v in r.items()} for r in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        import csv
-
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        w.writerows([r[c] if isinstance(r[c], str) else repr(r[c]) for c in columns] for r in rows)
+        w.writerows([_csv_cell(r[c]) for c in columns] for r in rows)
     else:
         cells = [{c: str(r[c]) if c in exact else format_number(r[c], digits) for c in columns} for r in rows]
         limit = terminal_width() if width is None else min(width, terminal_width())
         render_table(cells, columns, title=title, keys=_leading_inputs(columns) if keys is None else keys,
                      width=limit)
+
+
+def _csv_cell(v) -> str:
+    """A CSV cell at full precision: ``repr`` of the Python number (a numpy scalar's ``repr`` names its type)."""
+    if isinstance(v, str):
+        return v
+    return repr(v.item() if hasattr(v, "item") else v)
 
 
 def _leading_inputs(columns: Sequence[str]) -> list[str]:

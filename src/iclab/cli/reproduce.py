@@ -7,32 +7,28 @@ named after those settings (:func:`output_subfolder`), so no run overwrites anot
 
 from __future__ import annotations
 
+import os
+import re
+import threading
+from collections import Counter
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from iclab.claims import CLAIMS_FILE
+from iclab.claims import CLAIMS_FILE, format_value, read_claims, summary, verdict
 from iclab.cli.apps import app
-
-
-def parse_overrides(items: list[str], option: str = "--set") -> dict:
-    """``["N=40", "basis=fourier"]`` -> ``{"N": 40, "basis": "fourier"}`` (values read as YAML scalars)."""
-    import yaml
-
-    from iclab.validation import UserInputError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserInputError(f"{option} must look like KEY=VALUE (got {item!r})")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserInputError(f"{option} {key.strip()} must be a number or a word (got {value!r})") from None
-    return out
-
+from iclab.cli.options import (
+    executor_option,
+    parse_overrides,
+    progress_option,
+    scheduler_option,
+    store_option,
+    workers_option,
+)
+from iclab.cli.output import format_duration, terminal_width
+from iclab.cli.sweep import estimate_lines
+from iclab.validation import UserInputError, check_choice, check_int
 
 # What `reproduce list` shows for a figure whose Experiment leaves description (and so kind) unset: kind, one line.
 # quick_cpu_s: CPU seconds (user + sys) of `iclab reproduce ID --executor local` at the default scale, end to end
@@ -71,21 +67,17 @@ def figure_info(exp) -> tuple[str, str]:
 def quick_cost_text(exp) -> str:
     """The estimated CPU time of a figure at its default scale: Experiment.cost summed over its runs, else the
     table's measurement, else "unknown"."""
-    from iclab.cli.sweep import _duration
-
     if exp.cost is not None:
         total = sum(float(exp.cost(p.config)) * p.seeds for p in exp.plan(exp.default_scale, False, {}))
-        return f"~{_duration(total)}"
+        return f"~{format_duration(total)}"
     measured = FIGURES.get(exp.id, (None, None, None))[2]
-    return "unknown" if measured is None else f"~{_duration(measured)} (measured)"
+    return "unknown" if measured is None else f"~{format_duration(measured)} (measured)"
 
 
 def list_figures() -> None:
     """`iclab reproduce list`: id, kind, estimated CPU time at the default scale, and a one-line description."""
-    from rich.console import Console
     from rich.table import Table
 
-    from iclab.cli.output import terminal_width
     from iclab.experiments import available, get_experiment
 
     table = Table("figure", "kind", "CPU at default scale", title="iclab reproduce FIGURE", title_justify="left")
@@ -103,8 +95,6 @@ def output_subfolder(exp, scale: str, theory_only: bool, overrides: dict) -> str
 
     So ``--set``, ``--scale`` and ``--theory-only`` runs never overwrite the default figure or each other.
     """
-    import re
-
     parts = [] if scale == exp.default_scale else [scale]
     parts += ["theory-only"] if theory_only else []
     parts += [f"{k}={v}" for k, v in sorted(overrides.items())]
@@ -124,17 +114,15 @@ def reproduce(
     out: Path = typer.Option(Path("iclab-out"), metavar="DIR",
                              help="output folder; files go to OUT/FIGURE/, or to OUT/FIGURE/SETTINGS/ for a "
                                   "non-default --scale, --theory-only or --set"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), metavar="FILE", help="results store (SQLite)"),
-    executor: str = typer.Option("local", help="local | process | dask | dask-local"),
-    workers: int = typer.Option(None, help="worker processes (default: all cores)"),
-    scheduler: str = typer.Option(None, metavar="ADDRESS", help="Dask scheduler address tcp://HOST:PORT"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    store: Path = store_option(),
+    executor: str = executor_option(),
+    workers: int = workers_option(),
+    scheduler: str = scheduler_option(),
+    progress: bool = progress_option(),
 ) -> None:
     """Reproduce a figure: `iclab reproduce list` lists the ids with what they compute and cost."""
-    from iclab.cli.output import terminal_width
     from iclab.experiments import get_experiment
     from iclab.sweep.reproduce import run_experiment
-    from iclab.validation import check_choice
 
     console = Console(width=terminal_width())  # 120 columns when piped, like every other table
     if figure == "list":
@@ -168,8 +156,6 @@ def start_plot_warm_up():
     level warm-up, so it lives here at the entry point, not in the library. Starts after WARM_UP_DELAY. Returns
     the function that cancels or joins it: call it before plotting (matplotlib is not thread-safe). A failure
     in the thread is ignored: it happens again, with its message, where the import is needed."""
-    import threading
-
     def load():
         try:
             import pandas  # noqa: F401
@@ -199,12 +185,6 @@ def start_plot_warm_up():
 def dry_run_text(exp, scale: str, theory_only: bool, overrides: dict, store: Path, workers: int | None,
                  folder: Path) -> str:
     """`reproduce FIGURE --dry-run`: the points by kind, runs, what the store holds, the estimated cost."""
-    import os
-    from collections import Counter
-
-    from iclab.cli.sweep import _duration, estimate_lines
-    from iclab.validation import UserInputError, check_int
-
     if theory_only and not exp.supports_theory_only:
         raise UserInputError(f"--theory-only is not available for {exp.id} (it has no closed-form-only variant)")
     workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, lo=1)
@@ -216,7 +196,7 @@ def dry_run_text(exp, scale: str, theory_only: bool, overrides: dict, store: Pat
              f"({by_kind}), {runs} runs (point x seed); files would go to {folder}/"]
     measured = FIGURES.get(exp.id, (None, None, None))[2]
     default_run = scale == exp.default_scale and not theory_only and not overrides
-    why = (f"about {_duration(measured)} of CPU time for the whole figure, start-up included (measured once; "
+    why = (f"about {format_duration(measured)} of CPU time for the whole figure, start-up included (measured once; "
            "no cost model)" if default_run and measured is not None
            else f"unknown ({exp.id} has no cost model; `iclab results ls` shows the compute time of past runs)")
     lines += estimate_lines(exp.id, points, store, workers, exp.cost, stored_timings=False, unknown=why)
@@ -226,8 +206,6 @@ def dry_run_text(exp, scale: str, theory_only: bool, overrides: dict, store: Pat
 def print_claims(path: Path, console: Console) -> None:
     """The claims of one ``claims.json`` as a table, with the count that hold as its title."""
     from rich.table import Table
-
-    from iclab.claims import format_value, read_claims, summary, verdict
 
     figure, scale, claims = read_claims(path)
     table = Table(title=f"{figure} ({scale}): {summary(claims)}", show_lines=False)

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+from collections import defaultdict
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from iclab.cli.apps import app, results_app
-
-_STORE_HELP = "results store (SQLite)"
-
-
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+from iclab.cli.options import (
+    executor_option,
+    parse_overrides,
+    progress_option,
+    scheduler_option,
+    store_option,
+    workers_option,
+)
+from iclab.cli.output import echo_wrapped, format_duration, format_number, render_table, terminal_width
+from iclab.sweep.config import point_hash
+from iclab.sweep.store import Store
+from iclab.validation import UserInputError, check_choice, check_int
 
 
 def _signature(config: dict) -> tuple:
@@ -44,11 +49,6 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
     kind (same keys and string values, e.g. ``kind: gamma``), else of all stored runs of ``name``; else the
     estimate is ``unknown`` (default: "unknown" and why).
     """
-    from collections import defaultdict
-
-    from iclab.sweep.config import point_hash
-    from iclab.sweep.store import Store
-
     todo: dict[tuple[str, int], dict] = {(point_hash(p.config), s): p.config for p in points for s in range(p.seeds)}
     n_runs = len(todo)
     lines = []
@@ -68,8 +68,8 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
         lines.append("  estimated cost: nothing to compute")
     elif cost is not None:
         total = sum(float(cost(c)) for c in todo.values())
-        lines.append(f"  estimated cost: {_duration(total)} of CPU time (the figure's cost model), about "
-                     f"{_duration(total / workers)} on {workers} workers")
+        lines.append(f"  estimated cost: {format_duration(total)} of CPU time (the figure's cost model), about "
+                     f"{format_duration(total / workers)} on {workers} workers")
     elif not every:
         lines.append(f"  estimated cost: {unknown or f'unknown (no timings for {name} in the store yet)'}")
     else:
@@ -77,8 +77,8 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
         means = {k: sum(v) / len(v) for k, v in times.items()}
         total = sum(means.get(_signature(c), fallback) for c in todo.values())
         unlike = sum(_signature(c) not in means for c in todo.values())
-        lines.append(f"  estimated cost: {_duration(total)} of compute ({total / len(todo):.3g} s per run, from "
-                     f"{len(every)} stored timings), about {_duration(total / workers)} on {workers} workers")
+        lines.append(f"  estimated cost: {format_duration(total)} of compute ({total / len(todo):.3g} s per run, from "
+                     f"{len(every)} stored timings), about {format_duration(total / workers)} on {workers} workers")
         if unlike:
             lines.append(f"  ({unlike} runs are of a kind with no stored timing yet: estimated at the mean of the "
                          "others, so a rough guess)")
@@ -91,19 +91,16 @@ def estimate_lines(name: str, points, store: Path, workers: int, cost=None, *, s
 def sweep(
     spec: Path = typer.Argument(..., help="sweep spec (YAML): experiment, fixed, grid, zip, seeds"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the number of runs and the estimated cost"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
-    executor: str = typer.Option("local", help="local | process | dask | dask-local"),
-    workers: int = typer.Option(None, help="worker processes (default: all cores)"),
-    scheduler: str = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    store: Path = store_option(),
+    executor: str = executor_option(),
+    workers: int = workers_option(),
+    scheduler: str = scheduler_option(),
+    progress: bool = progress_option(),
 ) -> None:
     """Run a sweep spec: every (point, seed) not yet in the store is computed and stored as it finishes."""
-    import os
-
     from iclab.sweep import run
     from iclab.sweep.executors import EXECUTORS
     from iclab.sweep.spec import load_spec, resolve
-    from iclab.validation import check_choice, check_int
 
     check_choice("executor", executor, EXECUTORS)
     workers = (os.cpu_count() or 1) if workers is None else check_int("workers", workers, lo=1)
@@ -118,113 +115,27 @@ def sweep(
 
 
 @results_app.command("ls")
-def results_ls(store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP)) -> None:
+def results_ls(store: Path = store_option()) -> None:
     """List the experiments in the store: points, ok and failed rows, compute time, last write."""
-    from rich.console import Console
     from rich.table import Table
-
-    from iclab.sweep.store import Store
 
     with Store(store, readonly=True) as st:
         summary = st.summary()
     table = Table("points", "ok", "failed", "compute", "last write (UTC)", title=str(store))
     table.add_column("experiment", overflow="fold")
     for r in summary.itertuples():
-        table.add_row(str(r.points), str(r.ok), str(r.failed), _duration(r.compute_s or 0),
+        table.add_row(str(r.points), str(r.ok), str(r.failed), format_duration(r.compute_s or 0),
                       r.last[:19].replace("T", " "), r.experiment)
     Console().print(table)
 
 
-_BOOKKEEPING = ("experiment", "point_hash", "status", "iclab_version", "timestamp", "error")
-
-
-def _is_array(v) -> bool:
-    return isinstance(v, (list, dict))
-
-
-def _number(v) -> float | None:
-    """``v`` as a float if it is a number or a number's string (the config convention writes κ = ∞ as "inf")."""
-    if isinstance(v, bool) or v is None:
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
-
-
 def parse_where(items: list[str]) -> dict:
     """``["kappa=inf", "d=20"]`` -> ``{"kappa": "inf", "d": 20}`` (values read as YAML scalars)."""
-    from iclab.cli.reproduce import parse_overrides
-
     return parse_overrides(items, option="--where")
-
-
-def _matches(value, wanted) -> bool:
-    a, b = _number(value), _number(wanted)
-    if a is not None and b is not None:
-        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return str(value) == str(wanted)
-
-
-def summarise(rows: list[dict], where: dict | None = None) -> tuple[list[dict], list[str], dict[str, int]]:
-    """One summary per point of the stored ``rows`` (as :meth:`Store.rows` returns them) that match ``where``.
-
-    Returns ``(points, metric_names, hidden)``: each point is ``{"config": {...}, "n": runs, "metrics": {name:
-    (mean, std)} , "wall_time": mean seconds}``; scalar metrics only (std over runs, ddof 1; NaN for one run),
-    ``hidden`` maps each array-valued column (config or metric) to its length, for a footnote.
-    Raises ``UserInputError`` for a ``where`` key that no row has.
-    """
-    import numpy as np
-
-    from iclab.validation import UserInputError
-
-    where = where or {}
-    known = {k for r in rows for k in (*r["config"], *(r["metrics"] or {}))}
-    for key in where:
-        if key not in known:
-            raise UserInputError(f"where key must be one of {', '.join(sorted(known))} (got {key!r})")
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        values = {**r["config"], **(r["metrics"] or {})}
-        if all(k in values and _matches(values[k], v) for k, v in where.items()):
-            groups.setdefault(r["point_hash"], []).append(r)
-    points, metric_names, hidden = [], [], {}
-    for runs in groups.values():
-        config = {}
-        for k, v in runs[0]["config"].items():
-            if _is_array(v):
-                hidden[k] = len(v)
-            else:
-                config[k] = v
-        metrics = {}
-        for name in dict.fromkeys(k for r in runs for k in (r["metrics"] or {})):
-            vals = [(r["metrics"] or {}).get(name) for r in runs]
-            if any(_is_array(v) for v in vals):
-                hidden[name] = max(len(v) for v in vals if _is_array(v))
-                continue
-            nums = [_number(v) for v in vals if v is not None]
-            if not nums or any(x is None for x in nums):
-                continue  # text or missing values: not summarised
-            arr = np.asarray(nums, dtype=float)
-            with np.errstate(invalid="ignore"):
-                std = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
-            metrics[name] = (float(arr.mean()), std)
-            if name not in metric_names:
-                metric_names.append(name)
-        times = [r["wall_time"] for r in runs if r["wall_time"] is not None]
-        points.append({"config": config, "n": len(runs), "metrics": metrics,
-                       "wall_time": sum(times) / len(times) if times else None})
-    return points, metric_names, hidden
 
 
 def mean_std_text(mean: float, std: float) -> str:
     """``2.7316 ± 0.0011``: the mean to 5 significant digits, the spread to 2 (just the mean for one run)."""
-    from iclab.cli.output import format_number
-
     if math.isnan(std) or not math.isfinite(mean):
         return format_number(mean, 5)
     return f"{format_number(mean, 5)} ± {format_number(std, 2)}"
@@ -237,9 +148,6 @@ def summary_tables(points: list[dict], metric_names: list[str], columns: list[st
     Each table has the config columns its points use, ``n`` (runs), the metrics they report (mean ± std) and
     ``s/run`` (mean wall time); ``columns`` keeps only those named (in that order).
     """
-    from iclab.cli.output import format_number
-    from iclab.validation import UserInputError
-
     by_kind: dict[str, list[dict]] = {}
     for p in points:
         by_kind.setdefault(str(p["config"].get("kind", "")), []).append(p)
@@ -272,7 +180,7 @@ def summary_tables(points: list[dict], metric_names: list[str], columns: list[st
 @results_app.command("show")
 def results_show(
     experiment: str = typer.Argument(..., help="experiment name (see `iclab results ls`)", metavar="EXPERIMENT"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP, metavar="FILE"),
+    store: Path = store_option(),
     where: list[str] = typer.Option([], "--where", metavar="KEY=VALUE",
                                     help="keep the points whose config or metric KEY equals VALUE (repeatable), "
                                          "e.g. --where kappa=inf --where d=30"),
@@ -287,11 +195,9 @@ def results_show(
 
     Array columns (whole curves) are hidden and listed below the table; tables fit the terminal width.
     """
-    from iclab.cli.output import echo_wrapped, render_table
-    from iclab.sweep.store import Store
-    from iclab.validation import check_choice, check_int
-
     limit = check_int("limit", limit, lo=0)
+    from iclab.sweep.summary import summarise
+
     where_map = parse_where(where)
     with Store(store, readonly=True) as st:
         check_choice("experiment", experiment, st.experiments())
@@ -317,15 +223,15 @@ def _show_raw(experiment: str, rows: list[dict], where: dict, failed: bool, limi
     """The full rows, one per (point, seed); array values abbreviated to ``[N values]``."""
     import pandas as pd
 
-    from iclab.cli.output import terminal_width
+    from iclab.sweep.summary import is_array, matches
 
-    keep = [r for r in rows if all(_matches({**r["config"], **(r["metrics"] or {})}.get(k), v)
+    keep = [r for r in rows if all(matches({**r["config"], **(r["metrics"] or {})}.get(k), v)
                                    for k, v in where.items())]
     records = [{**r["config"], "seed": r["seed"], **(r["metrics"] or {}), "wall_time": r["wall_time"],
                 **({"error": (r["error"] or "").splitlines()[0] if r["error"] else ""} if failed else {})}
                for r in keep]
     df = pd.DataFrame.from_records(records)
-    df = df.map(lambda v: f"[{len(v)} values]" if _is_array(v) else v) if len(df) else df
+    df = df.map(lambda v: f"[{len(v)} values]" if is_array(v) else v) if len(df) else df
     with pd.option_context("display.width", terminal_width(), "display.max_columns", 50,
                            "display.max_colwidth", 60):
         typer.echo(f"{experiment}: {len(df)} {'failed' if failed else 'ok'} rows")
@@ -338,14 +244,9 @@ def results_export(
     experiment: str = typer.Argument(None, help="experiment name (default: all)"),
     format: str = typer.Option("csv", "--format", help="csv | parquet"),
     out: Path = typer.Option(None, help="output file (default: EXPERIMENT.FORMAT in the current folder)"),
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
+    store: Path = store_option(),
 ) -> None:
     """Export rows (all statuses; config and metric columns flattened) to CSV or Parquet."""
-    import re
-
-    from iclab.sweep.store import Store
-    from iclab.validation import check_choice
-
     check_choice("format", format, ("csv", "parquet"))
     with Store(store, readonly=True) as st:
         if experiment is not None:
@@ -357,7 +258,7 @@ def results_export(
 
 @app.command("report")
 def report(
-    store: Path = typer.Option(Path("iclab-results.sqlite"), help=_STORE_HELP),
+    store: Path = store_option(),
     out: Path = typer.Option(Path("iclab-report"), help="output folder: report.html and one folder per figure"),
 ) -> None:
     """One self-contained HTML page: every figure in the store, agreement tables, environment, wall times."""

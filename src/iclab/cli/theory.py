@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, lu_option
+from iclab.cli.output import print_rows
+from iclab.grid import parse_values
+from iclab.resources import check_grid
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 CHUNK = 2**16  # grid points evaluated at once: bounds the theory's temporaries on a large grid
 LU_COLUMNS = ("tau", "alpha", "kappa", "rho", "lam", "xi", "e_icl", "e_idg", "g_task")
 
@@ -18,10 +22,6 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
 
     The grid is counted and its memory estimated before anything is built (:func:`iclab.resources.check_grid`),
     and evaluated in chunks of ``CHUNK`` points, so the theory's temporaries stay bounded on a large grid."""
-    import numpy as np
-
-    from iclab.grid import parse_values
-    from iclab.resources import check_grid
     from iclab.theory import lu2024
 
     named = (("tau", tau), ("alpha", alpha), ("kappa", kappa), ("rho", rho), ("lam", lam))
@@ -40,17 +40,14 @@ def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> l
 
 @theory_app.command("lu2024")
 def lu2024_command(
-    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    alpha: str = typer.Option(..., metavar="VALUES", help="context length per dimension ℓ/d (> 0)"),
-    kappa: str = typer.Option(..., metavar="VALUES",
-                              help="task-pool size per dimension k/d (> 0; inf = a fresh task per context)"),
-    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
-    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
+    tau: str = lu_option("tau"),
+    alpha: str = lu_option("alpha"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
+    format: str = format_option(),
 ) -> None:
     """Lu et al. 2024: asymptotic ICL and IDG errors of the linear-attention model Γ* on a parameter grid."""
-    from iclab.cli.output import print_rows
-
     rows = lu2024_rows(tau, alpha, kappa, rho, lam)
     print_rows(rows, LU_COLUMNS, format, keys=("tau", "alpha", "kappa", "rho", "lam"),
                title="Lu et al. 2024 asymptotic theory (the optimal context length: `iclab theory alpha-star`)")
@@ -63,9 +60,6 @@ def alpha_star_rows(tau: str, kappa: str, rho: str, lam: str = "0", which: str =
                     alpha_min: float = 1e-2, alpha_max: float = 1e4) -> list[dict[str, float]]:
     """α* (first local minimiser of e_ICL or e_IDG over context length α) and the error there, on the cartesian
     grid of the value lists (``iclab.theory.lu2024.alpha_star``); NaN where the curve has no interior minimum."""
-    import numpy as np
-
-    from iclab.grid import parse_values
     from iclab.theory import lu2024
 
     axes = [parse_values(name, text) for name, text in (("tau", tau), ("kappa", kappa), ("rho", rho), ("lam", lam))]
@@ -77,18 +71,16 @@ def alpha_star_rows(tau: str, kappa: str, rho: str, lam: str = "0", which: str =
 
 @theory_app.command("alpha-star")
 def alpha_star_command(
-    tau: str = typer.Option(..., metavar="VALUES", help=f"pretraining contexts per parameter n/d² (> 0): {_GRAMMAR}"),
-    kappa: str = typer.Option(..., metavar="VALUES", help="task-pool size per dimension k/d (> 0; inf = fresh tasks)"),
-    rho: str = typer.Option(..., metavar="VALUES", help="label-noise variance (≥ 0)"),
-    lam: str = typer.Option("0", metavar="VALUES", help="ridge λ (≥ 0; 0 = ridgeless limit)"),
+    tau: str = lu_option("tau"),
+    kappa: str = lu_option("kappa"),
+    rho: str = lu_option("rho"),
+    lam: str = lu_option("lam", "0"),
     which: str = typer.Option("icl", metavar="icl|idg", help="the error minimised: icl (fresh tasks) or idg (pool)"),
     alpha_min: float = typer.Option(1e-2, metavar="NUMBER", help="smallest α searched (> 0)"),
     alpha_max: float = typer.Option(1e4, metavar="NUMBER", help="largest α searched (> alpha-min)"),
-    format: str = typer.Option("table", "--format", metavar="table|csv|json", help="output format"),
+    format: str = format_option(),
 ) -> None:
-    """Lu et al. 2024 §7.2: the optimal context length α* (first local minimum of the error in α) and e* there."""
-    from iclab.cli.output import print_rows
-
+    """Lu et al. 2024 (Fig. 2): the optimal context length α* (first local minimum of the error in α) and e* there."""
     rows = alpha_star_rows(tau, kappa, rho, lam, which, alpha_min=alpha_min, alpha_max=alpha_max)
     print_rows(rows, ALPHA_STAR_COLUMNS, format, keys=("tau", "kappa", "rho", "lam"),
                title=f"Lu et al. 2024: α* = first local minimiser of e_{which.upper()} over α ∈ [{alpha_min:g}, "

@@ -3,11 +3,16 @@ dictionaries: L*, the gap to the best ridge predictor (Fig. 3), the scale of the
 
 from __future__ import annotations
 
+import numpy as np
 import typer
 
 from iclab.cli.apps import theory_app
+from iclab.cli.options import format_option, values_option
+from iclab.cli.output import FORMATS, print_rows
+from iclab.grid import parse_values
+from iclab.resources import check_grid
+from iclab.validation import check_choice, check_int
 
-_GRAMMAR = "a number, a comma list, start:stop:num, log:start:stop:num or logspace(a,b,num)"
 YANG_COLUMNS = ("N", "K", "m", "tau", "L_star", "L_star_sd", "L_star_per_token", "gap", "gap_sd", "gap_ood",
                 "ystar_scale", "H_min")
 
@@ -16,17 +21,12 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
                   unit_norm: bool = True, draws: int = 20, seed: int = 0) -> list[dict[str, float]]:
     """One dict per point of the cartesian grid, means (and sd) over ``draws`` random dictionaries:
 
-    L_star: inf L with the 1/(2K) loss (L_star_per_token = 2 L*, the spec's table convention); gap: E (1/K)
-    |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
+    L_star: inf L with the 1/(2K) loss (L_star_per_token = 2 L*: the 1/K loss, without the ½); gap:
+    E (1/K) |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
     H_min = N heads make Assumption 2 hold almost surely (Prop. 1).
     """
-    import numpy as np
-
     from iclab.experiments.yang2024_common import draw_reps, validate
-    from iclab.grid import parse_values
-    from iclab.resources import check_grid
     from iclab.theory import yang2024 as Y
-    from iclab.validation import check_int
 
     check_grid((("N", N), ("K", K), ("m", m), ("tau", tau)), "the theory grid")
     axes = [parse_values(name, text) for name, text in (("N", N), ("K", K), ("m", m), ("tau", tau))]
@@ -57,22 +57,19 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
 
 @theory_app.command("yang2024")
 def yang2024_command(
-    N: str = typer.Option(..., "--N", help=f"labelled tokens per prompt (1 <= N < K): {_GRAMMAR}"),
-    K: str = typer.Option("200", "--K", help="dictionary size"),
-    m: str = typer.Option("20", "--m", help="basis functions (>= 1)"),
-    tau: str = typer.Option("0.01", "--tau", help="noise variance per representation coordinate (>= 0)"),
+    N: str = values_option("labelled tokens per prompt (1 <= N < K)", name="--N", grammar=True),
+    K: str = values_option("dictionary size", "200", name="--K"),
+    m: str = values_option("basis functions (>= 1)", "20"),
+    tau: str = values_option("noise variance per representation coordinate (>= 0)", "0.01"),
     basis: str = typer.Option("gaussian", help="gaussian | fourier | chebyshev | legendre | monomial"),
     d: int = typer.Option(100, "--d", help="token dimension"),
     unit_norm: bool = typer.Option(True, "--unit-norm/--no-unit-norm", help="unit-norm tokens"),
     draws: int = typer.Option(20, help="random dictionaries averaged over"),
     seed: int = typer.Option(0, help="seed of the dictionaries"),
-    format: str = typer.Option("table", "--format", help="table | csv | json"),
+    format: str = format_option(),
 ) -> None:
     """Yang et al. 2024: L*, the gap to the best ridge predictor, and the heads needed, averaged over dictionaries."""
-    from iclab.cli.output import print_rows
-    from iclab.validation import check_choice, check_int
-
-    check_choice("format", format, ("table", "csv", "json"))
+    check_choice("format", format, FORMATS)  # before the dictionaries are drawn
     rows = yang2024_rows(N, K, m, tau, d=check_int("d", d, lo=1), basis=basis, unit_norm=unit_norm,
                          draws=check_int("draws", draws, lo=1), seed=check_int("seed", seed, lo=0))
     print_rows(rows, YANG_COLUMNS, format, width=150,

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from iclab.explore.jobs import Jobs
 from iclab.explore.view import curves, view_from_query
+from iclab.sweep.store import DEFAULT_PATH
 from iclab.validation import UserInputError
 
 HOST = "127.0.0.1"  # never another interface: the server runs user code paths with no authentication
@@ -119,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
 class ExploreServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int = 0, store: Path | str = "iclab-results.sqlite"):
+    def __init__(self, port: int = 0, store: Path | str = DEFAULT_PATH):
         self.plotly = plotly_js().read_bytes()
         self.jobs = Jobs(store)
         super().__init__((HOST, port), Handler)

@@ -5,6 +5,7 @@
 - :mod:`.store`: the SQLite results store;
 - :mod:`.executors`: local, process-pool and Dask executors;
 - :mod:`.spec`: sweep specs (YAML) and grid expansion;
+- :mod:`.summary`: per-point mean and std of stored rows (``iclab results show``);
 - :mod:`.report`: the HTML reproduction report;
 - :mod:`.demo`: cheap compute functions for tests and benchmarks.
 """
