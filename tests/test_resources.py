@@ -6,11 +6,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from iclab.cli import main
+from iclab.cli import main, theory
 from iclab.experiments.solvable_points import simulate_point
 from iclab.grid import count_values, parse_values
 from iclab.resources import ResourceLimitError, format_size, parse_size
-from iclab.solvable.footprint import simulation_footprint
+from iclab.solvable.footprint import predicted_method, simulation_footprint
+from iclab.sweep.spec import run_spec
 
 
 def _one_line_exit_2(argv, capsys, must_contain):
@@ -61,8 +62,6 @@ def test_limits_are_overridable(tmp_path, capsys):
 
 
 def test_a_refused_simulation_stops_a_sweep_instead_of_failing_rows(tmp_path):
-    from iclab.sweep.spec import run_spec
-
     spec = {"experiment": "iclab.experiments.solvable_points:simulate_point",
             "fixed": {"alpha": 1, "kappa": 1, "rho": 0.1}, "grid": {"d": [3000], "tau": [2]}}
     with pytest.raises(ResourceLimitError, match="d = 3000 with tau = 2"):
@@ -100,8 +99,6 @@ def test_footprint_bounds_the_measured_peak(config):
 def test_auto_is_predicted_and_bounded(d, tau, kappa, lam, method):
     """The method auto picks is predicted without the data (measured: it picked these), and the estimate bounds
     the measured peak."""
-    from iclab.solvable.footprint import predicted_method
-
     config = {"d": d, "tau": tau, "alpha": 1, "kappa": kappa, "rho": 0.1, "lam": lam}
     fp = simulation_footprint(d, tau, float(kappa), lam, "auto", 0.1)
     assert predicted_method(fp.n, d, lam, 0.1) == method
@@ -115,10 +112,11 @@ def test_auto_uses_matrix_free_cg_when_direct_methods_would_not_fit():
 
 
 # --- grid counting ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["0.5", "1,2,3", "0.1:3:30", "log:0.01:100:50", "logspace(-2,2,7)",
-                                  "0.1,0.5:2:4,inf", " 1 , 2 ", "1:1:1"])
-def test_count_values_matches_the_built_grid(text):
-    assert count_values("x", text) == len(parse_values("x", text))
+@pytest.mark.parametrize(("text", "count"), [("0.5", 1), ("1,2,3", 3), ("0.1:3:30", 30), ("log:0.01:100:50", 50),
+                                             ("logspace(-2,2,7)", 7), ("0.1,0.5:2:4,inf", 6), (" 1 , 2 ", 2),
+                                             ("1:1:1", 1)])
+def test_count_values_matches_the_built_grid(text, count):
+    assert count_values("x", text) == len(parse_values("x", text)) == count
 
 
 def test_parse_values_refuses_before_building():
@@ -127,8 +125,6 @@ def test_parse_values_refuses_before_building():
 
 
 def test_theory_chunks_give_the_same_rows(monkeypatch):
-    from iclab.cli import theory
-
     args = ("0.1:3:7", "0.5,1,2", "1,inf", "0.1,0.5", "0,0.01")
     whole = theory.lu2024_rows(*args)
     monkeypatch.setattr(theory, "CHUNK", 5)

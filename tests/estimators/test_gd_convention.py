@@ -53,8 +53,8 @@ def test_d_over_t_step_matches_lu_e_gd(eta):
 
 
 def test_optimal_steps_agree_between_conventions():
-    """Lu's optimal eta = 1/(1 + q) (e_gd with eta=None, §5.6) is the d -> inf limit of gd_optimal_step in the
-    "d/t" convention at x_var = 1/d; in the "1/t" convention the same step is d times larger."""
+    """Lu's optimal eta = 1/(1 + q) (e_gd with eta=None; Γ* as κ, τ → inf) is the d -> inf limit of gd_optimal_step
+    in the "d/t" convention at x_var = 1/d; in the "1/t" convention the same step is d times larger."""
     alpha, rho = 3.0, 0.5
     q = (1 + rho) / alpha
     for d in (10, 1000, 10 ** 6):

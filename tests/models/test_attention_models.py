@@ -29,7 +29,8 @@ def test_tokens_layout(batch):
 
 @pytest.mark.parametrize("mask", [False, True])
 def test_linear_attention_matches_full_matrix_formula(batch, mask):
-    """Dense_1((1/sqrt h)(ZW_Q+b_Q)(ZW_K+b_K)^T(ZW_V+b_V))[last row]  (lu2024.md §8.2 model_type 1)."""
+    """Dense_1((1/sqrt h)(ZW_Q+b_Q)(ZW_K+b_K)^T(ZW_V+b_V))[last row]  (the linear-attention model of Lu et al.
+    2024's Transformer code, model_type 1)."""
     m = LinearAttention(D, key=jax.random.PRNGKey(1), width=3, mask_query=mask)
     m = jax.tree_util.tree_map(lambda x: x + 0.1 if x.ndim == 1 else x, m)  # nonzero biases
     z = np.asarray(tokens(batch.xs, batch.ys, batch.xq))
@@ -88,9 +89,15 @@ def test_non_causal_models_ignore_context_order(batch, name, kw):
 
 
 def test_causal_two_block_model_sees_context_order(batch):
+    """On a permuted context the causal model equals the naive causal forward of the permuted tokens, which differs
+    from the forward of the original order (a causal mask makes the sum order-dependent)."""
     m = build_model("softmax_2block_mlp", D, key=jax.random.PRNGKey(7))
     perm = jnp.array([3, 0, 4, 1, 2])
-    assert not np.allclose(m(batch.xs, batch.ys, batch.xq), m(batch.xs[:, perm], batch.ys[:, perm], batch.xq))
+    got = np.asarray(m(batch.xs[:, perm], batch.ys[:, perm], batch.xq))
+    z = np.asarray(tokens(batch.xs[:, perm], batch.ys[:, perm], batch.xq), float)
+    np.testing.assert_allclose(got, [naive_softmax_model(m, zb) for zb in z], rtol=1e-4, atol=1e-5)
+    z0 = np.asarray(tokens(batch.xs, batch.ys, batch.xq), float)
+    assert np.abs(got - np.array([naive_softmax_model(m, zb) for zb in z0])).max() > 1e-3
 
 
 def test_authors_mlp_is_affine_gelu_is_not():
@@ -100,24 +107,66 @@ def test_authors_mlp_is_affine_gelu_is_not():
     zero = jnp.zeros(6)
     np.testing.assert_allclose(lin(x + y) - lin(y), lin(x) - lin(zero), rtol=1e-5, atol=1e-6)
     assert not np.allclose(gelu(x + y) - gelu(y), gelu(x) - gelu(zero), atol=1e-3)
+    # both against their numpy formulas: x W + b, and Dense(GELU(Dense(x))) with the tanh GELU
+    (w, b), (w1, b1), (w2, b2) = (dense_np(layer) for layer in (*lin.layers, *gelu.layers))
+    xn = np.asarray(x, float)
+    np.testing.assert_allclose(lin(x), xn @ w + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gelu(x), gelu_np(xn @ w1 + b1) @ w2 + b2, rtol=1e-5, atol=1e-6)
 
 
 def test_parameter_counts():
-    h = D  # width = d (lu2024.md §8.2)
+    h = D  # width = d (as in the authors' Transformer code)
     m2 = build_model("softmax_1block", D, key=jax.random.PRNGKey(0))
     # embed (d+1)h + h; attention 3h^2; two LayerNorms 4h; readout h + 1
     assert m2.n_params == (D + 1) * h + h + 3 * h * h + 4 * h + h + 1
     m3 = build_model("softmax_2block_mlp", D, key=jax.random.PRNGKey(0))
     assert m3.n_params == (D + 1) * h + h + 2 * (3 * h * h + 4 * h + h * h + h) + h + 1
-    t = Transformer(D, key=jax.random.PRNGKey(0), n_layers=4, d_model=256, d_ff=512, heads=8)  # yang2024.md §2.5
+    t = Transformer(D, key=jax.random.PRNGKey(0), n_layers=4, d_model=256, d_ff=512, heads=8)  # Yang's baseline
     per_layer = 4 * (256 * 256 + 256) + 2 * 2 * 256 + (256 * 512 + 512) + (512 * 256 + 256)
     assert t.n_params == (D + 1) * 256 + 256 + 4 * per_layer + 2 * 256 + 257
     assert "layers=4" in repr(t) and "blocks=2" in repr(m3)
 
 
-def test_transformer_forward_tokens_every_position():
-    t = Transformer(3, key=jax.random.PRNGKey(0), n_layers=2, d_model=8, d_ff=16, heads=2, n_in=7)
-    assert t.forward_tokens(jnp.ones((2, 9, 7))).shape == (2, 9)
+def naive_pre_ln_transformer(t, z):
+    """The pre-LN transformer on one token matrix z (T, n_in) in numpy float64, every position: embed; per layer
+    x += OutProj(MHA(LN1(x))) and x += Dense(GELU(Dense(LN2(x)))) (biases everywhere); out = Dense_1(LN_f(x))."""
+    we, be = dense_np(t.embed)
+    x = z @ we + be
+    for layer in t.layers:
+        att = layer.attention
+        (wq, bq), (wk, bk), (wv, bv), (wo, bo) = (dense_np(p) for p in (att.q, att.k, att.v, att.out))
+        y = layer_norm_np(x, layer.ln1)
+        tt, n = y.shape
+        e = n // att.heads
+        heads = []
+        for h in range(att.heads):
+            sl = slice(h * e, (h + 1) * e)
+            q, k, v = (y @ wq + bq)[:, sl], (y @ wk + bk)[:, sl], (y @ wv + bv)[:, sl]
+            s = q @ k.T / np.sqrt(e)
+            if att.causal:
+                s = np.where(np.tril(np.ones((tt, tt))) > 0, s, -np.inf)
+            a = np.exp(s - s.max(1, keepdims=True))
+            heads.append((a / a.sum(1, keepdims=True)) @ v)
+        x = x + np.concatenate(heads, axis=1) @ wo + bo
+        (w1, b1), (w2, b2) = (dense_np(p) for p in layer.mlp.layers)
+        x = x + gelu_np(layer_norm_np(x, layer.ln2) @ w1 + b1) @ w2 + b2
+    wr, br = dense_np(t.readout)
+    return (layer_norm_np(x, t.ln_f) @ wr + br)[:, 0]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_transformer_forward_tokens_every_position(causal):
+    t = Transformer(3, key=jax.random.PRNGKey(0), n_layers=2, d_model=8, d_ff=16, heads=2, n_in=7, causal=causal)
+    t = jax.tree_util.tree_map(lambda x: x + 0.05 if x.ndim == 1 else x, t)  # nonzero biases, scales and shifts
+    z = jax.random.normal(jax.random.PRNGKey(1), (2, 9, 7))
+    want = np.stack([naive_pre_ln_transformer(t, zb) for zb in np.asarray(z, float)])
+    np.testing.assert_allclose(t.forward_tokens(z), want, rtol=1e-4, atol=1e-5)
+    # the regression call reads the query token (the last position) of the same forward
+    r = Transformer(D, key=jax.random.PRNGKey(2), n_layers=2, d_model=8, d_ff=16, heads=2, causal=causal)
+    shapes = {3: (2, ELL, D), 4: (2, ELL), 5: (2, D)}
+    xs, ys, xq = (jax.random.normal(jax.random.PRNGKey(i), s) for i, s in shapes.items())
+    zr = np.asarray(tokens(xs, ys, xq), float)
+    np.testing.assert_allclose(r(xs, ys, xq), [naive_pre_ln_transformer(r, zb)[-1] for zb in zr], rtol=1e-4, atol=1e-5)
 
 
 def test_bad_input():
@@ -134,16 +183,27 @@ def test_bad_input():
     assert set(MODELS) >= {"lsa", "linear_attention", "softmax_1block", "softmax_2block_mlp", "transformer"}
 
 
-def naive_softmax_model(m, z):
-    """The post-LN model of lu2024.md §8.2 on one token matrix z (T, d+1), every block on every token (numpy
-    float64): embed, then per block a = MHA(x) + x, y = LN(a), out = LN(y + MLP(y)) (or LN(a + y) without MLP)."""
-    w = lambda layer: (np.asarray(layer.weight, float), np.asarray(layer.bias, float) if layer.bias is not None
-                       else 0.0)
+def dense_np(layer):
+    """(W, b) of a Dense layer as float64 numpy (b = 0 without a bias)."""
+    return np.asarray(layer.weight, float), np.asarray(layer.bias, float) if layer.bias is not None else 0.0
 
-    def ln(x, norm):
-        mu = x.mean(-1, keepdims=True)
-        var = ((x - mu) ** 2).mean(-1, keepdims=True)
-        return (x - mu) / np.sqrt(var + norm.eps) * np.asarray(norm.scale) + np.asarray(norm.shift)
+
+def layer_norm_np(x, norm):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + norm.eps) * np.asarray(norm.scale, float) + np.asarray(norm.shift, float)
+
+
+def gelu_np(h):
+    """GELU in its tanh form (jax.nn.gelu's default)."""
+    return 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
+
+
+def naive_softmax_model(m, z):
+    """The post-LN model of the authors' Transformer code (Lu et al. 2024) on one token matrix z (T, d+1), every
+    block on every token (numpy float64): embed, then per block a = MHA(x) + x, y = LN(a), out = LN(y + MLP(y))
+    (or LN(a + y) without MLP)."""
+    w, ln = dense_np, layer_norm_np
 
     we, be = w(m.embed)
     x = z @ we + be
@@ -156,11 +216,9 @@ def naive_softmax_model(m, z):
         elif blk.mlp.kind == "linear":
             wm, bm = w(blk.mlp.layers[0])
             x = ln(y + y @ wm + bm, blk.ln2)
-        else:  # Dense, GELU (tanh form, jax.nn.gelu's default), Dense
+        else:  # Dense, GELU, Dense
             (w1, b1), (w2, b2) = w(blk.mlp.layers[0]), w(blk.mlp.layers[1])
-            h = y @ w1 + b1
-            h = 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3)))
-            x = ln(y + h @ w2 + b2, blk.ln2)
+            x = ln(y + gelu_np(y @ w1 + b1) @ w2 + b2, blk.ln2)
     wr, br = w(m.readout)
     return (x[-1] @ wr + br)[0]
 

@@ -1,5 +1,5 @@
-"""LinearSelfAttention against the ZFB matrix formula (mahankali2023.md §2.2) and Lu's reduced model (lu2024.md
-§2.3), each computed independently in numpy from the papers' displays."""
+"""LinearSelfAttention against the matrix formula of Zhang, Frei, Bartlett 2024 (ZFB), E + W_PV E M (E^T W_KQ E)/n,
+and Lu et al. 2024's reduced model y_hat = x_q^T Gamma h, each computed independently in numpy."""
 
 import equinox as eqx
 import jax
@@ -38,14 +38,25 @@ def test_matches_zfb_matrix_formula(batch, mask, normalise):
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
 
 
-def test_mask_changes_only_the_query_term(batch):
-    a = LinearSelfAttention(D, key=jax.random.PRNGKey(2), mask_query=True)
-    b = LinearSelfAttention(D, key=jax.random.PRNGKey(2), mask_query=False)
-    assert not np.allclose(a(batch.xs, batch.ys, batch.xq), b(batch.xs, batch.ys, batch.xq))
+@pytest.mark.parametrize("normalise", [True, False])
+def test_mask_removes_exactly_the_query_term(batch, normalise):
+    """Unmasked minus masked is the query's own term of the key/value sum, (u.x_q)(x_q^T W11 x_q)/n, with u the
+    last row of W_PV without its label entry and W11 = W_KQ[:d, :d] (the query's label slot is 0), written out here
+    from the weights."""
+    kw = {"key": jax.random.PRNGKey(2), "normalise": normalise, "init_scale": 0.7}
+    masked, unmasked = LinearSelfAttention(D, mask_query=True, **kw), LinearSelfAttention(D, mask_query=False, **kw)
+    np.testing.assert_array_equal(masked.W_KQ, unmasked.W_KQ)
+    np.testing.assert_array_equal(masked.W_PV, unmasked.W_PV)
+    u, w11 = np.asarray(masked.W_PV, np.float64)[-1, :D], np.asarray(masked.W_KQ, np.float64)[:D, :D]
+    xq = np.asarray(batch.xq, np.float64)
+    term = (xq @ u) * np.einsum("bi,ij,bj->b", xq, w11, xq) / (ELL if normalise else 1)
+    assert np.abs(term).max() > 1e-2                      # a term the test can see
+    diff = np.asarray(unmasked(batch.xs, batch.ys, batch.xq)) - np.asarray(masked(batch.xs, batch.ys, batch.xq))
+    np.testing.assert_allclose(diff, term, rtol=1e-4, atol=1e-5)
 
 
 def test_reduced_class_is_lu_gamma_model(batch):
-    """y_hat = x_q^T Gamma h with h = [(d/ell) sum y x; (1/ell) sum y^2]  (lu2024.md §2.3)."""
+    """y_hat = x_q^T Gamma h with h = [(d/ell) sum y x; (1/ell) sum y^2]  (Lu et al. 2024's reduced model)."""
     m = LinearSelfAttention(D, key=jax.random.PRNGKey(3), reduced=True, init_scale=0.5)
     g = np.asarray(m.gamma())
     xs, ys, xq = map(np.asarray, (batch.xs, batch.ys, batch.xq))
@@ -60,7 +71,8 @@ def test_reduced_class_is_lu_gamma_model(batch):
 
 
 def test_one_step_gd_construction(batch):
-    """W_PV = c e e^T, W_KQ = diag(eta/c I, 0) realises y_hat = eta x_q . (1/n) sum y_i x_i (mahankali2023.md §2.3)."""
+    """W_PV = c e e^T, W_KQ = diag(eta/c I, 0) realises y_hat = eta x_q . (1/n) sum y_i x_i, the one GD step of
+    Mahankali et al. 2023, Thm 1."""
     eta, c = 0.7, 2.5
     m = LinearSelfAttention(D, key=jax.random.PRNGKey(4))
     w_pv = jnp.zeros((D + 1, D + 1)).at[-1, -1].set(c)

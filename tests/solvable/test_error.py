@@ -1,4 +1,5 @@
-"""The exact finite-d test error of any Gamma (lu2024.md §3.3) against Monte Carlo on raw contexts."""
+"""The exact finite-d test error of any Gamma (the formula of Lu et al. 2024's simulations) against Monte Carlo on raw
+contexts, against the authors' A/B form, and against a hand-computed value."""
 
 import math
 
@@ -39,20 +40,21 @@ def test_exact_error_matches_monte_carlo(which):
     assert abs(mean - exact) < 4 * se, (mean, se, exact)
 
 
-def test_error_limits_and_spec_form():
+def test_error_limits_and_authors_form():
     d, ell, rho = 6, 9, 0.01
-    assert exact_error(np.zeros((d, d + 1)), ell, rho) == pytest.approx(1 + rho)  # tau -> 0 (§5.6)
-    # §3.3 in the spec's A/B form with |w|^2 = d, written out independently for a random Gamma
+    assert exact_error(np.zeros((d, d + 1)), ell, rho) == pytest.approx(1 + rho)  # Gamma = 0: E y_q^2 = 1 + rho
+    # the authors' form s - (2/d) tr(Gamma A) + (1/d) tr(Gamma^T Gamma B) with |w|^2 = d, written out
+    # independently for a random Gamma
     rng = np.random.default_rng(0)
     gamma, pool = rng.standard_normal((d, d + 1)), sphere_tasks(rng, 3, d)
     s, mu, R = 1 + rho, pool.mean(0), pool.T @ pool / 3
     A = np.vstack([R, s * mu])
     B = np.block([[s * d / ell * np.eye(d) + (1 + 1 / ell) * R, s * (1 + 2 / ell) * mu[:, None]],
                   [s * (1 + 2 / ell) * mu[None], np.array([[s**2 * (1 + 2 / ell)]])]])
-    spec = s - 2 / d * np.trace(gamma @ A) + np.trace(gamma.T @ gamma @ B) / d
-    assert exact_error(gamma, ell, rho, pool) == pytest.approx(spec, rel=1e-12)
+    authors = s - 2 / d * np.trace(gamma @ A) + np.trace(gamma.T @ gamma @ B) / d
+    assert exact_error(gamma, ell, rho, pool) == pytest.approx(authors, rel=1e-12)
     # the optimally scaled GD estimator Gamma = [I, 0]/(1+q), q = d(1+rho)/ell, has ICL error
-    # rho + q/(1+q) up to O(1/ell) (§5.6, kappa = tau = inf limit): 1 + rho - 2/(1+q) + (1+q+1/ell)/(1+q)^2
+    # rho + q/(1+q) up to O(1/ell) (Gamma* as kappa, tau -> inf): 1 + rho - 2/(1+q) + (1+q+1/ell)/(1+q)^2
     q = d * s / ell
     g = np.hstack([np.eye(d), np.zeros((d, 1))]) / (1 + q)
     assert exact_error(g, ell, rho) == pytest.approx(1 + rho - 2 / (1 + q) + (1 + q + 1 / ell) / (1 + q) ** 2)

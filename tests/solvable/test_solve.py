@@ -1,4 +1,5 @@
-"""Gamma* solvers (lu2024.md §3.1–3.2) against a dense SVD reference that builds the n x p feature matrix."""
+"""Gamma* solvers (the ridge pretraining of Lu et al. 2024's reduced model) against a dense SVD reference that builds
+the n x p feature matrix."""
 
 import math
 import warnings
@@ -9,13 +10,13 @@ import pytest
 
 from iclab.solvable import (
     SingularSolveWarning,
-    features,
     predict,
     pretraining_tasks,
     sample_stats,
     solve_gamma,
     solve_gamma_prompts,
 )
+from iclab.solvable import solve as S
 from iclab.solvable.solve import _kron_factors, choose_method
 from iclab.tasks import LinearRegression
 
@@ -24,7 +25,7 @@ def dense_reference(h, xq, y, lam):
     """argmin |Phi v - y|^2 + (n/d) lam |v|^2 (min-norm at lam = 0) by SVD least squares on [Phi; sqrt(c) I]."""
     n, d = xq.shape
     p = d * (d + 1)
-    phi = np.einsum("na,nb->nab", xq, h).reshape(n, p)  # row-major vec, as in §3.2
+    phi = np.einsum("na,nb->nab", xq, h).reshape(n, p)  # row-major vec, as in the authors' solver
     c = n / d * lam
     a = np.vstack([phi, math.sqrt(c) * np.eye(p)]) if c > 0 else phi
     b = np.concatenate([y, np.zeros(p)]) if c > 0 else y
@@ -101,7 +102,9 @@ def test_prompts_api_on_jax_task_prompts():
     p = LinearRegression.lu2024(d, ell, 0.1).sample(jax.random.PRNGKey(0), n)
     xs, ys, xq, yq = (np.asarray(a, dtype=np.float64) for a in (p.xs, p.ys, p.xq, p.yq))
     g = solve_gamma_prompts(xs, ys, xq, yq, lam=0.01)
-    hz = features(xs, ys, xq).reshape(n, -1)
+    # H_Z = x_q [(d/ell) sum_i y_i x_i, (1/ell) sum_i y_i^2], written out here (Lu et al. 2024's reduced model)
+    h = np.concatenate([d / ell * np.einsum("bi,bid->bd", ys, xs), (ys**2).mean(1, keepdims=True)], axis=1)
+    hz = np.einsum("ba,bc->bac", xq, h).reshape(n, -1)
     c = n / d * 0.01
     ref = np.linalg.solve(hz.T @ hz + c * np.eye(d * (d + 1)), hz.T @ yq).reshape(d, d + 1)
     np.testing.assert_allclose(g, ref, rtol=1e-8, atol=1e-10)
@@ -130,8 +133,6 @@ def test_mixed_precision_cg_near_the_interpolation_threshold():
 def test_cg_falls_back_to_float64_when_float32_stalls(monkeypatch):
     """A float32 operator too coarse for the problem (here: scaled by 1.8, so a correction cuts the residual only
     to 0.44x) fails the 10-fold test; the solve must finish in float64 and still match the dense reference."""
-    from iclab.solvable import solve as S
-
     exact = S._Features.gram
 
     def coarse(self, v):

@@ -1,4 +1,4 @@
-"""The structured solvable model (Letey et al. 2025, §7): pool sampler, exact Gaussian test error (against a
+"""The structured solvable model of Letey et al. 2025's simulations: pool sampler, exact Gaussian test error (against a
 brute-force Monte Carlo of raw contexts), one Γ* on an α_test grid, and simulation against the d → inf theory."""
 
 import numpy as np
@@ -83,8 +83,8 @@ def test_gaussian_error_reduces_to_the_isotropic_formula_and_vectorises():
 #   R3b τ = .6, λ = 1           +3.5%   +0.9%  +0.5%  +1.3%
 #   flat (I), τ = .5, λ = 0     +2.6%   +4.6%  +0.7%  +2.0%   (the spike test's SE is 1.5–3%)
 #
-# Positive and shrinking with d: the finite-size excess of Letey et al. 2025 §7. Each test allows the measured
-# deviation at its d plus 3 SE, rounded up.
+# Positive and shrinking with d: a finite-size excess, as in the authors' stored d = 80-150 runs. Each test allows
+# the measured deviation at its d plus 3 SE, rounded up.
 
 CASES = {  # name: C_train, τ, α, κ, ρ, λ, tests
     "R3a tau=2": (lambda d: two(1.6, .4, d), 2, 2, .5, .01, .1, lambda d: [np.ones(d), two(1.6, .4, d),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,7 +58,5 @@ def test_key_order_never_matters(config, rnd):
 
 
 def test_to_jsonable_rejects_objects():
-    import pytest
-
     with pytest.raises(ValueError, match="metrics"):
         to_jsonable({"a": object()}, "metrics")

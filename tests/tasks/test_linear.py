@@ -1,4 +1,5 @@
-"""Moments of the linear-regression prompts against the conventions they claim (papers/README.md)."""
+"""Moments of the linear-regression prompts against the conventions they claim (Lu et al. 2024: x ~ N(0, I/d),
+|w|^2 = d; Mahankali et al. 2023, Thm 2: x ~ N(0, Sigma), w ~ N(0, Sigma^-1)), and the random stream they draw."""
 
 import jax
 import jax.numpy as jnp
@@ -48,11 +49,20 @@ def test_pool_assignment():
     assert float(dist.max()) == 0.0  # every prompt's task is a pool member
 
 
-def test_sample_is_jittable_and_deterministic():
-    task = LinearRegression.lu2024(6, 4, 0.1)
-    f = jax.jit(lambda k: task.sample(k, 3))
-    np.testing.assert_array_equal(f(KEY).ys, f(KEY).ys)
-    np.testing.assert_allclose(f(KEY).ys, task.sample(KEY, 3).ys, rtol=1e-5)  # XLA may fuse differently
+def test_sample_is_jittable_and_follows_the_documented_stream():
+    """The jitted sampler against prompts built here from jax.random directly, by the documented recipe: the key
+    splits into (task, x, noise) keys; w ~ N(0, I) put on the sphere |w| = sqrt(d); x = N(0, I)/sqrt(d) over
+    (batch, ell + 1, d), the last row the query; y = <x, w> + sqrt(rho) N(0, 1). Stored training results depend on
+    this stream, so a change of it (or of any normalisation) must show here."""
+    d, ell, rho, batch = 6, 4, 0.1, 3
+    p = jax.jit(lambda k: LinearRegression.lu2024(d, ell, rho).sample(k, batch))(KEY)
+    k_task, k_x, k_eps = jax.random.split(KEY, 3)
+    w = np.asarray(jax.random.normal(k_task, (batch, d)), np.float64)
+    w *= np.sqrt(d) / np.linalg.norm(w, axis=1, keepdims=True)
+    x = np.asarray(jax.random.normal(k_x, (batch, ell + 1, d)), np.float64) / np.sqrt(d)
+    y = np.einsum("bld,bd->bl", x, w) + np.sqrt(rho) * np.asarray(jax.random.normal(k_eps, (batch, ell + 1)))
+    for got, want in ((p.w, w), (p.xs, x[:, :-1]), (p.xq, x[:, -1]), (p.ys, y[:, :-1]), (p.yq, y[:, -1])):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(("mat", "msg"), [

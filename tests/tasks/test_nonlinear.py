@@ -1,4 +1,5 @@
-"""Nonlinear rotation-invariant prompts: shapes, the exact beta_f, moments and rotation invariance."""
+"""Nonlinear rotation-invariant prompts (Mahankali et al. 2023, Thm 3): the sampled stream, the exact beta_f,
+moments and rotation invariance."""
 
 import jax
 import jax.numpy as jnp
@@ -11,14 +12,22 @@ from iclab.theory.mahankali2023 import moments_from_samples, relu_teacher_moment
 KEY = jax.random.PRNGKey(3)
 
 
-def test_relu_teacher_layout_and_jit():
-    task = ReLUTeacher(5, 20, 4, sigma2=0.25)
-    p = jax.jit(lambda k: task.sample(k, 64))(KEY)
-    assert p.xs.shape == (64, 20, 5) and p.ys.shape == (64, 20) and p.xq.shape == (64, 5)
-    assert p.yq.shape == (64,) and p.w.shape == (64, 5)
-    q = task.sample(KEY, 64)
-    np.testing.assert_allclose(p.ys, q.ys, rtol=1e-5, atol=1e-6)  # explicit keys: same key, same prompts
-    assert not np.allclose(task.sample(jax.random.PRNGKey(4), 64).ys, q.ys)
+def test_relu_teacher_jitted_against_numpy_from_the_documented_draws():
+    """The jitted sampler against the teacher computed here in numpy from the same jax.random draws: the key splits
+    into (function, x, noise) keys, the function key into (u, a); f(x) = width^-1/2 sum_j a_j ReLU(u_j'x) with
+    u ~ N(0, weight_var I), y = f(x) + sqrt(sigma2) N(0, 1), and w = beta_f = width^-1/2 sum_j a_j u_j / 2."""
+    d, ell, width, s2, wv, batch = 5, 20, 4, 0.25, 0.3, 64
+    p = jax.jit(lambda k: ReLUTeacher(d, ell, width, sigma2=s2, weight_var=wv).sample(k, batch))(KEY)
+    k_f, k_x, k_eps = jax.random.split(KEY, 3)
+    k_u, k_a = jax.random.split(k_f)
+    u = np.sqrt(wv) * np.asarray(jax.random.normal(k_u, (batch, width, d)), np.float64)
+    a = np.asarray(jax.random.normal(k_a, (batch, width)), np.float64)
+    x = np.asarray(jax.random.normal(k_x, (batch, ell + 1, d)), np.float64)
+    f = np.einsum("blj,bj->bl", np.maximum(np.einsum("bld,bjd->blj", x, u), 0.0), a) / np.sqrt(width)
+    y = f + np.sqrt(s2) * np.asarray(jax.random.normal(k_eps, (batch, ell + 1)), np.float64)
+    beta = np.einsum("bj,bjd->bd", a, u) / (2 * np.sqrt(width))
+    for got, want in ((p.xs, x[:, :-1]), (p.xq, x[:, -1]), (p.ys, y[:, :-1]), (p.yq, y[:, -1]), (p.w, beta)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_relu_teacher_w_is_the_best_linear_fit():

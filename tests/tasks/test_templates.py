@@ -1,4 +1,5 @@
-"""Template tasks (papers/yang2024.md §1): the dictionary, the bases, and the moments of the labels."""
+"""Template tasks of Yang et al. 2024 (labels y_k = lambda^T (f(v_k) + eps_k), their eq. (1)): the dictionary, the
+bases, the sampled stream and the moments of the labels."""
 
 import jax
 import jax.numpy as jnp
@@ -58,11 +59,19 @@ def test_coefficient_domains():
         sample_coefficients(KEY, 2, 3, "shifted")
 
 
-def test_sampling_is_jittable_and_keyed():
-    task = TemplateTask(make_dictionary(KEY, 20, 3, 4), 6, 0.1)
-    f = jax.jit(lambda k: task.sample(k, 8).y)
-    np.testing.assert_allclose(f(KEY), task.sample(KEY, 8).y, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(f(KEY), f(jax.random.PRNGKey(1)))
+@pytest.mark.parametrize("domain, mean, var", [("in", 0.0, 1.0), ("ood", 1.0, 4.0)])
+def test_sampling_is_jittable_and_follows_the_documented_stream(domain, mean, var):
+    """The jitted sampler against labels computed here from the same jax.random draws: the key splits into
+    (coefficient, noise) keys; lambda = mean + sqrt(var) N(0, I_m); y_k = lambda^T (z_k + sqrt(tau) eps_k)."""
+    dic = make_dictionary(KEY, 20, 3, 4)
+    tau, batch = 0.1, 8
+    p = jax.jit(lambda k: TemplateTask(dic, 6, tau).sample(k, batch, domain=domain))(KEY)
+    k_lam, k_eps = jax.random.split(KEY)
+    lam = mean + np.sqrt(var) * np.asarray(jax.random.normal(k_lam, (batch, 4)), np.float64)
+    eps = np.sqrt(tau) * np.asarray(jax.random.normal(k_eps, (batch, 20, 4)), np.float64)
+    y = np.einsum("bkm,bm->bk", np.asarray(dic.reps, np.float64)[None] + eps, lam)
+    np.testing.assert_allclose(p.lam, lam, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.y, y, rtol=1e-5, atol=1e-5)
 
 
 def test_explicit_bases_against_numpy():

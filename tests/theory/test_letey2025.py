@@ -1,6 +1,12 @@
-"""Letey et al. 2025 structured theory against: the Lu et al. theory (C_train = C_test = I), the reference values
-R1–R3 and the isotropic-scaling table of papers/letey2025.md §5, the F1/F3/F4 theory columns of §6, the limits of
-§3.6 and §5, the expanded form of §3.5, the isotropic closed form of §4, and a Monte Carlo of the pool resolvent."""
+"""Letey et al. 2025 (arXiv 2509.26551) structured theory against: the Lu et al. theory (C_train = C_test = I),
+reference values, the theory curves of the paper's figures, the limits, the authors' expanded form of e_ICL
+(``ICL_for_spiked_test``), their isotropic closed form (``icl_scaled_isotropic``), and a Monte Carlo of the pool
+resolvent.
+
+The reference values (tables R1–R3, the isotropic-scaling table, the figure columns) were computed once, outside this
+repository, by a separate deterministic implementation of the authors' formulas; the ridgeless structured ones (R2)
+also agree with the authors' own Monte-Carlo ``ICL_error`` (numavg = 100) to within its 0–0.4 % noise. They are
+quoted here to the digits given."""
 
 import numpy as np
 import pytest
@@ -15,7 +21,7 @@ fam = T.family
 
 
 def close(got, want, digits):
-    """Equal when rounded to ``digits`` decimals (the precision the spec quotes)."""
+    """Equal when rounded to ``digits`` decimals (the precision the reference value is quoted to)."""
     tol = 0.5 * 10.0 ** -np.asarray(digits, float) + 1e-12
     np.testing.assert_array_less(np.abs(np.asarray(got, float) - np.asarray(want, float)), tol)
 
@@ -38,7 +44,7 @@ point = st.tuples(
 @settings(max_examples=60, deadline=None)
 @given(point, st.integers(2, 50))
 def test_identity_covariances_reproduce_lu2024(p, d):
-    """Letey et al. 2025, §5 R1: C_train = Ĉ_test = I is Lu et al. exactly (any d)."""
+    """C_train = Ĉ_test = I is Lu et al. exactly (any d)."""
     tau, alpha, kappa, rho, lam = p
     got = T.evaluate(np.ones(d), np.eye(d), tau, alpha, kappa, rho, lam)
     want = lu2024.evaluate(tau, alpha, kappa, rho, lam)
@@ -49,7 +55,8 @@ def test_identity_covariances_reproduce_lu2024(p, d):
 @settings(max_examples=40, deadline=None)
 @given(point, st.floats(0.1, 100.0), st.floats(0.2, 5.0), st.floats(0.2, 5.0))
 def test_scaled_identities_match_the_isotropic_closed_form(p, alpha_test, c_tr, c_test):
-    """§4: C_train = c_tr I, Ĉ = c_test I, α_test ≠ α; the structured solver against the closed form (ridgeless)."""
+    """C_train = c_tr I, Ĉ = c_test I, α_test ≠ α: the structured solver against the authors' closed form
+    ``icl_scaled_isotropic`` (ridgeless), which goes through Lu et al.'s M_κ instead of the fixed point."""
     tau, alpha, kappa, rho, _ = p
     got = T.evaluate(np.full(6, c_tr), np.full(6, c_test), tau, alpha, kappa, rho, 0.0, alpha_test)["e_icl"]
     want = T.icl_scaled_isotropic(tau, alpha, alpha_test, kappa, rho, c_tr, c_test)
@@ -57,7 +64,8 @@ def test_scaled_identities_match_the_isotropic_closed_form(p, alpha_test, c_tr, 
 
 
 def test_r1_table():
-    """§5 R1 (ridgeless rows at λ = 0)."""
+    """R1: C_train = Ĉ_test = I against values of an independent implementation of Lu et al.'s formulas (the first
+    four rows ridgeless; the first three are also points of Lu et al. 2024, Fig. 1)."""
     rows = [((2, 1, .5, .01, 0), 1.2339925430, 0.6095614063, 0),
             ((.5, 10, .5, .01, 0), 0.8208492721, 0.2463433637, 0.37229225),
             ((.85, 10, .5, .01, 0), 2.2278641169, 0.4265284442, 0.037371735),
@@ -68,11 +76,12 @@ def test_r1_table():
         r = T.evaluate(np.ones(30), np.ones(30), *p)
         close(r["e_icl"], icl, 10)
         close(r["e_idg"], idg, 10)
-        close(r["lambda_tilde"], lt, 8 if lt < 0.1 else 8)
+        close(r["lambda_tilde"], lt, 8)
 
 
 def test_isotropic_scaling_table():
-    """§5 "Isotropic scaling": (τ, α_tr, α_test, κ, ρ, c_tr, c_test) -> e_ICL, closed form and structured solver."""
+    """Test-time context scaling, isotropic: (τ, α_tr, α_test, κ, ρ, c_tr, c_test) -> e_ICL, closed form and
+    structured solver."""
     rows = [((4, 2, .1, 1, .01, 1, 1), 4.654617077696), ((4, 2, 1000, 1, .01, 1, 1), 0.431875914608),
             ((.5, 2, 10, .5, .01, 1, 1), 0.934556505866), ((4, 2, 5, .7, .01, 2, .5), 0.311265769204),
             ((.6, 1, 3, 1.5, .1, .5, 2), 2.765710842380), ((2, 10, 1, .3, .25, 1.3, .7), 3.237061017212)]
@@ -83,7 +92,7 @@ def test_isotropic_scaling_table():
 
 # ---- structured reference values -------------------------------------------------------------------------------
 
-R2 = [  # §5 R2: name, C_train, Ĉ_test, (τ, α, κ), α_test, ρ; e_ICL "det", e_misalign, e_IDG, λ̃
+R2 = [  # R2, d = 100, ridgeless: name, C_train, Ĉ_test, (τ, α, κ), α_test, ρ; e_ICL, e_misalign, e_IDG, λ̃
     ("S1", ("pl", 1), ("iso",), (2, 1, .5), None, .01, 1.19840856, 0.85625072, 0.49734461, 0),
     ("S2", ("pl", 1), ("pl", 1), (2, 1, .5), None, .01, 0.80026529, 0.45810745, 0.49734461, 0),
     ("S3", ("pl", 1), ("spike", .5, 1), (4, 2, 1), None, .01, 0.45197682, 0.28163699, 0.27292616, 0),
@@ -112,7 +121,8 @@ def test_r2_structured_ridgeless(case):
 
 
 def test_r3_structured_ridge():
-    """§5 R3: two-level spectra with λ > 0 (values do not depend on even d)."""
+    """R3: two-level spectra with λ > 0, where the authors' code has no counterpart (values do not depend on even
+    d)."""
     for d in (4, 10):
         s = T.solve(two(1.6, .4, d), np.array([2, .5]), 2, .5, .01, .1)
         close(s.e_idg, [.28654595, .48366961], 8)
@@ -129,7 +139,8 @@ def test_r3_structured_ridge():
 
 
 def test_f3_alignment_values():
-    """§6 F3 table (d = 120, α = 2, τ = 4, pl(.9) train): e_ICL / e_misalign / ⟨C_test F_κ⟩, ⟨C C⁻¹⟩, CKA."""
+    """Letey et al. 2025, Fig. 2 (theory only; d = 120, α = 2, τ = 4, pl(.9) train): e_ICL and its four alignment
+    measures e_misalign, ⟨C_test F_κ⟩, ⟨C C⁻¹⟩, CKA."""
     d = 120
     ctr = fam("pl", d, .9)
     sol = T.solve(ctr, 4, 2, np.array([.2, 1, 10]), .01)
@@ -157,7 +168,8 @@ def test_f3_alignment_values():
 
 
 def test_f1_and_f4_theory_columns():
-    """§6 F1 (lowrank(40) train, d = 80, α = τ = 80) and F4 (C_test = C_train, d = 150, κ = 1, α_test grid)."""
+    """The theory curves of Letey et al. 2025, Fig. 1 (lowrank(40) train, d = 80, α = τ = 80) and of the test-time
+    context-scaling figure (C_test = C_train, d = 150, κ = 1, α_test grid)."""
     d = 80
     ctr = fam("lowrank", d, 40)
     sol = T.solve(ctr, 80, 80, np.array([.2, .5, 1, 2.2]), .01)
@@ -177,7 +189,7 @@ def test_f1_and_f4_theory_columns():
 # ---- cross-checks and structure --------------------------------------------------------------------------------
 
 def test_expanded_form_agrees_on_random_points():
-    """§3.5: e_bias + e_misalign equals the authors' expanded form (a' from (𝓜 + σ𝓜')/κ there)."""
+    """e_bias + e_misalign equals the authors' expanded form ``ICL_for_spiked_test`` (a' from (𝓜 + σ𝓜')/κ there)."""
     rng = np.random.default_rng(3)
     d = 40
     ctr = rng.gamma(0.7, size=d)
@@ -191,7 +203,8 @@ def test_expanded_form_agrees_on_random_points():
 
 
 def test_fixed_point_and_effective_ridge_residuals():
-    """§3.2 and §3.3 residuals at the solution, evaluated directly from the eigenvalues."""
+    """Residuals of the fixed point (eq. (17)) and of the effective-ridge equation at the solution, evaluated
+    directly from the eigenvalues."""
     lam_i = fam("pl", 200, 1.2)
     tau, alpha, kappa, rho, lam = np.meshgrid([.3, .9, 1.5], [.5, 5], [.3, 1, 4], [.01], [0, .2], indexing="ij")
     sol = T.solve(lam_i, tau, alpha, kappa, rho, lam)
@@ -213,7 +226,8 @@ def test_fixed_point_and_effective_ridge_residuals():
 
 
 def test_fixed_point_matches_monte_carlo_resolvent():
-    """§3.2 meaning: 𝓜_κ(σ) = lim ⟨(F + σ)⁻¹⟩ for F = (1/k) Σ wⱼwⱼᵀ, wⱼ ~ N(0, C_train). d = 400, 4 draws."""
+    """What the fixed point means: 𝓜_κ(σ) = lim ⟨(F + σ)⁻¹⟩ for F = (1/k) Σ wⱼwⱼᵀ, wⱼ ~ N(0, C_train) (the authors'
+    ``M_M2_empirical``). d = 400, 4 draws."""
     rng = np.random.default_rng(0)
     d, kappa, sigma = 400, 0.5, 0.3
     lam_i = two(1.6, .4, d)
@@ -246,7 +260,8 @@ def test_only_the_diagonal_in_the_train_eigenbasis_matters():
 
 
 def test_misalignment_is_linear_and_bias_depends_on_trace_only():
-    """§3.5 properties and §3.6 measure 1: at fixed c_test, e_ICL − e_misalign is the same for every test."""
+    """At fixed c_test, e_ICL − e_misalign is the same for every test (so each κ lies on a unit-slope line against
+    the e_misalign axis of Fig. 2), and e_misalign is linear in the test covariance."""
     d = 60
     sol = T.solve(fam("piano", d), 2, 3, np.array([.3, 1, 3]), .01, .01)
     tests = [np.ones(d), fam("pl", d, .7), fam("revpl", d, 1), fam("spike", d, 0, 7)]
@@ -261,7 +276,7 @@ def test_misalignment_is_linear_and_bias_depends_on_trace_only():
 # ---- limits ----------------------------------------------------------------------------------------------------
 
 def test_alpha_to_infinity_limit():
-    """§3.6: ρ[1 + κ⟨Ĉ C⁻¹⟩/((κ−1)(τ−1))]; spec check d = 100, pl(1)/pl(.5), τ = κ = 2."""
+    """ρ[1 + κ⟨Ĉ C⁻¹⟩/((κ−1)(τ−1))] (derived); reference values at d = 100, pl(1)/pl(.5), τ = κ = 2."""
     ctr, cte = fam("pl", 100, 1), fam("pl", 100, .5)
     lim = T.limit_alpha_inf(ctr, cte, 2, 2, .01)
     close(lim, 0.0474740, 7)
@@ -279,7 +294,7 @@ def test_alpha_to_infinity_limit():
 
 
 def test_null_directions_grow_linearly_in_alpha():
-    """§3.6 example: lowrank(50) train, I test, τ = κ = 2, d = 100: .889 / 1.271 / 5.72 / 50.3 at α = 10..1e4;
+    """lowrank(50) train, I test, τ = κ = 2, d = 100: .889 / 1.271 / 5.72 / 50.3 at α = 10..1e4;
     𝒦_i = 1 + E_pre/σ on null directions, so e_ICL/α tends to a positive constant (and the limit formula is inf)."""
     ctr = fam("lowrank", 100, 50)
     alpha = np.array([10, 1e2, 1e3, 1e4, 1e5, 1e6])
@@ -292,7 +307,7 @@ def test_null_directions_grow_linearly_in_alpha():
     np.testing.assert_allclose(slope[-2:], slope[-1], rtol=1e-3)
     assert slope[-1] > 0
     assert T.limit_alpha_inf(ctr, np.ones(100), 2, 2, .01) == np.inf
-    # a test inside the range of C_train stays bounded; its limit is not §3.6's ρ[1 + κ⟨ĈC⁺⟩/((κ−1)(τ−1))] = .02
+    # a test inside the range of C_train stays bounded; its limit is not the full-rank ρ[1 + κ⟨ĈC⁺⟩/((κ−1)(τ−1))] = .02
     # but the rank-r form of limit_alpha_inf: .01 + .01(.5/.75 + .5) = .0216667
     inside = T.evaluate(ctr, ctr, 2, 1e7, 2, .01)["e_icl"]
     close(T.limit_alpha_inf(ctr, ctr, 2, 2, .01), 0.01 + 0.01 * (0.5 / 0.75 + 0.5), 12)
@@ -300,7 +315,7 @@ def test_null_directions_grow_linearly_in_alpha():
 
 
 def test_tau_kappa_to_infinity_and_tau_to_zero():
-    """§5: the τ, κ → inf closed form (spec check 0.3587101666), C = I gives ρ + (1+ρ)/(1+ρ+α); τ → 0 gives ρ_test."""
+    """The τ, κ → inf closed form (reference value 0.3587101666), C = I gives ρ + (1+ρ)/(1+ρ+α); τ → 0 gives ρ_test."""
     ctr, cte = fam("pl", 100, 1), fam("pl", 100, .5)
     close(T.limit_tau_kappa_inf(ctr, cte, 2, .01), 0.3587101666, 10)
     close(T.evaluate(ctr, cte, 1e9, 2, 1e9, .01)["e_icl"], 0.3587101670, 9)
@@ -348,12 +363,17 @@ def test_bad_family_specs(spec):
         T.family_from_spec(spec, 10)
 
 
-def test_threshold_and_shapes():
+def test_threshold_and_broadcasting():
     s = T.solve(fam("pl", 20, 1), np.array([[0.5], [1.0], [2.0]]), np.array([1, 2, 4]), 0.7, .01)
     assert s.e_pre.shape == (3, 3)
     assert np.all(np.isinf(s.e_pre[1])) and np.all(np.isfinite(s.e_pre[[0, 2]]))
-    e = T.errors(s, np.ones(20), np.array([[[1.0]], [[10.0]]]))
-    assert e["e_icl"].shape == (2, 3, 3)
+    # an α_test axis in front of a (τ, α) grid: every entry is the isotropic closed form at its own parameters
+    tau, alpha, alpha_test = np.array([[0.5], [2.0]]), np.array([1.0, 2.0, 4.0]), np.array([[[1.0]], [[10.0]]])
+    e = T.errors(T.solve(np.full(20, 1.5), tau, alpha, 0.7, .01), np.full(20, 0.5), alpha_test)["e_icl"]
+    assert e.shape == (2, 2, 3)
+    for i, j, k in np.ndindex(e.shape):
+        want = T.icl_scaled_isotropic(tau[j, 0], alpha[k], alpha_test[i, 0, 0], 0.7, .01, 1.5, 0.5)
+        assert e[i, j, k] == pytest.approx(want, rel=1e-10), (i, j, k)
 
 
 def test_chunked_solve_equals_one_block(monkeypatch):

@@ -1,5 +1,6 @@
-"""Exact special values of the Lu et al. theory: g_task = 0 at κ = ∞ (§5.6 "κ → ∞": e_ICL = e_IDG) and g_task = +∞
-at the ridgeless threshold τ = 1 (both errors diverge, §5.6), checked against the §5.5 ridgeless closed forms."""
+"""Exact special values of the Lu et al. 2024 theory: g_task = 0 at κ = ∞ (fresh pretraining tasks, so e_ICL = e_IDG)
+and g_task = +∞ at the ridgeless threshold τ = 1 (the interpolation peak of their Fig. 1, where both errors
+diverge), checked against the authors' ridgeless closed forms."""
 
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ def test_g_task_is_exactly_zero_for_fresh_tasks():
 
 
 def _ridgeless_gap_coefficient(alpha, kappa, rho):
-    """§5.5, τ > 1: e_ICL − e_IDG = A + C/(τ − 1) with C = (ρ + q − q²m*)((1 + q)m* − 1), m* = M_κ(q); written
-    from the spec's ridgeless closed forms (prop_icl and IDG), independent of the code's §5.3–5.4 evaluation."""
+    """τ > 1: e_ICL − e_IDG = A + C/(τ − 1) with C = (ρ + q − q²m*)((1 + q)m* − 1), m* = M_κ(q); read off the
+    authors' ridgeless closed forms (``prop_icl`` and ``ridgeless_idg``), independent of the code's general-λ
+    evaluation."""
     q = (1 + rho) / alpha
     m = L.M_kappa(q, kappa)
     return (rho + q - q * q * m) * ((1 + q) * m - 1)

@@ -1,10 +1,17 @@
-"""Lu et al. 2024 asymptotic theory against the reference values of papers/lu2024.md (§5.1, §7.1–7.4, §7.6, §10),
-against the authors' own closed forms (§5.5, coded independently below), and against its limits (§5.6)."""
+"""Lu et al. 2024 (arXiv 2405.11751) asymptotic theory against reference values, against the authors' own closed
+forms (coded independently below, in the arrangement of their code), against Monte Carlo, and against its limits.
+
+The reference values were computed once by a separate implementation of the authors' formulas (checked there
+against the authors' stored outputs) and are quoted here to the digits it gives; the ``FIG*`` tables are the theory
+curves of Lu et al. 2024, Figs 1, 2 and 4 at the parameters of those figures."""
+
+import itertools
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.optimize import brentq
 
 from iclab.theory import lu2024 as L
 
@@ -12,26 +19,26 @@ INF = np.inf
 
 
 def close(got, want, digits):
-    """Equal when rounded to ``digits`` decimals (the precision the spec quotes)."""
+    """Equal when rounded to ``digits`` decimals (the precision the reference value is quoted to)."""
     np.testing.assert_array_less(np.abs(np.asarray(got) - np.asarray(want)), 0.5 * 10.0 ** -digits + 1e-12)
 
 
-# ---- independent reference formulas, written as the spec states them (§5.1, §5.4 "code variables", §5.5) ----
+# ---- independent reference formulas, in the arrangement of the authors' code (M_kappa, ridge_icl, ridgeless_*) --
 
-def M_spec(x, kappa):
+def M_ref(x, kappa):
     b = x + 1 - 1 / kappa
     return 2 / (b + np.sqrt(b * b + 4 * x / kappa))
 
 
-def dM_spec(x, kappa):
-    return -0.5 * M_spec(x, kappa) ** 2 * (1 + (x + 1 + 1 / kappa) / np.sqrt((x + 1 - 1 / kappa) ** 2 + 4 * x / kappa))
+def dM_ref(x, kappa):
+    return -0.5 * M_ref(x, kappa) ** 2 * (1 + (x + 1 + 1 / kappa) / np.sqrt((x + 1 - 1 / kappa) ** 2 + 4 * x / kappa))
 
 
-def ridge_spec(xi, tau, alpha, kappa, rho):
-    """§5.3 and the §5.4 code-variable form (c_e), given ξ."""
+def ridge_ref(xi, tau, alpha, kappa, rho):
+    """e_ICL in the variables of the authors' ``ridge_icl`` (c_e = −e_IDG/τ) and e_IDG as derived, given ξ."""
     q = (1 + rho) / alpha
     nu = q + xi
-    M, dM = M_spec(nu, kappa), dM_spec(nu, kappa)
+    M, dM = M_ref(nu, kappa), dM_ref(nu, kappa)
     ce = (rho + nu - nu**2 * M - xi * (1 - 2 * nu * M - nu**2 * dM)) / (1 - 2 * xi * M - xi**2 * dM - tau)
     icl = (q + 1) * (1 - 2 * nu * M - nu**2 * dM - ce * (M + xi * dM)) - 2 * (1 - nu * M) + 1 + rho
     m1, m2 = M, -dM
@@ -39,19 +46,20 @@ def ridge_spec(xi, tau, alpha, kappa, rho):
     return icl, idg, -ce * tau
 
 
-def ridgeless_spec(tau, alpha, kappa, rho):
-    """The authors' ridgeless closed forms (§5.5): ICL both τ < 1 and both τ > 1 variants, IDG τ > 1 and the c-form."""
+def ridgeless_ref(tau, alpha, kappa, rho):
+    """The authors' ridgeless closed forms: ICL for τ < 1 and both τ > 1 variants (``ridgeless_icl``, ``prop_icl``),
+    IDG for τ > 1 and the c-form for τ < 1 (``ridgeless_idg``)."""
     q = (1 + rho) / alpha
     if tau < 1:
-        mu = q * M_spec(q, kappa / tau)
+        mu = q * M_ref(q, kappa / tau)
         icl = tau * (1 + q) / (1 - tau) * (1 - tau * (1 - mu) ** 2 + mu * (rho / q - 1)) - 2 * tau * (1 - mu) + 1 + rho
         xi = (1 - tau) * q / (tau * mu)
         c = 1 / (1 - kappa / (1 + kappa * xi / (1 - tau)) ** 2)
         num = rho + q - 2 * q * (1 - tau) * (q / xi + 1)
         idg = tau * ((q + xi) ** 2 / xi + num / ((1 - tau) - c * (1 - tau) ** 2))
         return icl, icl, idg
-    m = M_spec(q, kappa)
-    icl = (1 + q) * (1 - 2 * q * m - q**2 * dM_spec(q, kappa) + m / (tau - 1) * (rho + q - q**2 * m)) \
+    m = M_ref(q, kappa)
+    icl = (1 + q) * (1 - 2 * q * m - q**2 * dM_ref(q, kappa) + m / (tau - 1) * (rho + q - q**2 * m)) \
         - 2 * (1 - q * m) + 1 + rho
     k = 1 / (1 - kappa * (m / (kappa + m)) ** 2)
     icl2 = (k - 1 / (tau - 1)) * (1 + q) * (q * m) ** 2 + (3 - 2 * tau) / (tau - 1) * m * q**2 \
@@ -60,9 +68,9 @@ def ridgeless_spec(tau, alpha, kappa, rho):
     return icl, icl2, idg
 
 
-# ---- §10 unit-test values ------------------------------------------------------------------------------------
+# ---- reference values of M_κ, ξ and the errors -----------------------------------------------------------------
 
-def test_M_kappa_section10():
+def test_M_kappa_reference_values():
     close(L.M_kappa(0.1, 0.5), 5.4221443851, 10)
     close(L.M_kappa(1.0, 2.0), 0.5615528128, 10)
     close(L.M_kappa_prime(1.0, 2.0), -0.3488746876, 10)
@@ -70,7 +78,7 @@ def test_M_kappa_section10():
     assert L.M_kappa_prime(0.5, INF) == pytest.approx(-1 / 1.5**2, rel=1e-15)
 
 
-def test_ridgeless_section10():
+def test_ridgeless_reference_values():
     e = L.evaluate(2.0, 1.0, 0.5, 0.01)
     close(e["e_icl"], 1.23399, 5)
     close(e["e_idg"], 0.60956, 5)
@@ -80,24 +88,24 @@ def test_ridgeless_section10():
 
 
 @pytest.mark.parametrize("tau, xi, icl, idg", [(2.0, 0.18021, 1.0714, 0.5085), (0.5, 1.83468, 1.1804, 0.7413)])
-def test_ridge_section10(tau, xi, icl, idg):
+def test_ridge_reference_values(tau, xi, icl, idg):
     e = L.evaluate(tau, 1.0, 0.5, 0.01, 0.1)
     close(e["xi"], xi, 5)
     close(e["e_icl"], icl, 4)
     close(e["e_idg"], idg, 4)
 
 
-def test_kappa_inf_ridge_section10():
+def test_kappa_inf_ridge_reference_values():
     e = L.evaluate(0.8, 10.0, INF, 0.01, 0.1)
     close(e["xi"], 0.568811, 6)
     close(e["e_icl"], 0.45367, 5)
     close(e["e_idg"], 0.45367, 5)
-    # the closed form is the root of the §5.2 equation
+    # the κ = inf closed form is the root of the ξ equation
     x = e["xi"]
     assert 1 - 0.8 + 0.8 * 0.1 / x == pytest.approx(x * L.M_kappa(1.01 / 10 + x, INF), rel=1e-13)
 
 
-def test_gtask_joint_limit_section10():
+def test_gtask_joint_limit_reference_values():
     kappa = np.array([0.2, 0.5, 0.9, 1.1, 2.0])
     a = 1e5
     close(L.g_task(0.2 * a, a, kappa, 0.01), [0.8396, 0.5248, 0.1050, 0.0, 0.0], 4)
@@ -105,11 +113,11 @@ def test_gtask_joint_limit_section10():
     np.testing.assert_allclose(L.g_task_joint_limit(kappa, 0.01), np.maximum(1 - kappa, 0))
 
 
-def test_bayes_ridge_section62():
+def test_bayes_ridge_reference_value():
     close(L.e_bayes_ridge(10.0, 0.01), 0.0111, 4)
 
 
-# ---- §7 figure theory values ---------------------------------------------------------------------------------
+# ---- theory values of Lu et al. 2024, Figs 1, 2 and 4 -------------------------------------------------------------
 
 TAU1 = np.array([0.2, 0.5, 0.85, 1.15, 1.5, 2.0])
 FIG1_ICL = {1: [1.0385, 1.2611, 3.1790, 3.6679, 1.6635, 1.2340],
@@ -121,12 +129,12 @@ FIG1_IDG = {1: [0.8012, 0.8018, 2.1165, 2.3367, 0.9143, 0.6096],
 
 
 @pytest.mark.parametrize("alpha", [1, 10, 100])
-def test_fig1_tables(alpha):  # §7.1
+def test_fig1_tables(alpha):  # Fig. 1A-B: κ = 0.5, ρ = 0.01, ridgeless
     close(L.e_icl(TAU1, alpha, 0.5, 0.01), FIG1_ICL[alpha], 4)
     close(L.e_idg(TAU1, alpha, 0.5, 0.01), FIG1_IDG[alpha], 4)
 
 
-def test_fig1_other_points():  # §7.1
+def test_fig1_other_points():  # Fig. 1A-B: τ → ∞ values and the minima over τ < 1
     icl, idg = L.limit_tau_inf(np.array([1.0, 10.0, 100.0]), 0.5, 0.01)
     close(icl, [0.8045, 0.5588, 0.5150], 4)
     close(idg, [0.3048, 0.0562, 0.0150], 4)
@@ -138,7 +146,7 @@ def test_fig1_other_points():  # §7.1
     assert np.all(np.diff(L.e_icl(np.linspace(1e-3, 0.99, 500), 1, 0.5, 0.01)) > 0)
 
 
-def test_fig1_panel_c():  # §7.1, κ = inf, α = 10, ρ = 0.01
+def test_fig1_panel_c():  # Fig. 1C: κ = inf, α = 10, ρ = 0.01
     tau = np.array([0.2, 0.5, 0.85, 1.0, 1.15, 1.5, 2.0])
     table = {1e-5: [0.8538, 0.6576, 0.8141, 16.93, 0.7792, 0.3052, 0.2035],
              0.1: [0.8525, 0.6359, 0.4279, 0.3607, 0.3094, 0.2366, 0.1894],
@@ -151,7 +159,7 @@ def test_fig1_panel_c():  # §7.1, κ = inf, α = 10, ρ = 0.01
 
 A_IDG = np.array([1, 5.6, 6.15, 7.4, 100, 1000])
 A_ICL = np.array([2.35, 5.5, 9.62, 22.7, 100, 1000])
-FIG2 = {  # panel: (which, tau, rho, alphas, {kappa: row})  §7.2
+FIG2 = {  # panel: (which, tau, rho, alphas, {kappa: row}); alphas are the simulated points of Fig. 2
     "A": ("idg", 0.5, 0.5, A_IDG, {0.1: [1.3674, 1.1666, 1.1628, 1.1562, 1.1272, 1.1252],
                                     0.3: [1.7992, 1.4971, 1.4965, 1.4988, 1.6911, 1.7432],
                                     0.5: [1.9914, 1.6613, 1.6623, 1.6706, 2.8740, 7.2291],
@@ -187,7 +195,7 @@ def test_fig2_tables(panel):
     ("C", "icl", 20, 0.5, [(0.25, 4.675, 1.4148), (0.75, 16.73, 0.9692), (1, 45.00, 0.7597), (1.1, 78.95, 0.6925),
                            (1.15, 108.2, None), (2, None, None)]),
 ])
-def test_fig2_alpha_star(panel, which, tau, rho, cases):  # §7.2
+def test_fig2_alpha_star(panel, which, tau, rho, cases):  # the minimisers α* marked in Fig. 2
     kappa = np.array([c[0] for c in cases])
     a, e = L.alpha_star(tau, kappa, rho, which=which, alpha_max=1e5)
     for (k, a_ref, e_ref), ai, ei in zip(cases, a, e, strict=True):
@@ -197,10 +205,10 @@ def test_fig2_alpha_star(panel, which, tau, rho, cases):  # §7.2
         digits = 4 - int(np.floor(np.log10(a_ref))) - 1   # 4 significant figures as quoted
         close(ai, a_ref, digits)
         if e_ref is not None:
-            # within one unit of the last quoted digit: §7.2 rounds some minima up (e.g. B, κ = 0.5: e* = 1.1760,
-            # yet its own table gives 1.1759 at α = 9.62 next to α*; the minimum is 1.175947).
+            # within one unit of the last quoted digit: the reference rounds some minima up (e.g. B, κ = 0.5:
+            # e* = 1.1760, yet its own table gives 1.1759 at α = 9.62 next to α*; the minimum is 1.175947).
             assert abs(ei - e_ref) <= 1e-4 + 1e-12, (panel, k, ei)
-    if panel == "A":  # §7.2 quotes 1.6613 at κ = 0.5; the minimum is 1.661250 ≤ e(5.6) = 1.6613 (table)
+    if panel == "A":  # the reference quotes 1.6613 at κ = 0.5; the minimum is 1.661250 ≤ e(5.6) = 1.6613 (table)
         assert e[2] <= L.e_idg(0.5, 5.6, 0.5, 0.5) and abs(e[2] - 1.6613) <= 1e-4
 
 
@@ -211,12 +219,12 @@ FIG4 = {6: [1.5972, 1.7742, 1.7205, 1.2616, 0.9853, 0.7822, 0.4003, 0.1346, 0.06
 
 
 @pytest.mark.parametrize("alpha", [6, 10, 20, 40])
-def test_fig4_gtask_table(alpha):  # §7.4, τ = 0.2α
+def test_fig4_gtask_table(alpha):  # Fig. 4: τ = 0.2α, ρ = 0.01
     kappa = np.array([0.1, 0.2, 0.5, 0.8, 1, 1.2, 2, 5, 10, 50])
     close(L.g_task(0.2 * alpha, alpha, kappa, 0.01), FIG4[alpha], 4)
 
 
-def test_fig4_cpu_demo_theory_row():  # §7.4: α = 10, τ = 10, ρ = 0.01, λ = 1e-6
+def test_fig4_cpu_demo_theory_row():  # the authors' quick Fig. 4 demo: α = 10, τ = 10, ρ = 0.01, λ = 1e-6
     kappa = np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.6, 2, 4, 8, 16, 32])
     row = [0.8253, 0.6310, 0.4385, 0.2742, 0.1636, 0.1016, 0.0492, 0.0301, 0.0092, 0.0037, 0.0017, 0.0008]
     close(L.g_task(10, 10, kappa, 0.01, 1e-6), row, 4)
@@ -226,7 +234,7 @@ def test_fig4_cpu_demo_theory_row():  # §7.4: α = 10, τ = 10, ρ = 0.01, λ =
 @pytest.mark.parametrize("tau, lam, xi, icl, idg", [
     (0.5, 0.1, 1.8347, 1.1804, 0.7413), (0.5, 1.0, 3.2531, 0.9884, 0.6246), (2.0, 0.1, 0.18021, 1.0714, 0.5085),
     (2.0, 1.0, 1.3699, 0.8731, 0.4213), (2.0, 0.0, None, 1.2340, 0.6096)])
-def test_section76_theory_column(tau, lam, xi, icl, idg):  # κ = 0.5, α = 1, ρ = 0.01
+def test_ridge_theory_at_simulated_points(tau, lam, xi, icl, idg):  # κ = 0.5, α = 1, ρ = 0.01 (λ > 0 checks)
     e = L.evaluate(tau, 1.0, 0.5, 0.01, lam)
     if xi is not None:
         close(e["xi"], xi, 4 if xi > 1 else 5)
@@ -236,16 +244,17 @@ def test_section76_theory_column(tau, lam, xi, icl, idg):  # κ = 0.5, α = 1, �
 
 # ---- independent formulas --------------------------------------------------------------------------------------
 
-def test_M_matches_spec_forms_and_finite_difference():
+def test_M_matches_authors_forms_and_finite_difference():
     x = np.geomspace(1e-6, 1e3, 50)[:, None]
     kappa = np.array([1e-4, 0.1, 0.5, 0.999, 1.0, 2.0, 50.0])
     M = L.M_kappa(x, kappa)
-    ok = x + 1 - 1 / kappa >= 0                                       # the spec's direct form cancels for b < 0
-    np.testing.assert_allclose(M[ok], np.broadcast_to(M_spec(x, kappa), M.shape)[ok], rtol=1e-13)
-    np.testing.assert_allclose(M, M_spec(x, kappa), rtol=1e-6)
+    ok = x + 1 - 1 / kappa >= 0                                       # the authors' direct form cancels for b < 0
+    np.testing.assert_allclose(M[ok], np.broadcast_to(M_ref(x, kappa), M.shape)[ok], rtol=1e-13)
+    np.testing.assert_allclose(M, M_ref(x, kappa), rtol=1e-6)
     terms = np.stack([(x / kappa) * M**2, (x + 1 - 1 / kappa) * M, -np.ones_like(M)])
-    assert (np.abs(terms.sum(0)) <= 1e-14 * np.abs(terms).sum(0)).all()   # the quadratic of §5.1, relative residual
-    np.testing.assert_allclose(L.M_kappa_prime(x, kappa), dM_spec(x, kappa), rtol=1e-6)
+    # M solves (x/κ)M² + bM − 1 = 0: relative residual
+    assert (np.abs(terms.sum(0)) <= 1e-14 * np.abs(terms).sum(0)).all()
+    np.testing.assert_allclose(L.M_kappa_prime(x, kappa), dM_ref(x, kappa), rtol=1e-6)
     x = x[x[:, 0] > 1e-3]
     h = 1e-5 * x
     fd = (L.M_kappa(x + h, kappa) - L.M_kappa(x - h, kappa)) / (2 * h)
@@ -256,7 +265,7 @@ def test_M_matches_spec_forms_and_finite_difference():
 
 
 def test_M_small_kappa_small_x_is_stable():
-    # κ → 0: F = 0 on almost all directions, so M → 1/x; the spec's direct form cancels catastrophically here
+    # κ → 0: F = 0 on almost all directions, so M → 1/x; the authors' direct form cancels catastrophically here
     np.testing.assert_allclose(L.M_kappa(1e-8, 1e-10), 1e8, rtol=1e-6)
     assert np.isfinite(L.M_kappa(np.geomspace(1e-12, 1, 20), 1e-12)).all()
     assert L.M_kappa(0.0, 2.0) == pytest.approx(2.0)
@@ -264,7 +273,7 @@ def test_M_small_kappa_small_x_is_stable():
 
 @pytest.mark.parametrize("kappa, x", [(0.5, 0.1), (2.0, 1.0), (1.5, 0.3)])
 def test_M_against_empirical_spectrum(kappa, x):
-    """§5.1: (1/d) tr(F + x)^-1, F = (1/k) Σ w wᵀ at d = 400 (spec: 5.426 vs 5.422 and 0.5626 vs 0.5616)."""
+    """M_κ(x) = lim (1/d) tr(F + x)^-1, F = (1/k) Σ w wᵀ: the empirical spectrum at d = 400."""
     rng = np.random.default_rng(0)
     d = 400
     k = int(kappa * d)
@@ -296,7 +305,7 @@ def test_gd_reference():
     etas = np.linspace(0, 2, 2001)[:, None]
     assert np.allclose(L.e_gd(alpha, rho, etas).min(axis=0), L.e_gd(alpha, rho), atol=1e-6)
     np.testing.assert_allclose(L.e_gd(alpha, rho, 1 / (1 + q)), L.e_gd(alpha, rho), rtol=1e-14)
-    # Γ* at τ, κ → inf is the optimally scaled one-step GD (§5.6)
+    # Γ* at τ, κ → inf is the optimally scaled one-step GD, Γ* = [I, 0]/(1 + q)
     np.testing.assert_allclose(L.e_icl(1e9, alpha, INF, rho), L.e_gd(alpha, rho), rtol=1e-7)
 
 
@@ -316,10 +325,10 @@ def test_xi_solves_its_equation(tau, alpha, kappa, rho, lam):
 
 
 @given(tau=logu(0.02, 50), alpha=logu(0.05, 500), kappa=logu(0.02, 100), rho=logu(1e-3, 2), lam=logu(1e-6, 10))
-def test_general_formula_matches_spec_form(tau, alpha, kappa, rho, lam):
-    """Our cancellation-free §5.3/5.4 against the spec's own arrangement, at the same ξ."""
+def test_general_formula_matches_authors_form(tau, alpha, kappa, rho, lam):
+    """Our cancellation-free arrangement against the authors' (``ridge_icl``), at the same ξ."""
     e = L.evaluate(tau, alpha, kappa, rho, lam)
-    icl, idg, _ = ridge_spec(float(e["xi"]), tau, alpha, kappa, rho)
+    icl, idg, _ = ridge_ref(float(e["xi"]), tau, alpha, kappa, rho)
     assert e["e_icl"] == pytest.approx(icl, rel=1e-7)
     assert e["e_idg"] == pytest.approx(idg, rel=1e-7)
 
@@ -329,7 +338,7 @@ def test_ridgeless_matches_authors_closed_forms(tau, alpha, kappa, rho):
     if abs(tau - 1) < 0.02 or abs(kappa - tau) < 1e-3:
         return
     e = L.evaluate(tau, alpha, kappa, rho)
-    icl, icl2, idg = ridgeless_spec(tau, alpha, kappa, rho)
+    icl, icl2, idg = ridgeless_ref(tau, alpha, kappa, rho)
     assert e["e_icl"] == pytest.approx(icl, rel=1e-8)
     assert e["e_icl"] == pytest.approx(icl2, rel=1e-7)
     assert e["e_idg"] == pytest.approx(idg, rel=1e-7)
@@ -337,7 +346,7 @@ def test_ridgeless_matches_authors_closed_forms(tau, alpha, kappa, rho):
 
 @given(tau=logu(0.05, 20), alpha=logu(0.1, 300), kappa=st.one_of(logu(0.05, 50), st.just(INF)), rho=logu(1e-3, 2))
 def test_ridge_to_ridgeless(tau, alpha, kappa, rho):
-    """λ → 0⁺ (root solve) agrees with the λ = 0 closed forms on both sides of τ = 1 (§10: ≤ 1e-5 at λ = 1e-10)."""
+    """λ → 0⁺ (root solve) agrees with the λ = 0 closed forms on both sides of τ = 1 (≤ 1e-5 at λ = 1e-10)."""
     if abs(tau - 1) < 0.05:
         return
     a, b = L.evaluate(tau, alpha, kappa, rho, 1e-10), L.evaluate(tau, alpha, kappa, rho, 0.0)
@@ -354,7 +363,7 @@ def test_kappa_inf_icl_equals_idg(tau, alpha, rho, lam):
 
 
 @given(tau=logu(0.05, 20), alpha=logu(0.05, 500), rho=logu(1e-3, 2))
-def test_kappa_inf_ridgeless_closed_forms(tau, alpha, rho):  # §5.6
+def test_kappa_inf_ridgeless_closed_forms(tau, alpha, rho):  # κ → inf, derived by hand from the closed forms
     if abs(tau - 1) < 0.02:
         return
     q = (1 + rho) / alpha
@@ -383,7 +392,7 @@ def test_tau_to_inf(alpha, kappa, rho):
 
 @given(tau=logu(0.05, 20), kappa=logu(0.05, 50), rho=logu(1e-2, 2))
 def test_alpha_to_inf(tau, kappa, rho):
-    """§5.6: finite limits where κ > min(τ, 1); linear growth with the stated slope where κ < min(τ, 1)."""
+    """Finite limits where κ > min(τ, 1); linear growth with the stated slope where κ < min(τ, 1)."""
     if abs(tau - 1) < 0.05 or abs(kappa - min(tau, 1)) < 0.05 or abs(kappa - tau) < 0.05:
         return
     icl_lim, idg_lim = L.limit_alpha_inf(tau, kappa, rho)
@@ -409,12 +418,31 @@ def test_errors_diverge_at_interpolation_threshold():
     assert np.isfinite(L.e_icl(1.0, 10.0, 0.5, 0.01, 1e-3))   # any λ > 0 removes the divergence (Fig 1C)
 
 
+def xi_equation(x, tau, q, kappa, lam):
+    """1 − τ + τλ/ξ − ξ M_κ(q + ξ): zero at the effective ridge."""
+    return 1 - tau + tau * lam / x - x * M_ref(q + x, kappa)
+
+
 def test_broadcasting_and_scalars():
+    """Every entry of a broadcast grid equals the reference formulas at its own parameters: ξ by brentq on the ξ
+    equation with the authors' M_κ (λ > 0), the ridgeless closed forms (λ = 0, finite κ) or the κ = inf one."""
     assert isinstance(L.e_icl(0.5, 10, 0.5, 0.01), np.floating)
-    out = L.evaluate(np.array([0.5, 2.0])[:, None, None], np.array([1.0, 10.0])[None, :, None],
-                     np.array([0.5, INF]), 0.01, np.array([0.0, 0.1])[:, None, None])
+    taus, alphas, kappas, lams, rho = [0.5, 2.0], [1.0, 10.0], [0.5, INF], [0.0, 0.1], 0.01
+    out = L.evaluate(np.array(taus)[:, None, None], np.array(alphas)[None, :, None], np.array(kappas), rho,
+                     np.array(lams)[:, None, None])
     assert all(v.shape == (2, 2, 2) for v in out.values())
-    np.testing.assert_allclose(out["e_icl"][1, 0, 0], L.e_icl(2.0, 1.0, 0.5, 0.01, 0.1))
+    for (i, tau), (j, alpha), (k, kappa) in itertools.product(enumerate(taus), enumerate(alphas), enumerate(kappas)):
+        lam, q = lams[i], (1 + rho) / alpha
+        if lam > 0:
+            xi = brentq(xi_equation, 1e-12, 1e6, args=(tau, q, kappa, lam), xtol=1e-15)
+            icl, idg, _ = ridge_ref(xi, tau, alpha, kappa, rho)
+        elif kappa < INF:
+            icl, _, idg = ridgeless_ref(tau, alpha, kappa, rho)
+        else:   # τ = 0.5 < 1, κ = inf: e_ICL = e_IDG
+            icl = idg = tau * ((1 + rho) * (1 + q) - tau) / ((1 - tau) * (1 + q)) - 2 * tau / (1 + q) + 1 + rho
+        assert out["e_icl"][i, j, k] == pytest.approx(icl, rel=1e-9), (tau, alpha, kappa, lam)
+        assert out["e_idg"][i, j, k] == pytest.approx(idg, rel=1e-9), (tau, alpha, kappa, lam)
+    close(out["e_icl"][1, 0, 0], 1.0714, 4)                                   # the reference value above
 
 
 @pytest.mark.parametrize("kw, name", [
@@ -427,7 +455,7 @@ def test_bad_input_names_the_parameter(kw, name):
         L.evaluate(**args)
 
 
-# ---- non-monotonicity (§7.2–7.3) -------------------------------------------------------------------------------
+# ---- non-monotonicity (Lu et al. 2024, Figs 2 and 3) -------------------------------------------------------------
 
 def test_nonmonotone_map_matches_alpha_star():
     """Pixels of the Fig 3 map sit at the α* of the Fig 2 curves (ICL, τ = 0.5, ρ = 0.1)."""

@@ -1,4 +1,5 @@
-"""dMMSE: the Bayes-optimal predictor for a uniform prior over a finite task pool (lu2024.md §6.1).
+"""dMMSE: the Bayes-optimal predictor for a uniform prior over a finite task pool (Raventós et al. 2023; the
+baseline of Lu et al. 2024, Fig. 4, computed there by the authors' ``theory_runs/dmmse.py``).
 
     w_hat_t = sum_j pi_tj w_j,   pi_tj ∝ exp(-|y_{1:t} - X_{1:t} w_j|^2 / (2 noise)),   y_hat_t = x_q^T w_hat_t.
 

@@ -8,9 +8,9 @@ Normalisations are explicit: nothing here assumes one paper's scaling of x or w.
 
 One-step GD convention. The papers scale the step differently, and ``scale`` says which one a step ``eta`` uses:
 
-- ``scale="1/t"`` (Mahankali et al. §4.1, x ~ N(0, I)): w_t = eta (1/t) sum_{i<=t} y_i x_i, the gradient of
+- ``scale="1/t"`` (Mahankali et al. 2023, Thm 1, x ~ N(0, I)): w_t = eta (1/t) sum_{i<=t} y_i x_i, the gradient of
   (1/2t) sum (y_i - <w, x_i>)^2 at 0; ``gd_optimal_step`` gives eta* = t/(t + d + 1 + sigma^2).
-- ``scale="d/t"`` (Lu et al. §5.6, x ~ N(0, I/d)): w_t = eta (d/t) sum_{i<=t} y_i x_i, so that eta = 1 is the
+- ``scale="d/t"`` (Lu et al. 2024, x ~ N(0, I/d)): w_t = eta (d/t) sum_{i<=t} y_i x_i, so that eta = 1 is the
   unbiased w_t -> w as t -> inf. ``iclab.theory.lu2024.e_gd(alpha, rho, eta)`` is the d -> inf error of this
   estimator at t = ell = alpha d, and its optimal eta = 1/(1 + q), q = (1 + rho)/alpha.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from iclab.validation import UserInputError, check_nonnegative, check_positive
+from iclab.validation import UserInputError, check_choice, check_nonnegative, check_positive
 
 
 def prefix_lengths(ell: int, prefixes=None) -> np.ndarray:
@@ -71,7 +71,8 @@ def ridge(xs, ys, xq, lam, *, prefixes=None):
 
 def bayes_ridge(xs, ys, xq, noise, *, w_var: float = 1.0, prefixes=None):
     """Posterior mean for w ~ N(0, w_var I), y = <x, w> + N(0, noise): ridge with lam = noise / w_var
-    (lu2024.md §6.2: (X X^T + rho I)^-1 X y for w ~ N(0, I)). noise > 0."""
+    (Lu et al. 2024's Bayes-ridge baseline, the authors' ``bayes_estimator.py``: (X X^T + rho I)^-1 X y for
+    w ~ N(0, I)). noise > 0."""
     noise = float(check_positive("noise", noise))
     w_var = float(check_positive("w_var", w_var))
     return ridge(xs, ys, xq, noise / w_var, prefixes=prefixes)
@@ -89,8 +90,6 @@ GD_SCALES = ("1/t", "d/t")
 
 
 def _step_factor(scale: str, d: int) -> float:
-    from iclab.validation import check_choice
-
     return 1.0 if check_choice("scale", scale, GD_SCALES) == "1/t" else float(d)
 
 
@@ -118,7 +117,7 @@ def gd_optimal_step(t, d: int, noise: float, *, x_var: float = 1.0, w_var: float
 
         eta* = t / (x_var (t + d + 1) + noise / w_var) / c
 
-    (Mahankali et al. §4.1: t / (t + d + 1 + sigma^2) at x_var = w_var = 1, c = 1; Lu et al. at x_var = 1/d,
+    (Mahankali et al. 2023, Thm 1: t / (t + d + 1 + sigma^2) at x_var = w_var = 1, c = 1; Lu et al. at x_var = 1/d,
     c = d: t / (t + d + 1 + rho d) -> 1/(1 + q) as t = alpha d, d -> inf). t broadcasts (numpy)."""
     t = np.asarray(check_positive("t", t), dtype=float)
     noise = float(check_nonnegative("noise", noise))

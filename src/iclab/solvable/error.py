@@ -1,4 +1,6 @@
-"""Exact finite-d test error of any Gamma (``papers/lu2024.md`` §3.3), from Gaussian moments, no sampling.
+"""Exact finite-d test error of any Gamma, from Gaussian moments, no sampling (Lu et al. 2024: the formula with
+which the authors' code, ``theory_runs/common.py``, scores every finite-d simulation of their figures; re-derived
+below).
 
 e(Gamma) = E (y_q - x_q^T Gamma h)^2 over a test context of length ell with task w from a test distribution.
 Given w, with s_w = |w|^2/d + rho (x ~ N(0, I/d), y = <x, w> + N(0, rho)):
@@ -12,7 +14,8 @@ E|w|^2, E s_w and E s_w^2, so
 
     e = E s_w - (2/d) (tr(Gamma_x R) + gamma . m) + (1/d) tr(Gamma E[hh^T] Gamma^T),   Gamma = [Gamma_x, gamma].
 
-With |w|^2 = d this is the spec's formula (A, B matrices). Test distributions: ``"sphere"`` (fresh task on the
+With |w|^2 = d this is the authors' formula (their A, B matrices), with the bottom-right entry s^2 (1 + 2/ell)
+of the derivation (an older function of theirs has 1 + rho^2 there). Test distributions: ``"sphere"`` (fresh task on the
 sphere |w| = sqrt(d), the ICL error of the figures), ``"gaussian"`` (fresh w ~ N(0, I): only E s_w^2 = s^2 + 2/d
 differs), or an array of k tasks (uniform over them: the IDG error over the pool).
 """

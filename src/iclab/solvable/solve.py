@@ -1,4 +1,5 @@
-"""Gamma*: ridge regression of y_q on the rank-one features vec(H_Z) = x_q (x) h (``papers/lu2024.md`` §3.1–3.2).
+"""Gamma*: ridge regression of y_q on the rank-one features vec(H_Z) = x_q (x) h (Lu et al. 2024's pretraining of
+the reduced model; the objective and the ridge scaling (n/d) lam of the authors' solver, ``theory_runs/common.py``).
 
     Gamma* = argmin_Gamma  sum_mu (y_mu - x_mu^T Gamma h_mu)^2 + (n/d) lam |Gamma|_F^2,   p = d(d+1) unknowns.
 

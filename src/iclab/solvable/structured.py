@@ -1,11 +1,13 @@
-"""The solvable model with structured task covariances (Letey, Zavatone-Veth, Lu, Pehlevan 2025, §7).
+"""The solvable model with structured task covariances (Letey, Zavatone-Veth, Lu, Pehlevan 2025), as in
+the authors' simulations (``final_gamma``, ``trace_formula_gamma``).
 
 Pretraining tasks come from a pool w_1..w_k ~ N(0, C_train), unnormalised (k = floor(κd); κ = inf: a fresh task
 per context); test tasks w ~ N(μ, C_test), with a test context length ℓ_test that may differ from ℓ. Tokens stay
 isotropic, x ~ N(0, I/d), so the exact fast sampler of :mod:`iclab.solvable.sampler` applies unchanged (only ‖w‖
 enters), as does the Γ* solver of :mod:`iclab.solvable.solve`.
 
-The test error of a given Γ is exact for Gaussian tasks (§7, "finite-ℓ exact version"): with Ĉ = C + μμᵀ,
+The test error of a given Γ is exact for Gaussian tasks (derived here; the authors' form drops the O(1/ℓ, 1/d)
+terms): with Ĉ = C + μμᵀ,
 x = ⟨Ĉ⟩ + ρ, the moments E wwᵀ = Ĉ, E[s_w w] = xμ + (2/d)Cμ, E s_w = x, E s_w² = x² + (2 tr C² + 4μᵀCμ)/d²
 (s_w = ‖w‖²/d + ρ) enter :func:`iclab.solvable.error.error_from_moments`. ``form="authors"`` is the authors'
 ``trace_formula_gamma`` instead: E[s_w w] = xμ, E s_w² = x², no O(1/ℓ) factors, and ℓ_test = int(α_test d).
@@ -60,7 +62,7 @@ def structured_pretraining_tasks(rng: np.random.Generator, d: int, tau: float, k
                                  assignment: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """The pool ``(k, d)`` from N(0, C_train), unnormalised, and each context's task ``(n,)``.
 
-    assignment ``"uniform"``: n = round(τd²) i.i.d. uniform indices (the authors' ``randint``, Letey et al. 2025, §1);
+    assignment ``"uniform"``: n = round(τd²) i.i.d. uniform indices (the authors' ``randint``);
     ``"balanced"``: every task used round(n/k) times (Lu et al.'s convention). κ = inf: n fresh tasks, one per
     context. The counting rules are those of :func:`iclab.solvable.sampler.pretraining_tasks`.
     """
@@ -85,7 +87,7 @@ def _gaussian_moments(cov, mu, d: int, rho: float, form: str):
 def gaussian_test_error(gamma, alpha_test, rho: float, c_test, mu=None, *, form: str = "exact") -> np.ndarray:
     """Exact test error of Γ (d, d+1) for tasks w ~ N(μ, C_test) at every test length α_test (any shape; one set of
     traces of Γ serves the whole grid). ℓ_test = round(α_test d) ("exact") or int(α_test d) with α_test = ℓ_test/d
-    ("authors", the large-ℓ form of Letey et al. 2025, §7). c_test: spectrum (d,) or matrix (d, d)."""
+    ("authors", the large-ℓ form of ``trace_formula_gamma``). c_test: spectrum (d,) or matrix (d, d)."""
     gamma = _check_gamma(gamma)
     d = gamma.shape[0]
     check_choice("form", form, FORMS)
@@ -102,7 +104,7 @@ def gaussian_test_error(gamma, alpha_test, rho: float, c_test, mu=None, *, form:
 def simulate_structured(d: int, tau: float, alpha: float, kappa: float, rho: float, c_train, tests, *,
                         lam: float = 0.0, alpha_test=None, seed: int = 0, assignment: str = "uniform",
                         form: str = "exact", method: str = "auto", rtol: float = 1e-8) -> dict:
-    """One Γ* of the structured model (Letey et al. 2025, §7) and its exact errors.
+    """One Γ* of the structured model and its exact errors.
 
     tests: a list of test covariances (spectra (d,) or matrices (d, d)); alpha_test: array of test lengths
     (default α). Returns ``{"e_icl": (len(tests), *alpha_test.shape), "e_idg": float, "gamma": (d, d+1)}``;

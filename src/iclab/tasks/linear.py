@@ -1,11 +1,12 @@
 """Linear-regression prompts y = <x, w> + eps, with every normalisation explicit.
 
-Conventions (``papers/README.md``, "Conventions across papers"):
+Conventions:
 
-- Lu et al. 2024:        x ~ N(0, I/d), w on the sphere |w| = sqrt(d) (or N(0, I)), eps ~ N(0, rho);
-                         a finite pool of k tasks (balanced or uniform assignment) or fresh tasks (kappa = inf).
-- Mahankali et al. 2023: x ~ N(0, Sigma), w ~ N(0, Sigma^-1) (the paper's prior) or N(0, I) (Ahn et al. / ZFB),
-                         eps ~ N(0, sigma^2), fresh task per prompt.
+- Lu et al. 2024:        x ~ N(0, I/d), w on the sphere |w| = sqrt(d) (the authors' linear-model simulations) or
+                         N(0, I) (their dMMSE and Transformer code), eps ~ N(0, rho); a finite pool of k tasks
+                         (balanced or uniform assignment) or fresh tasks (kappa = inf).
+- Mahankali et al. 2023: x ~ N(0, Sigma), w ~ N(0, Sigma^-1) (the prior of their Thm 2) or N(0, I) (Ahn et al. 2023;
+                         Zhang, Frei, Bartlett 2024), eps ~ N(0, sigma^2), fresh task per prompt.
 
 All sampling is pure: a JAX key in, arrays out; the task object is an Equinox module (a PyTree), so ``sample``
 can run inside ``jit``/``vmap``/``lax.scan``.

@@ -1,4 +1,4 @@
-"""Nonlinear rotation-invariant regression prompts (Mahankali et al. Theorem 3, ``papers/mahankali2023.md`` §1.3).
+"""Nonlinear rotation-invariant regression prompts (Mahankali et al. 2023, Thm 3).
 
 x ~ N(0, I_d); a fresh random function f per prompt whose law is rotation invariant (x -> f(Ux) has the law of f
 for every orthogonal U); y = f(x) + eps with eps ~ N(0, sigma2) on every label, query included.
@@ -8,7 +8,7 @@ for every orthogonal U); y = f(x) + eps with eps ~ N(0, sigma2) on every label, 
 - :class:`RotatedFunction`: f(x) = g(U x) for a user-supplied g and a Haar-random rotation U per prompt.
 
 ``Prompts.w`` holds beta_f = E_x[f(x) x], the first Hermite coefficient (best linear fit) of the prompt's function,
-which is what the optimal one-layer LSA learns about f (§4.3).
+which is what the optimal one-layer LSA learns about f (:func:`iclab.theory.mahankali2023.nonlinear_eta_star`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Template tasks over a fixed dictionary (Yang et al. 2024, ``papers/yang2024.md`` §1).
+"""Template tasks over a fixed dictionary (Yang, Huang, Liang, Chi 2024).
 
 A dictionary holds K fixed tokens v_k (d-dimensional) and their representations z_k = f(v_k) (m basis
 functions). A task is a coefficient vector lambda; every token gets the label
@@ -11,7 +11,7 @@ are random; the dictionary is drawn once.
 
 Representations ("basis"):
 
-- ``"gaussian"``: the paper's experiments: v_k ~ N(0, I_d) and z_k ~ N(0, I_m) drawn independently (a random
+- ``"gaussian"``: as in the paper's experiments: v_k ~ N(0, I_d) and z_k ~ N(0, I_m) drawn independently (a random
   lookup table);
 - ``"fourier"``, ``"chebyshev"``, ``"legendre"``, ``"monomial"``: an explicit basis evaluated at the token, on
   scalar (d = 1) or low-dimensional inputs. Multivariate bases are tensor products of the 1-d functions, the

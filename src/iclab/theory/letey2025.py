@@ -4,12 +4,13 @@ The model, Γ* and the ridge objective are those of Lu et al. (:mod:`iclab.theor
 prior. Pretraining tasks are w ~ N(0, C_train) (pool of k = κd, unnormalised), test tasks w ~ N(μ, C_test) with
 second moment Ĉ = C_test + μμᵀ, and the test context length ℓ_test = α_test d may differ from ℓ = αd.
 As d → ∞ the errors are deterministic functions of the eigenvalues λ_i of C_train and of the test moments
-c̃_i = u_iᵀ Ĉ u_i on its eigenvectors only (Letey et al. 2025, §1, §3.5).
+c̃_i = u_iᵀ Ĉ u_i on its eigenvectors only (derived here from the authors' ``ICL_error``).
 
-Notation (Letey et al. 2025, §3.1–§3.5): c_tr = ⟨C_train⟩, c_test = ⟨Ĉ⟩ (⟨A⟩ = tr A / d), q_tr = (c_tr + ρ)/α,
-r_test = (c_test + ρ)/α_test, σ = q_tr + λ̃ with λ̃ the effective ridge, and the deterministic resolvent
+Notation: c_tr = ⟨C_train⟩, c_test = ⟨Ĉ⟩ (⟨A⟩ = tr A / d), q_tr = (c_tr + ρ)/α,
+r_test = (c_test + ρ)/α_test, σ = q_tr + λ̃ with λ̃ the effective ridge (the authors' code calls λ̃ ``xi`` and σ
+``nu``), and the deterministic resolvent
 
-    F_κ(σ) = [a C_train + σ]⁻¹,  a = 1 − 1/κ + (σ/κ) M,  M = ⟨F_κ⟩     (fixed point, §3.2)
+    F_κ(σ) = [a C_train + σ]⁻¹,  a = 1 − 1/κ + (σ/κ) M,  M = ⟨F_κ⟩     (the self-consistent 𝓜_κ of eq. (17))
 
 with f_i = 1/(aλ_i + σ). Everything is evaluated per distinct eigenvalue of C_train (a spectrum with m distinct
 values costs O(m) per evaluation) and through positive quantities (identities noted where used), so nothing
@@ -17,6 +18,13 @@ subtracts nearly equal numbers except at the genuine ridgeless threshold τ = 1.
 
 Entry points: :func:`solve` (the fixed points, on a broadcast grid of τ, α, κ, ρ, λ) and :func:`errors` (one test,
 any α_test; many tests reuse one solve); :func:`evaluate` does both. Covariance families: :func:`family`.
+
+Sources. Letey et al. 2025 is arXiv 2509.26551 (ICLR 2026). Its body was not available to us: the formulas follow
+the authors' public code (Pehlevan-Group/task_alignment_governs_icl_preprint; mletey/pretrain-test-icl-alignment-
+ICLR26, ``theory.py``), whose functions are named where used, re-derived and evaluated deterministically over the
+eigenvalues of C_train where the authors average Monte-Carlo resolvents (``M_M2_empirical``). What their code does
+not have (λ > 0, e_IDG, the limits) is marked "derived here". Equation numbers are cited only where a published
+summary of the paper quotes them (eq. (17) for 𝓜_κ); F_κ and 𝒦 are the names on the paper's figure axes.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from iclab.theory.lu2024 import M_kappa, M_kappa_prime
 from iclab.validation import UserInputError, check_int, check_nonnegative, check_positive
 
 __all__ = [
@@ -37,7 +46,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Covariance families (Letey et al. 2025, §1): diagonal spectra of trace d, indices j = 1..d
+# Covariance families of the authors' figure scripts: diagonal spectra of trace d, indices j = 1..d
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -75,12 +84,13 @@ def _spike(d: int, f: float, j: float) -> np.ndarray:
 
 FAMILIES = {"iso": (0, lambda d: np.ones(d)), "pl": (1, _pl), "revpl": (1, _revpl), "piano": (0, _piano),
             "lowrank": (1, _lowrank), "spike": (2, _spike)}
-"""name -> (number of parameters, function (d, *params) -> spectrum (d,)); Letey et al. 2025, §1."""
+"""name -> (number of parameters, function (d, *params) -> spectrum (d,)); the authors' figure scripts."""
 
 
 def family(name: str, d: int, *params: float) -> np.ndarray:
-    """Diagonal of a covariance family of Letey et al. 2025, §1 (trace d): ``iso``, ``pl`` p, ``revpl`` p, ``piano``,
-    ``lowrank`` r, ``spike`` f j (j 1-based). Returns the spectrum (d,) in the standard basis, index j = 1..d."""
+    """Diagonal of a covariance family of the authors' figure scripts (trace d): ``iso``, ``pl`` p, ``revpl`` p,
+    ``piano``, ``lowrank`` r, ``spike`` f j (j 1-based). Returns the spectrum (d,) in the standard basis, index
+    j = 1..d."""
     d = check_int("d", d, lo=2)
     if name not in FAMILIES:
         raise UserInputError(f"covariance family must be one of {', '.join(FAMILIES)} (got {name!r})")
@@ -109,7 +119,7 @@ def family_from_spec(text: str, d: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Train spectrum and test moments (Letey et al. 2025, §3.8 step 1)
+# Train spectrum and test moments (computed once; every solve and test reuses them)
 
 
 def _check_cov(name: str, cov, d: int | None = None) -> np.ndarray:
@@ -137,7 +147,7 @@ def _check_cov(name: str, cov, d: int | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrainSpectrum:
-    """C_train reduced to its distinct eigenvalues (Letey et al. 2025, §3.8 step 1).
+    """C_train reduced to its distinct eigenvalues, eigendecomposed once.
 
     ``⟨g(C_train)⟩ = Σ_u weight[u] g(eig[u])`` for any function g, and the eigenvectors of eigenvalue eig[u] are
     ``basis[:, group == u]`` (basis None: the standard basis, C_train was given as a spectrum).
@@ -160,7 +170,7 @@ class TrainSpectrum:
 
     @property
     def c_tr(self) -> float:
-        """c_tr = ⟨C_train⟩ (Letey et al. 2025, §3.1)."""
+        """c_tr = ⟨C_train⟩ (the authors' ``rhotr = trace(Ctr)/d + rho`` is c_tr + ρ)."""
         return float(self.spectrum.mean())
 
 
@@ -179,7 +189,7 @@ def train_spectrum(c_train) -> TrainSpectrum:
 @dataclass(frozen=True)
 class ProjectedTest:
     """The test second moment Ĉ = C_test + μμᵀ as the theory sees it: its diagonal on C_train's eigenvectors,
-    summed per distinct eigenvalue (Letey et al. 2025, §3.5, §3.8 step 1).
+    summed per distinct eigenvalue (e_ICL depends on Ĉ only through these; derived here).
     Reusable across solves of the same :class:`TrainSpectrum`."""
 
     ct: np.ndarray
@@ -191,7 +201,7 @@ class ProjectedTest:
 
 
 def project_test(train: TrainSpectrum, c_test, mu=None) -> ProjectedTest:
-    """The test moments c̃ of Ĉ = C_test + μμᵀ on the train eigenvectors (Letey et al. 2025, §1, §3.5).
+    """The test moments c̃ of Ĉ = C_test + μμᵀ on the train eigenvectors (μ = 0 in all the authors' figures).
 
     Only the diagonal of Ĉ in C_train's eigenbasis enters, so any symmetric PSD C_test is allowed. A spectrum
     (d,) is a diagonal matrix in the standard basis; a :class:`ProjectedTest` is returned as it is.
@@ -216,11 +226,12 @@ def project_test(train: TrainSpectrum, c_test, mu=None) -> ProjectedTest:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The fixed point a(σ) and the traces of F_κ (Letey et al. 2025, §3.2)
+# The fixed point a(σ) and the traces of F_κ (Letey et al. 2025, eq. (17); the authors' ``ICL_error``: FR, M)
 
 
 def _solve_a(sigma, invk, eig, w, *, max_iter=200):
-    """a ∈ (0, 1] with g(a) = a(1 + T/κ) − 1 = 0, T = ⟨C f⟩, f = 1/(aC + σ) (§3.2 divided through: a = 1/(1+δ)).
+    """a ∈ (0, 1] with g(a) = a(1 + T/κ) − 1 = 0, T = ⟨C f⟩, f = 1/(aC + σ) (the fixed point divided through:
+    a = 1/(1+δ)).
 
     g(0) = −1, g(1) ≥ 0, g' = 1 + σ⟨C f²⟩/κ > 0 and g'' < 0, so Newton from a = 0 rises monotonically onto the
     root; the bracket [lo, hi] with bisection guards against rounding. sigma, invk: 1-d arrays of one size.
@@ -251,7 +262,7 @@ def _solve_a(sigma, invk, eig, w, *, max_iter=200):
 
 @dataclass(frozen=True)
 class _Traces:
-    """Traces of F_κ at σ (Letey et al. 2025, §3.2), each (N,) unless noted; the identities are derived in
+    """Traces of F_κ at σ (eq. (17) and its σ-derivative), each (N,) unless noted; the identities are derived in
     :func:`_traces` and :func:`solve`."""
 
     a: np.ndarray
@@ -266,27 +277,28 @@ class _Traces:
 
 def _traces(sigma, invk, eig, w) -> _Traces:
     """All traces at σ. a' follows from differentiating a(1 + T/κ) = 1: a' = (a/κ) S2λ / (1 + σ S2λ/κ) with
-    S2λ = ⟨C f²⟩, which equals §3.2's (M + σM')/κ (as M − σ⟨f²⟩ = a S2λ) without the cancellation."""
+    S2λ = ⟨C f²⟩, which equals the authors' (M + σM')/κ (in ``FR2``; as M − σ⟨f²⟩ = a S2λ) without the
+    cancellation."""
     a = _solve_a(sigma, invk, eig, w)
     f = 1.0 / (a[:, None] * eig + sigma[:, None])
     f2 = f * f
     S2l = f2 @ (w * eig)
     u = a * S2l / (1.0 + invk * sigma * S2l)
     ap = invk * u
-    m2 = f2 @ w + ap * S2l                     # ⟨(a'C + 1) f²⟩ (§3.2: (F_2)_i = (a'λ_i + 1) f_i²)
+    m2 = f2 @ w + ap * S2l                     # ⟨(a'C + 1) f²⟩ (the authors' FR2 = F(a'C + I)F, per eigenvalue)
     af = a[:, None] * eig * f
     return _Traces(a, f, f @ w, m2, af @ w, u, (af * af) @ w + sigma * sigma * ap * S2l, ap)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The effective ridge λ̃ (Letey et al. 2025, §3.3)
+# The effective ridge λ̃ (the authors' ``xi``: ridgeless, τ < 1, in their code; λ > 0 derived here)
 
 
 def _lambda_tilde(tau, q, invk, lam, eig, w, *, max_iter=200):
     """λ̃ for 1-d arrays: 0 (ridgeless, τ ≥ 1) or the root x > 0 of φ(x) = A(x) + τλ/x, A = 1 − τ − xM(q + x).
 
-    φ decreases from +inf (λ > 0) or 1 − τ (λ = 0, τ < 1) at x = 0⁺ to −τ at inf (xM(q+x) rises from 0 to 1,
-    §3.3), so the root is unique; φ' = −(u + q m2) − τλ/x² (d(xM)/dx = M + xM' = u + q m2). A is evaluated as
+    φ decreases from +inf (λ > 0) or 1 − τ (λ = 0, τ < 1) at x = 0⁺ to −τ at inf (xM(q+x) rises from 0 to 1), so
+    the root is unique; φ' = −(u + q m2) − τλ/x² (d(xM)/dx = M + xM' = u + q m2). A is evaluated as
     t + qM − τ when xM ≥ 1/2 (xM = 1 − t − qM), so neither form cancels. Newton in a bracket found by
     doubling/halving, with bisection where Newton leaves it.
     """
@@ -343,10 +355,10 @@ def _lambda_tilde(tau, q, invk, lam, eig, w, *, max_iter=200):
 
 @dataclass(frozen=True)
 class Solution:
-    """The test-independent part of the theory on a broadcast grid of shape S (Letey et al. 2025, §3.8 steps 2–4).
+    """The test-independent part of the theory on a broadcast grid of shape S.
 
     Arrays have shape S unless noted. ``K`` holds 𝒦 per distinct train eigenvalue, so that
-    e_misalign = Σ_u K[..., u] · project_test[u] (§3.5).
+    e_misalign = Σ_u K[..., u] · project_test[u].
     """
 
     train: TrainSpectrum
@@ -356,27 +368,27 @@ class Solution:
     rho: np.ndarray
     lam: np.ndarray
     lambda_tilde: np.ndarray
-    """effective ridge λ̃ (§3.3)."""
+    """effective ridge λ̃ (the authors' ``xi``)."""
     sigma: np.ndarray
     """σ = q_tr + λ̃."""
     a: np.ndarray
-    """fixed point a(σ) ∈ (0, 1] (§3.2)."""
+    """fixed point a(σ) ∈ (0, 1] (eq. (17))."""
     M: np.ndarray
     """𝓜_κ(σ) = ⟨F_κ(σ)⟩."""
     M_prime: np.ndarray
     """𝓜'_κ(σ) = −⟨F_2⟩ < 0."""
     e_pre: np.ndarray
-    """pretraining-error term E_pre (§3.4); +inf at the ridgeless threshold τ = 1."""
+    """pretraining-error term E_pre (the authors' ``idg``); +inf at the ridgeless threshold τ = 1."""
     e_idg: np.ndarray
-    """in-distribution error τ E_pre (§3.4)."""
+    """in-distribution error τ E_pre (derived here)."""
     S2: np.ndarray
     """1 − 2σ𝓜 − σ²𝓜' (enters e_bias)."""
     c_bias: np.ndarray
     """𝓜 + λ̃𝓜' (enters e_bias)."""
     K: np.ndarray
-    """(*S, m) 𝒦 per distinct train eigenvalue (§3.5)."""
+    """(*S, m) 𝒦 per distinct train eigenvalue."""
     resolvent: np.ndarray
-    """(*S, m) F_κ(σ) per distinct train eigenvalue (for the resolvent alignment, §3.6)."""
+    """(*S, m) F_κ(σ) per distinct train eigenvalue (for the resolvent alignment)."""
 
 
 def _invk(kappa):
@@ -395,7 +407,7 @@ def solve(c_train, tau, alpha, kappa, rho, lam=0.0) -> Solution:
 
     c_train: a spectrum (d,), a (d, d) symmetric PSD matrix, or a :class:`TrainSpectrum`. κ = inf means a fresh
     task per context (a ≡ 1); λ = 0 is the ridgeless limit (λ̃ = 0 for τ ≥ 1; errors +inf at τ = 1).
-    Letey et al. 2025, §3.2–§3.5 and the algorithm of §3.8.
+    The authors' ``ICL_error``, evaluated per distinct eigenvalue (they average Monte-Carlo resolvents instead).
     """
     train = c_train if isinstance(c_train, TrainSpectrum) else train_spectrum(c_train)
     tau, alpha, kappa, rho, lam = np.broadcast_arrays(*_grid(tau, alpha, kappa, rho, lam))
@@ -421,12 +433,12 @@ def _solve_flat(train: TrainSpectrum, tau, alpha, kappa, rho, lam):
     """:func:`solve` on 1-d arrays of one size; returns (λ̃, σ, a, 𝓜, ⟨F_2⟩, E_pre, S2, c, 𝒦 (N, m), f (N, m))."""
     eig, w = train.eig, train.weight
     invk = _invk(kappa)
-    q = (train.c_tr + rho) / alpha                                      # q_tr (§3.1)
+    q = (train.c_tr + rho) / alpha                                      # q_tr
     lt = _lambda_tilde(tau, q, invk, lam, eig, w)
     sigma = q + lt
     tr = _traces(sigma, invk, eig, w)
     c = tr.u + q * tr.m2                                               # 𝓜 + λ̃𝓜' (> 0)
-    # E_pre (§3.4): numerator ρ + σ − σ²𝓜 − λ̃ S2 = ρ + q t + λ̃σu (as t − S2 = σu); denominator
+    # E_pre (the authors' idg): numerator ρ + σ − σ²𝓜 − λ̃ S2 = ρ + q t + λ̃σu (as t − S2 = σu); denominator
     # τ − 1 + 2λ̃𝓜 + λ̃²𝓜' = τλ/λ̃ + λ̃ c by the root equation of λ̃, and τ − 1 when λ̃ = 0.
     N = rho + q * tr.t + lt * sigma * tr.u
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -443,10 +455,10 @@ def _solve_flat(train: TrainSpectrum, tau, alpha, kappa, rho, lam):
 def errors(sol: Solution, c_test, alpha_test=None, mu=None) -> dict[str, np.ndarray]:
     """Test errors of the solved grid for one test covariance: ``{"e_icl", "e_bias", "e_misalign"}``.
 
-    e_ICL = e_bias + e_misalign (Letey et al. 2025, §3.5) with
+    e_ICL = e_bias + e_misalign (the authors' ``ICL_error``; e_misalign is their ``ICL_alignment``) with
     e_bias = ρ + r_test[1 + (E_pre − 2σ)𝓜 + (λ̃E_pre − σ²)𝓜'] = ρ + r_test[S2 + E_pre(𝓜 + λ̃𝓜')] and
     e_misalign = ⟨Ĉ 𝒦⟩; r_test = (c_test + ρ)/α_test. alpha_test (default α) broadcasts against the grid, so one
-    solve serves a whole α_test grid (§4). c_test: spectrum (d,), matrix (d, d) or
+    solve serves a whole α_test grid. c_test: spectrum (d,), matrix (d, d) or
     :class:`ProjectedTest`; mu: test-task mean (Ĉ = C_test + μμᵀ).
     """
     ct = project_test(sol.train, c_test, mu).ct
@@ -461,7 +473,7 @@ def errors(sol: Solution, c_test, alpha_test=None, mu=None) -> dict[str, np.ndar
 
 def evaluate(c_train, c_test, tau, alpha, kappa, rho, lam=0.0, alpha_test=None, mu=None) -> dict[str, np.ndarray]:
     """:func:`solve` then :func:`errors`: ``{"lambda_tilde", "sigma", "e_pre", "e_idg", "e_icl", "e_bias",
-    "e_misalign"}`` on the broadcast grid (Letey et al. 2025, §3.2–§3.5)."""
+    "e_misalign"}`` on the broadcast grid."""
     sol = solve(c_train, tau, alpha, kappa, rho, lam)
     out = {"lambda_tilde": sol.lambda_tilde, "sigma": sol.sigma, "e_pre": sol.e_pre, "e_idg": sol.e_idg}
     out.update(errors(sol, c_test, alpha_test, mu))
@@ -469,7 +481,7 @@ def evaluate(c_train, c_test, tau, alpha, kappa, rho, lam=0.0, alpha_test=None, 
 
 
 def e_icl_expanded(sol: Solution, c_test, alpha_test=None, mu=None) -> np.ndarray:
-    """The expanded form of e_ICL (Letey et al. 2025, §3.5, the authors' ``ICL_for_spiked_test``), from 𝓜, 𝓜',
+    """The expanded form of e_ICL (the authors' ``ICL_for_spiked_test``), from 𝓜, 𝓜',
     F_κ and F_2 = F_κ[a'C + I]F_κ with a' = (𝓜 + σ𝓜')/κ as written there; a cross-check of :func:`errors`:
 
     e = ρ_test − 2⟨Ĉ(I − σF)⟩ + ⟨(Ĉ + r)(I − 2σF + σ²F_2)⟩ + E_pre⟨(Ĉ + r)(F − λ̃F_2)⟩.
@@ -490,12 +502,12 @@ def e_icl_expanded(sol: Solution, c_test, alpha_test=None, mu=None) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Alignment measures (Letey et al. 2025, §3.6)
+# Alignment measures (the x axes of Letey et al. 2025, Fig. 2; the authors' ``theory_plot.py``)
 
 
 def cka(a, b) -> float:
     """Centred kernel alignment cka(A,B)/sqrt(cka(A,A) cka(B,B)), cka(A,B) = tr(HAHB)/(d−1)², H = I − 11ᵀ/d
-    (§3.6 measure 4). Spectra are diagonal matrices. Note that H is not basis-invariant."""
+    (the fourth measure of Fig. 2). Spectra are diagonal matrices. Note that H is not basis-invariant."""
     a, b = (np.diag(v) if np.ndim(v) == 1 else np.asarray(v, dtype=float) for v in (a, b))
     h = lambda x: x - x.mean(0, keepdims=True) - x.mean(1, keepdims=True) + x.mean()   # noqa: E731  (H X H)
     ha, hb = h(a), h(b)
@@ -503,7 +515,7 @@ def cka(a, b) -> float:
 
 
 def alignment_measures(sol: Solution, c_train, c_test) -> dict[str, np.ndarray]:
-    """The four measures of Letey et al. 2025, §3.6 plotted against e_ICL: ``misalign`` ⟨C_test 𝒦⟩, ``resolvent``
+    """The four measures plotted against e_ICL in Letey et al. 2025, Fig. 2: ``misalign`` ⟨C_test 𝒦⟩, ``resolvent``
     ⟨C_test F_κ(σ)⟩, ``inverse`` ⟨C_test C_train⁻¹⟩ (inf when C_test has mass on null directions of C_train) and
     ``cka`` (of the matrices as given)."""
     ct = project_test(sol.train, c_test).ct
@@ -513,21 +525,21 @@ def alignment_measures(sol: Solution, c_train, c_test) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Limits (Letey et al. 2025, §3.6, §5) and the isotropic closed form (§4)
+# Limits (derived here) and the isotropic closed form (the authors' ``icl_scaled_isotropic``)
 
 
 def limit_alpha_inf(c_train, c_test, tau, kappa, rho, mu=None):
     """Ridgeless α → inf limit (α_test = α) for τ > 1 and κ > rank(C_train)/d.
 
-    For full-rank C_train this is Letey et al. 2025, §3.6: ρ[1 + κ⟨Ĉ C_train⁻¹⟩/((κ − 1)(τ − 1))]. The general
-    form [derived here from §3.2–§3.5 as σ = q_tr → 0: E_pre → ρ/(τ−1), a → a∞ = 1 − r/κ with r = rank/d, 𝒦_i →
-    E_pre/(a∞λ_i) on the range, and the null directions of C_train keep r_test·E_pre·q·⟨F_2⟩ → E_pre(1 − r)ρ_test/ρ_tr
-    in e_bias] is
+    For full-rank C_train this is ρ[1 + κ⟨Ĉ C_train⁻¹⟩/((κ − 1)(τ − 1))], the limit that explains the
+    ⟨C_test C_train⁻¹⟩ axis of Letey et al. 2025, Fig. 2. The general form [derived here from the formulas above
+    as σ = q_tr → 0: E_pre → ρ/(τ−1), a → a∞ = 1 − r/κ with r = rank/d, 𝒦_i → E_pre/(a∞λ_i) on the range, and
+    the null directions of C_train keep r_test·E_pre·q·⟨F_2⟩ → E_pre(1 − r)ρ_test/ρ_tr in e_bias] is
 
         ρ + ρ/(τ − 1) · [⟨Ĉ C_train⁺⟩/a∞ + (1 − r)(c_test + ρ)/(c_tr + ρ)].
 
     NaN outside τ > 1, κ > r; inf where Ĉ has mass on null directions of C_train (the error then grows linearly
-    in α, §3.6 example).
+    in α).
     """
     train = c_train if isinstance(c_train, TrainSpectrum) else train_spectrum(c_train)
     ct = project_test(train, c_test, mu).ct
@@ -544,7 +556,7 @@ def limit_alpha_inf(c_train, c_test, tau, kappa, rho, mu=None):
 
 
 def limit_tau_kappa_inf(c_train, c_test, alpha, rho, alpha_test=None, mu=None):
-    """τ, κ → inf (§5): ρ + r(1 − 2σ𝓜 + σ²⟨(C+σ)⁻²⟩) + σ²⟨Ĉ(C+σ)⁻²⟩ with σ = q_tr and 𝓜 = ⟨(C+σ)⁻¹⟩."""
+    """τ, κ → inf (derived here): ρ + r(1 − 2σ𝓜 + σ²⟨(C+σ)⁻²⟩) + σ²⟨Ĉ(C+σ)⁻²⟩ with σ = q_tr and 𝓜 = ⟨(C+σ)⁻¹⟩."""
     train = c_train if isinstance(c_train, TrainSpectrum) else train_spectrum(c_train)
     ct = project_test(train, c_test, mu).ct
     alpha, rho = np.broadcast_arrays(check_positive("alpha", alpha), check_nonnegative("rho", rho))
@@ -556,13 +568,12 @@ def limit_tau_kappa_inf(c_train, c_test, alpha, rho, alpha_test=None, mu=None):
 
 
 def icl_scaled_isotropic(tau, alpha, alpha_test, kappa, rho, c_tr=1.0, c_test=1.0):
-    """Ridgeless e_ICL for C_train = c_tr I, Ĉ = c_test I and a test length α_test (Letey et al. 2025, §4), in
-    closed form: 𝓜_κ(σ; c) = 𝓜^Lu_κ(σ/c)/c (§3.2), λ̃ = (1 − τ)/(τ 𝓜_{κ/τ}(q_tr; c)) for τ < 1, and
+    """Ridgeless e_ICL for C_train = c_tr I, Ĉ = c_test I and a test length α_test (the authors'
+    ``icl_scaled_isotropic``), in closed form: 𝓜_κ(σ; c) = 𝓜^Lu_κ(σ/c)/c, λ̃ = (1 − τ)/(τ 𝓜_{κ/τ}(q_tr; c)) for
+    τ < 1, and
 
     e = (c_test + ρ) − 2c_test(1 − σ𝓜) + (r + c_test)(1 − 2σ𝓜 − σ²𝓜') + E_pre(r + c_test)(𝓜 + λ̃𝓜').
     """
-    from iclab.theory.lu2024 import M_kappa, M_kappa_prime
-
     tau, alpha, kappa, rho = _grid(tau, alpha, kappa, rho, 0.0)[:4]
     alpha_test, c_tr, c_test = (check_positive(n, v) for n, v in
                                 (("alpha_test", alpha_test), ("c_tr", c_tr), ("c_test", c_test)))

@@ -5,16 +5,22 @@ come from a pool of k = κd vectors (κ = inf: a fresh task per context); labels
 d → ∞ its test errors on fresh tasks (ICL) and on pool tasks (IDG) have closed forms in (τ, α, κ, ρ, λ).
 
 Every public function is pure numpy in float64 and broadcasts over all of its parameters; scalar inputs give
-numpy scalars. Notation (papers/lu2024.md §5): q = (1+ρ)/α, F = (1/k)Σ wⱼwⱼᵀ with Marchenko–Pastur spectrum of
-ratio κ, ν = q + ξ with ξ the self-consistent effective ridge, and the spectral traces (all at x > 0)
+numpy scalars. Notation (that of the authors' code): q = (1+ρ)/α, F = (1/k)Σ wⱼwⱼᵀ with Marchenko–Pastur
+spectrum of ratio κ, ν = q + ξ with ξ the self-consistent effective ridge, and the spectral traces (all at x > 0)
 
     M(x)  = tr(F+x)⁻¹/d                 (M_kappa)
     t(x)  = tr F(F+x)⁻¹/d  = κM/(κ+M)    (= 1 − xM, without the cancellation)
     S2(x) = tr F²(F+x)⁻²/d              (= 1 − 2xM − x²M')
     m2(x) = tr(F+x)⁻²/d    = −M'(x)
 
-We evaluate §5.3–5.4 through these positive quantities (and the root identity for ξ), so that no formula
-subtracts nearly equal numbers except at the genuine interpolation threshold τ = 1.
+We evaluate the general-λ errors through these positive quantities (and the root identity for ξ), so that no
+formula subtracts nearly equal numbers except at the genuine interpolation threshold τ = 1.
+
+Sources. Lu et al. 2024 is arXiv 2405.11751 (PNAS 122(28), e2502599122, 2025). The equation numbers of its body
+could not be checked, so formulas cite the function of the authors' public code they come from
+(Pehlevan-Group/incontext-asymptotics-experiments, ``theory_runs/common.py``: ``M_kappa``, ``S_Wishart_derivative``,
+``ridge_icl``, ``ridgeless_icl``, ``ridgeless_idg``; the follow-up's ``prop_icl``), or say "derived here" where the
+authors' code has no counterpart, and reference values cite the paper's figure.
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ def _invk(kappa):
 
 
 def M_kappa(x, kappa):
-    """Stieltjes transform M_κ(x) = lim tr(F + x I)⁻¹/d of the MP law with ratio κ, at x ≥ 0 (§5.1).
+    """Stieltjes transform M_κ(x) = lim tr(F + x I)⁻¹/d of the MP law with ratio κ, at x ≥ 0 (the authors'
+    ``M_kappa``).
 
     κ = inf gives 1/(1 + x). Shapes broadcast; x = 0 gives κ/(κ−1) for κ > 1 and inf for κ ≤ 1.
     """
@@ -74,7 +81,8 @@ def M_kappa(x, kappa):
 
 
 def M_kappa_prime(x, kappa):
-    """Derivative M'_κ(x) = −M(1 + M/κ)/sqrt((x+1−1/κ)² + 4x/κ) < 0, at x > 0 (§5.1)."""
+    """Derivative M'_κ(x) = −M(1 + M/κ)/sqrt((x+1−1/κ)² + 4x/κ) < 0, at x > 0 (the authors'
+    ``S_Wishart_derivative``, in an equivalent form)."""
     x = check_positive("x", x)
     kappa = check_positive("kappa", kappa, allow_inf=True)
     invk = _invk(kappa)
@@ -83,7 +91,8 @@ def M_kappa_prime(x, kappa):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The effective ridge ξ (§5.2)
+# The effective ridge ξ: the self-consistent equation of Lu et al. 2024 that the authors' ``ridge_icl`` solves
+# with fsolve (their ``eps``)
 
 
 def _xi_kappa_inf(tau, q, lam):
@@ -105,7 +114,8 @@ def _xi_ridgeless(tau, q, invk):
 
 
 def _xi_newton(tau, q, invk, lam, *, max_iter=100):
-    """Root ξ > 0 of h(ξ) = ξ A(ξ) + τλ, A = 1 − τ − ξM(ν), ν = q + ξ (§5.2 times ξ), for λ > 0 and 1-d arrays.
+    """Root ξ > 0 of h(ξ) = ξ A(ξ) + τλ, A = 1 − τ − ξM(ν), ν = q + ξ (the ξ equation times ξ), for λ > 0 and 1-d
+    arrays.
 
     A has two exact forms: 1 − τ − ξM, and t(ν) + qM(ν) − τ (as ξM = 1 − t − qM); we take the second when ξM ≥ 1/2,
     so that neither subtracts nearly equal numbers, even when ξ ≫ q (τ → 0) or ξ ≪ q (τ = 1, tiny λ).
@@ -163,13 +173,16 @@ def _params(tau, alpha, kappa, rho, lam):
 
 
 def xi(tau, alpha, kappa, rho, lam=0.0):
-    """Effective ridge ξ > 0 solving 1 − τ + τλ/ξ = ξ M_κ(q + ξ), q = (1+ρ)/α (§5.2); ξ = 0 for λ = 0, τ ≥ 1."""
+    """Effective ridge ξ > 0 solving 1 − τ + τλ/ξ = ξ M_κ(q + ξ), q = (1+ρ)/α (the authors' ``ridge_icl``);
+    ξ = 0 for λ = 0, τ ≥ 1, and (1−τ)/(τ M_{κ/τ}(q)) for λ = 0, τ < 1 (the ridgeless limit of that equation)."""
     tau, alpha, kappa, rho, lam = _params(tau, alpha, kappa, rho, lam)
     return _xi(tau, (1.0 + rho) / alpha, _invk(kappa), lam)[()]
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Test errors (§5.3, §5.4; ridgeless §5.5 is the same formula at the closed-form ξ)
+# Test errors: e_icl is the authors' ``ridge_icl``; e_idg at λ > 0 is derived here (the authors' code has none) and
+# reduces to their ``ridgeless_idg`` at λ = 0. The ridgeless closed forms (``ridgeless_icl``, ``ridgeless_idg``) are
+# these formulas at the closed-form ξ.
 
 
 def _errors(tau, q, rho, invk, lam):
@@ -206,15 +219,16 @@ def evaluate(tau, alpha, kappa, rho, lam=0.0) -> dict[str, np.ndarray]:
 
 
 def _g_task(icl, idg, tau, invk, lam):
-    """e_icl − e_idg with its exact special values (§4, §5.6).
+    """e_icl − e_idg (the gap plotted in Lu et al. 2024, Fig. 4) with its exact special values.
 
     - κ = ∞: the pretraining tasks are fresh, so IDG tests on fresh tasks too: e_ICL = e_IDG and g_task = 0
-      exactly (§5.6 "κ → ∞"), not the rounding residue of two equal sums (±1e-16).
-    - Ridgeless threshold λ = 0, τ = 1, κ < ∞: both errors are +∞ (§5.6), and g_task → +∞ from both sides. From
-      τ > 1 (§5.5): g_task = A + (ρ + q − q²m*)((1+q)m* − 1)/(τ − 1) with A finite and m* = M_κ(q); the coefficient
-      is positive because qm* < 1 and (1+q)M_κ(q) > 1 (Jensen: M_κ(q) = E 1/(s+q) > 1/(E s + q), E s = 1 for the
+      exactly, not the rounding residue of two equal sums (±1e-16).
+    - Ridgeless threshold λ = 0, τ = 1, κ < ∞ (the interpolation peak of Lu et al. 2024, Fig. 1): both errors are
+      +∞, and g_task → +∞ from both sides. From τ > 1 (the ``prop_icl`` and ``ridgeless_idg`` forms):
+      g_task = A + (ρ + q − q²m*)((1+q)m* − 1)/(τ − 1) with A finite and m* = M_κ(q); the coefficient is positive
+      because qm* < 1 and (1+q)M_κ(q) > 1 (Jensen: M_κ(q) = E 1/(s+q) > 1/(E s + q), E s = 1 for the
       MP law of ratio κ < ∞, which has variance 1/κ > 0). From τ < 1 the same factor (1+q)M_κ(q) − τ → (1+q)m* − 1
-      multiplies N/D with D → 0⁺ (§5.3). So +∞, not the NaN of ∞ − ∞.
+      multiplies N/D with D → 0⁺ (see :func:`_errors`). So +∞, not the NaN of ∞ − ∞.
     """
     g = icl - idg
     g = np.where((lam == 0) & (tau == 1) & np.isnan(g), np.inf, g)
@@ -222,26 +236,27 @@ def _g_task(icl, idg, tau, invk, lam):
 
 
 def e_icl(tau, alpha, kappa, rho, lam=0.0):
-    """Asymptotic ICL error (fresh test tasks) of Γ* (§5.4; ridgeless §5.5 at lam = 0)."""
+    """Asymptotic ICL error (fresh test tasks) of Γ* (the authors' ``ridge_icl``; ``ridgeless_icl`` at lam = 0)."""
     return evaluate(tau, alpha, kappa, rho, lam)["e_icl"][()]
 
 
 def e_idg(tau, alpha, kappa, rho, lam=0.0):
-    """Asymptotic in-distribution error (test tasks from the pretraining pool) of Γ* (§5.3; §5.5 at lam = 0)."""
+    """Asymptotic in-distribution error (test tasks from the pretraining pool) of Γ* (derived here for lam > 0;
+    the authors' ``ridgeless_idg`` at lam = 0)."""
     return evaluate(tau, alpha, kappa, rho, lam)["e_idg"][()]
 
 
 def g_task(tau, alpha, kappa, rho, lam=0.0):
-    """Task-generalisation gap e_icl − e_idg (§4)."""
+    """Task-generalisation gap e_icl − e_idg (the authors' ``gtask``; Lu et al. 2024, Fig. 4)."""
     return evaluate(tau, alpha, kappa, rho, lam)["g_task"][()]
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Limits (§5.6) and reference estimators (§5.6, §6.2)
+# Limits (derived here from the formulas above) and reference estimators (one-step GD; Bayes ridge)
 
 
 def limit_tau_inf(alpha, kappa, rho):
-    """Ridgeless τ → inf: (e_icl, e_idg) with Γ* → [F(F+q)⁻¹, 0] (§5.6)."""
+    """Ridgeless τ → inf: (e_icl, e_idg) with Γ* → [F(F+q)⁻¹, 0] (derived here: ξ = 0 and N/D → 0)."""
     alpha = check_positive("alpha", alpha)
     kappa = check_positive("kappa", kappa, allow_inf=True)
     rho = check_nonnegative("rho", rho)
@@ -251,10 +266,10 @@ def limit_tau_inf(alpha, kappa, rho):
 
 
 def limit_alpha_inf(tau, kappa, rho):
-    """Ridgeless α → inf (ρ > 0): (e_icl, e_idg) limits of §5.6.
+    """Ridgeless α → inf (ρ > 0): (e_icl, e_idg) limits, derived here (q → 0 in the formulas above).
 
     e_icl is +inf where κ ≤ min(τ, 1) (it grows linearly, see :func:`icl_alpha_slope`). e_idg → ρτ/(τ−1) for
-    τ > 1; for τ < 1 the limit is the §5.3 formula at q = 0 when κ > τ (ξ → (1−τ)(κ−τ)/(τκ)), and NaN
+    τ > 1; for τ < 1 the limit is the IDG formula at q = 0 when κ > τ (ξ → (1−τ)(κ−τ)/(τκ)), and NaN
     (no closed form known; it diverges at κ = τ) when κ ≤ τ.
     """
     tau = check_positive("tau", tau)
@@ -275,7 +290,8 @@ def limit_alpha_inf(tau, kappa, rho):
 
 
 def icl_alpha_slope(tau, kappa, rho):
-    """Slope of the linear growth of the ridgeless e_icl in α for κ < min(τ, 1) (0 elsewhere; §5.6)."""
+    """Slope of the linear growth of the ridgeless e_icl in α for κ < min(τ, 1) (0 elsewhere; derived here). The
+    boundary κ = min(τ, 1) is the red line of the authors' heat maps, Lu et al. 2024, Fig. 3."""
     tau = check_positive("tau", tau)
     kappa = check_positive("kappa", kappa, allow_inf=True)
     rho = check_nonnegative("rho", rho)
@@ -287,7 +303,9 @@ def icl_alpha_slope(tau, kappa, rho):
 
 
 def g_task_joint_limit(kappa, rho, c=np.inf):
-    """g_task when τ = cα → inf: (1−κ)₊ (1 + ρ/(c(1+ρ))); c = inf is the double limit (1−κ)₊ (§5.6)."""
+    """g_task when τ = cα → inf: (1−κ)₊ (1 + ρ/(c(1+ρ))); c = inf is the double limit (1−κ)₊ (derived here).
+
+    This is the memorisation → ICL transition at κ = 1 of Lu et al. 2024 (abstract; Fig. 4 uses c = 0.2)."""
     kappa = check_positive("kappa", kappa, allow_inf=True)
     rho = check_nonnegative("rho", rho)
     c = check_positive("c", c, allow_inf=True)
@@ -295,7 +313,8 @@ def g_task_joint_limit(kappa, rho, c=np.inf):
 
 
 def e_bayes_ridge(alpha, rho):
-    """Asymptotic ICL error of the Bayes posterior mean (XXᵀ + ρI)⁻¹Xy for w ~ N(0, I): ρ(1 + S_W(ρ, α)) (§6.2).
+    """Asymptotic ICL error of the Bayes posterior mean (XXᵀ + ρI)⁻¹Xy for w ~ N(0, I): ρ(1 + S_W(ρ, α)) (the
+    authors' ``bayes_estimator.py``).
 
     S_W(c, α) = 2/(c + α − 1 + sqrt((c + α − 1)² + 4c)) = M_α(c/α)/α; ρ·S_W is evaluated without cancellation,
     so ρ = 0 gives the noiseless (1 − α)₊.
@@ -315,7 +334,8 @@ def e_gd(alpha, rho, eta=None):
     The step is in the "d/ℓ" convention (x ~ N(0, I/d), so η = 1 is unbiased): the estimator is
     ``iclab.estimators.gd_one_step(..., eta, scale="d/t")``, or ``eta * d`` with the default ``scale="1/t"``.
 
-    eta=None uses the optimal step η = 1/(1+q), giving ρ + (1+ρ)/(1+ρ+α), the κ, τ → inf limit of Γ* (§5.6).
+    eta=None uses the optimal step η = 1/(1+q), giving ρ + (1+ρ)/(1+ρ+α), the κ, τ → inf limit of Γ* (derived
+    here: Γ* → [I, 0]/(1+q)).
     """
     alpha = check_positive("alpha", alpha)
     rho = check_nonnegative("rho", rho)
@@ -327,7 +347,7 @@ def e_gd(alpha, rho, eta=None):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Non-monotonicity in context length (§7.2, §7.3)
+# Non-monotonicity in context length (Lu et al. 2024, Figs 2 and 3)
 
 
 def _first_valley(e, tol):

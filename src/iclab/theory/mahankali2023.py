@@ -1,30 +1,45 @@
 """Closed forms of Mahankali, Hashimoto, Ma (2023): one layer of linear self-attention (LSA) = one step of GD.
 
-Data (``papers/mahankali2023.md`` §1): a prompt holds n pairs (x_i, y_i) and a query (x_q, y_q), x ~ N(0, Sigma),
+Data (Mahankali et al. 2023, Thms 1–2): a prompt holds n pairs (x_i, y_i) and a query (x_q, y_q), x ~ N(0, Sigma),
 y = <w, x> + eps with eps ~ N(0, sigma2), a fresh task w per prompt; w ~ N(0, Sigma^-1) (the paper's prior,
 ``prior="inverse"``) or w ~ N(0, I) (Ahn et al. / Zhang-Frei-Bartlett, ``prior="identity"``).
 
 One step of preconditioned GD from 0 on (1/2n) sum (y_i - theta'x_i)^2 predicts  y_hat = x_q' Gamma v,
-v = (1/n) sum_i y_i x_i  (§2.3). Everything here is a pure float64 numpy function of the parameters.
+v = (1/n) sum_i y_i x_i. Everything here is a pure float64 numpy function of the parameters.
 
-Conventions picked where the spec marks them [U] (§0, §3, §7):
+Sources. Mahankali et al. 2023 is arXiv 2307.03576 (ICLR 2024). Its theorems state that the global minimiser of
+the population loss of one-layer LSA is one step of GD (Thm 1: x ~ N(0, I)), of preconditioned GD (Thm 2:
+x ~ N(0, Sigma), w ~ N(0, Sigma^-1)) and of GD for rotation-invariant nonlinear targets (Thm 3). The displays of
+their step sizes could not be checked, so the closed forms here are derived from Gaussian moments (each docstring
+gives the derivation) and were confirmed by a Monte-Carlo least-squares fit over a strictly larger predictor class;
+at sigma2 = 0 and w ~ N(0, I) they reduce to Ahn et al. 2023, Thm 1 and Zhang, Frei, Bartlett 2024 (ZFB), Thm 4.1.
+
+Conventions picked where the paper's display could not be checked:
 
 - **No 1/2 factor** in the loss: L = E (y_hat - target)^2.
 - **Target.** ``target="noisy"`` (default) scores against y_q = <w, x_q> + eps, as :class:`iclab.tasks.Prompts`
   samples it; ``target="clean"`` against <w, x_q>. They differ by exactly sigma2 and have the same minimiser.
 - **1/n normalisation** of the attention sum (the query column masked out or not: at the optimum u = 0 and the
-  two agree, §2.2). With 1/(n+1) only the parametrisation of the optimum would change, not the predictor.
+  two agree). With 1/(n+1) only the parametrisation of the optimum would change, not the predictor.
 - **Noise on the context labels** always; sigma2 is a variance.
-- **Theorem 3's eta*** is the paper's [U]: the formula here is the minimiser over one-step-GD predictors, which
-  matches the spec's least-squares fit of a larger class (§4.3, §4.6). Nonlinear labels carry the same additive noise
-  (whether the paper adds noise there is [U]).
+- **Theorem 3's eta***: the formula here is the minimiser over one-step-GD predictors, which matches the
+  least-squares fit of the larger class (d = 3, n = 10, a 4-unit ReLU teacher). Nonlinear labels carry the same
+  additive noise (whether the paper adds noise there could not be checked).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive, check_real
+from iclab.validation import (
+    UserInputError,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_real,
+    check_spd,
+)
 
 PRIORS = ("inverse", "identity")
 TARGETS = ("noisy", "clean")
@@ -38,8 +53,6 @@ def _check_n(n) -> np.ndarray:
 
 
 def _check_cov(cov) -> np.ndarray:
-    from iclab.validation import check_spd
-
     return check_spd("cov", cov)
 
 
@@ -49,7 +62,8 @@ def _scalar(x):
 
 # --- isotropic (Theorem 1) and the paper's non-isotropic prior (Theorem 2) -----------------------------------------
 def eta_star(n, d, sigma2=0.0):
-    """The optimal GD step size eta* = n / (n + d + 1 + sigma2) (§4.1); broadcasts over its arguments.
+    """The optimal GD step size eta* = n / (n + d + 1 + sigma2) of Mahankali et al. 2023, Thm 1 (derived here);
+    broadcasts over its arguments.
 
     Minimises eta^2 E|v|^2 - 2 eta E<v, w> with E|v|^2 = d (n + d + 1 + sigma2) / n and E<v, w> = d.
     """
@@ -58,8 +72,9 @@ def eta_star(n, d, sigma2=0.0):
 
 
 def min_loss(n, d, sigma2=0.0, *, target: str = "noisy"):
-    """The minimal population loss of one-layer LSA (§4.1), equal under x ~ N(0, Sigma), w ~ N(0, Sigma^-1) for
-    every Sigma (§4.2): d (d + 1 + sigma2) / (n + d + 1 + sigma2), plus sigma2 against the noisy target."""
+    """The minimal population loss of one-layer LSA (Thm 1), equal under x ~ N(0, Sigma), w ~ N(0, Sigma^-1) for
+    every Sigma (Thm 2): d (d + 1 + sigma2) / (n + d + 1 + sigma2) = d (1 - eta*), plus sigma2 against the noisy
+    target."""
     check_choice("target", target, TARGETS)
     n, d, s2 = _check_n(n), check_real("d", d, lo=1.0), check_nonnegative("sigma2", sigma2)
     loss = d * (d + 1.0 + s2) / (n + d + 1.0 + s2)
@@ -103,10 +118,11 @@ def gd_loss(gamma, cov, n: int, sigma2: float = 0.0, prior: str = "inverse", *, 
 
 
 def preconditioner(cov, n: int, sigma2: float = 0.0, prior: str = "inverse") -> np.ndarray:
-    """The optimal preconditioner Gamma* = C Sigma E[vv']^-1, (d, d) (§4.2):
+    """The optimal preconditioner Gamma* = C Sigma E[vv']^-1, (d, d) (the minimiser of :func:`gd_loss`):
 
     - ``prior="inverse"`` (w ~ N(0, Sigma^-1), the paper's Theorem 2): eta* Sigma^-1;
-    - ``prior="identity"`` (w ~ N(0, I), Ahn et al. / ZFB): ((n+1)/n Sigma + (tr Sigma + sigma2)/n I)^-1.
+    - ``prior="identity"`` (w ~ N(0, I)): ((n+1)/n Sigma + (tr Sigma + sigma2)/n I)^-1, Ahn et al. 2023, Thm 1 and
+      ZFB, Thm 4.1 at sigma2 = 0.
     """
     cov = _check_cov(cov)
     c = _prior_cov(cov, prior)
@@ -124,7 +140,8 @@ def preconditioned_min_loss(cov, n: int, sigma2: float = 0.0, prior: str = "inve
 
 # --- nonlinear rotation-invariant targets (Theorem 3) --------------------------------------------------------------
 def nonlinear_eta_star(n, beta_sq, y2x2):
-    """eta* = n E|beta_f|^2 / (E[y^2 |x|^2] + (n - 1) E|beta_f|^2) (§4.3); broadcasts.
+    """eta* = n E|beta_f|^2 / (E[y^2 |x|^2] + (n - 1) E|beta_f|^2) for Mahankali et al. 2023, Thm 3 (the minimiser
+    of :func:`nonlinear_gd_loss`, derived here); broadcasts.
 
     beta_f = E_x[f(x) x] is the first Hermite coefficient (best linear fit) of the prompt's function under
     x ~ N(0, I); y the (possibly noisy) label. For f(x) = <w, x> + noise it reduces to :func:`eta_star`.
@@ -148,8 +165,9 @@ def nonlinear_gd_loss(eta, n, beta_sq, y2x2, y2):
 
 def relu_teacher_moments(d: int, sigma2: float = 0.0, weight_var: float | None = None) -> dict[str, float]:
     """Exact moments of the ReLU teacher f(x) = k^-1/2 sum_j a_j ReLU(u_j' x) + eps, u_j ~ N(0, weight_var I_d),
-    a_j ~ N(0, 1), eps ~ N(0, sigma2), x ~ N(0, I_d) (:class:`iclab.tasks.nonlinear.ReLUTeacher`; §1.3 uses
-    weight_var = 1/d, the default). Independent of the width k, because the a_j are independent with mean 0.
+    a_j ~ N(0, 1), eps ~ N(0, sigma2), x ~ N(0, I_d) (:class:`iclab.tasks.nonlinear.ReLUTeacher`; our choice of
+    a rotation-invariant family, default weight_var = 1/d). Independent of the width k, because the a_j are
+    independent with mean 0.
 
     - Stein: E[ReLU(u'x) x] = u/2, so beta_f = k^-1/2 sum a_j u_j / 2 and E|beta_f|^2 = d weight_var / 4;
     - E[ReLU(u'x)^2 |x|^2] = |u|^2 (E[z^4; z>0] + (d-1) E[z^2; z>0]) = |u|^2 (d+2)/2, so
@@ -184,13 +202,13 @@ def moments_from_samples(xs, ys) -> dict[str, float]:
     return out
 
 
-# --- the Bayes-optimal baseline (§4.4-4.5) ------------------------------------------------------------------------
+# --- the Bayes-optimal baseline (outside the one-layer LSA class the theorems optimise over) ----------------------
 def posterior_mean_predictions(xs, ys, xq, noise: float, prior_cov=None) -> np.ndarray:
     """Bayes ridge: the posterior-mean prediction x_q' E[w | data] for w ~ N(0, C), y = <w, x> + N(0, noise).
 
     xs (b, n, d), ys (b, n), xq (b, d) -> (b,), float64. E[w | data] = (X'X + noise C^-1)^-1 X'y, computed in the
     kernel form C X'(X C X' + noise I)^-1 y when n < d (so noise = 0 gives the minimum C-norm interpolant).
-    prior_cov: (d, d) C, default I. Under a Gaussian prior this is the Bayes-optimal predictor (§4.4); for other
+    prior_cov: (d, d) C, default I. Under a Gaussian prior this is the Bayes-optimal predictor; for other
     targets it is the ridge matched to the first two moments.
     """
     xs, ys, xq = (np.asarray(a, dtype=float) for a in (xs, ys, xq))
@@ -213,14 +231,15 @@ def posterior_mean_predictions(xs, ys, xq, noise: float, prior_cov=None) -> np.n
 def read_lsa(w_kq, w_pv) -> dict[str, np.ndarray]:
     """The one-step-GD content of LSA weights, invariant to the scale symmetry (W_PV, W_KQ) -> (c W_PV, W_KQ / c).
 
-    w_kq, w_pv: (..., d+1, d+1) in the ZFB layout (§2.2), prediction = bottom-right entry of
+    w_kq, w_pv: (..., d+1, d+1) in the layout of ZFB, prediction = bottom-right entry of
     E + W_PV E M (E' W_KQ E) / n. With the last row of W_PV = (u', u0) and W_KQ = [[W11, w12], [w21', w22]]:
 
         y_hat = (1/n) sum_i (u'x_i + u0 y_i)(x_i' W11 x_q + y_i w21' x_q)
               = x_q' (u0 W11' + w21 u') v  +  u' T W11 x_q + u0 s w21' x_q,    T = (1/n) sum x_i x_i', s = mean y_i^2.
 
     The part linear in the labels is one step of preconditioned GD; the other two terms are not GD (their optimal
-    coefficients vanish, §4.3). Note the rank-one route w21 u' to GD: training from a random start can use it.
+    coefficients vanish: the prior's sign and rotation symmetry makes the odd moments they multiply 0). Note the
+    rank-one route w21 u' to GD: training from a random start can use it.
 
     - ``gamma`` (..., d, d): the effective preconditioner u0 W11' + w21 u';
     - ``eta`` (...,): tr(gamma) / d, the learned step size;
