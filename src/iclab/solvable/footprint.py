@@ -1,4 +1,4 @@
-"""Peak memory of one simulation of the solvable model (:func:`iclab.experiments.solvable_points.simulate_point`), before it runs.
+"""Peak memory of one simulation of the solvable model (:func:`iclab.solvable.simulate_errors`), before it runs.
 
 With n = tau d^2 pretraining contexts and a pool of k tasks (k = n for kappa = inf), the arrays are:
 
