@@ -51,8 +51,7 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
 
 def _runs(configs: list[dict], seeds: int, store: Path | None, name: str, **engine):
     """Every (config, seed) of :func:`iclab.experiments.solvable_points.simulate_point` through the sweep engine:
-    taken from ``store``
-    (under ``name``) when already there, else computed by ``engine`` (executor, workers, scheduler of
+    taken from ``store`` (under ``name``) when already there, else computed by ``engine`` (executor, workers, scheduler of
     :func:`iclab.sweep.run`) and stored. Returns the results table, one row per (config, seed).
 
     A failed run is a bug (the input was checked before): raises with the first failure's stored traceback."""
