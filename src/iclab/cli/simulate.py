@@ -51,8 +51,8 @@ def _configs(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str, seeds
 
 def _runs(configs: list[dict], seeds: int, store: Path | None, name: str, **engine):
     """Every (config, seed) of :func:`iclab.experiments.solvable_points.simulate_point` through the sweep engine:
-    taken from ``store`` (under ``name``) when already there, else computed by ``engine`` (executor, workers, scheduler of
-    :func:`iclab.sweep.run`) and stored. Returns the results table, one row per (config, seed).
+    taken from ``store`` (under ``name``) when already there, else computed by ``engine`` (executor, workers,
+    scheduler of :func:`iclab.sweep.run`) and stored. Returns the results table, one row per (config, seed).
 
     A failed run is a bug (the input was checked before): raises with the first failure's stored traceback."""
     from iclab import sweep
@@ -87,8 +87,8 @@ def _point_stats(df, cfg: dict) -> tuple[int, dict[str, tuple[float, float, floa
 def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "0", seeds: int = 10, *,
                 store: Path | None = None, name: str = STORE_NAME, **engine) -> list[dict[str, float]]:
     """Simulate Gamma* (``iclab.experiments.solvable_points.simulate_point``) on the cartesian grid of the value
-    lists, ``seeds`` runs per point, next to the asymptotic theory (``iclab.theory.lu2024``); one dict per grid point. Runs go through
-    the sweep engine, stored under ``name`` in ``store`` (and taken from it when already there) when one is given;
+    lists, ``seeds`` runs per point, next to the asymptotic theory (``iclab.theory.lu2024``); one dict per grid
+    point. Runs go through the sweep engine, stored under ``name`` in ``store`` (and taken from it when already there) when one is given;
     ``engine``: ``executor``, ``workers``, ``scheduler`` of :func:`iclab.sweep.run`.
     """
     from iclab.settings import from_json_number
