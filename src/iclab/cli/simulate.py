@@ -88,8 +88,8 @@ def lu2024_rows(d: str, tau: str, alpha: str, kappa: str, rho: str, lam: str = "
                 store: Path | None = None, name: str = STORE_NAME, **engine) -> list[dict[str, float]]:
     """Simulate Gamma* (``iclab.experiments.solvable_points.simulate_point``) on the cartesian grid of the value
     lists, ``seeds`` runs per point, next to the asymptotic theory (``iclab.theory.lu2024``); one dict per grid
-    point. Runs go through the sweep engine, stored under ``name`` in ``store`` (and taken from it when already there) when one is given;
-    ``engine``: ``executor``, ``workers``, ``scheduler`` of :func:`iclab.sweep.run`.
+    point. Runs go through the sweep engine, stored under ``name`` in ``store`` (and taken from it when already
+    there) when one is given; ``engine``: ``executor``, ``workers``, ``scheduler`` of :func:`iclab.sweep.run`.
     """
     from iclab.settings import from_json_number
     from iclab.theory import lu2024
