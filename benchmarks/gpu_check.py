@@ -4,7 +4,7 @@ the CPU, and print steps/s.
     pip install -e ".[cuda]"
     python benchmarks/gpu_check.py [--seeds 4] [--steps 3000] [--check-steps 20] [--rtol 1e-3]
 
-The model and data are the authors' Fig. 5C settings (Lu et al. 2024, Fig. 5C and its appendix): 2 softmax blocks + linear MLP (3,861
+The model and data are the authors' settings of Lu et al. 2024, Fig. 5C: 2 softmax blocks + linear MLP (3,861
 parameters), d = 20, alpha = 1 (ell = 20), P = 800 fixed contexts per seed (tau = 2), minibatch 0.1 P = 80, AdamW
 1e-4 with weight decay 1e-4 (``bench_train.fig5_problem``). Steps:
 
