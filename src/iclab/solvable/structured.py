@@ -17,8 +17,6 @@ import math
 
 import numpy as np
 
-from iclab._threads import blas_threads
-from iclab.solvable._malloc import keep_freed_memory
 from iclab.solvable.error import _check_gamma, _moments, error_from_moments
 from iclab.solvable.sampler import context_length, pretraining_tasks, sample_stats
 from iclab.solvable.solve import solve_gamma
@@ -102,7 +100,7 @@ def gaussian_test_error(gamma, alpha_test, rho: float, c_test, mu=None, *, form:
 
 def simulate_structured(d: int, tau: float, alpha: float, kappa: float, rho: float, c_train, tests, *,
                         lam: float = 0.0, alpha_test=None, seed: int = 0, assignment: str = "uniform",
-                        form: str = "exact", method: str = "auto", rtol: float = 1e-8, n_blas: int = 1) -> dict:
+                        form: str = "exact", method: str = "auto", rtol: float = 1e-8) -> dict:
     """One Γ* of the structured model (Letey et al. 2025, §7) and its exact errors.
 
     tests: a list of test covariances (spectra (d,) or matrices (d, d)); alpha_test: array of test lengths
@@ -114,14 +112,12 @@ def simulate_structured(d: int, tau: float, alpha: float, kappa: float, rho: flo
     lam = float(check_nonnegative("lam", lam))
     ell = context_length(d, alpha)
     at = np.asarray(alpha if alpha_test is None else alpha_test, dtype=np.float64)
-    keep_freed_memory()
     rng = np.random.default_rng(check_int("seed", seed, lo=0))
     pool, idx = structured_pretraining_tasks(rng, d, tau, kappa, c_train, assignment)
-    with blas_threads(n_blas):
-        h, xq, yq = sample_stats(rng, pool, ell, rho, idx)
-        gamma = solve_gamma(h, xq, yq, lam, method=method, rtol=rtol)
-        e_icl = np.stack([gaussian_test_error(gamma, at, rho, c, form=form) for c in tests])
-        e_idg = float(error_from_moments(gamma, np.asarray(ell), rho, _moments(pool, d, rho)))
+    h, xq, yq = sample_stats(rng, pool, ell, rho, idx)
+    gamma = solve_gamma(h, xq, yq, lam, method=method, rtol=rtol)
+    e_icl = np.stack([gaussian_test_error(gamma, at, rho, c, form=form) for c in tests])
+    e_idg = float(error_from_moments(gamma, np.asarray(ell), rho, _moments(pool, d, rho)))
     if math.isinf(float(kappa)):
         e_idg = float("nan")                               # no pool: IDG is not defined (it equals ICL in law)
     return {"e_icl": e_icl, "e_idg": e_idg, "gamma": gamma}
