@@ -212,8 +212,6 @@ def resolve(spec: dict[str, Any]) -> Sweep:
         if spec.get("scale") is not None:
             raise UserInputError(f"spec scale applies to figure ids only (experiment is {exp_ref!r})")
         compute = _user_compute(exp_ref)
-        declared = getattr(compute, "parameters", None)
-        _check_known(seen, set(declared) if declared else None, exp_ref)
         seeds = check_int("seeds", spec.get("seeds", 1), lo=1)
         check_sweep_tasks(n_points * seeds, f"the sweep ({n_points} points x {seeds} seeds)")
         points = [Point(config={**fixed, **combo}, seeds=seeds) for combo in _combinations(grid, groups)]
@@ -224,8 +222,11 @@ def resolve(spec: dict[str, Any]) -> Sweep:
                                  "are its settings (e.g. fixed: {runs: 10})")
         exp = get_experiment(exp_ref)
         scale = check_choice("scale", spec.get("scale") or exp.default_scale, exp.scales)
-        if exp.settings is not None:
-            _check_known(seen, set(field_specs(exp.settings[scale])), exp_ref)
+        if exp.settings is not None:  # (else the figure's own points function checks them)
+            known = sorted(field_specs(exp.settings[scale]))
+            for k in seen:
+                if k not in known:
+                    raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(known)})")
         points = _figure_points(exp, scale, [{**fixed, **combo} for combo in _combinations(grid, groups)])
         check_sweep_tasks(sum(p.seeds for p in points), f"the sweep ({len(points)} points of {exp_ref})")
         compute, name = exp.compute, exp.id
@@ -234,12 +235,6 @@ def resolve(spec: dict[str, Any]) -> Sweep:
         raise UserInputError(f"spec name must be a string (got {name!r})")
     axes = {k: len(v) for k, v in grid.items()} | {k: len(v) for g in groups for k, v in g.items()}
     return Sweep(name=name, experiment=exp_ref, compute=compute, points=points, axes=axes)
-
-
-def _check_known(names, known: set[str] | None, exp_ref: str) -> None:
-    for k in names:
-        if known is not None and k not in known:
-            raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(sorted(known))})")
 
 
 def run_spec(spec: dict[str, Any] | str | Path, **options):
