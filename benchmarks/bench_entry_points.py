@@ -59,7 +59,7 @@ def wall_s(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, required=True, help="the baseline tree's src folder")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each measurement per tree (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="fig4-demo runs per tree (default 3; 0: start-up only)")
     parser.add_argument("--startup-runs", type=int, default=7, help="runs of the start-up measurements (default 7)")
     parser.add_argument("--baseline-without", nargs="*", default=[], metavar="MODULE",
                         help="installed modules to hide from the baseline")
@@ -94,12 +94,15 @@ def main() -> None:
                            envs[name], run_dir)
                 results["reproduce lu2024-fig4-demo --executor process (s)"][name].append(t)
                 print(f"  fig4-demo run {i + 1} {name}: {t:.1f} s", flush=True)
-        csvs = sorted(p.relative_to(tmp / "this-0") for p in (tmp / "this-0").rglob("*.csv"))
-        same = [filecmp.cmp(tmp / "baseline-0" / p, tmp / "this-0" / p, shallow=False) for p in csvs]
-        print(f"CSVs of the first runs: {sum(same)} of {len(csvs)} identical"
-              + "".join(f"; {p} differs" for p, ok in zip(csvs, same, strict=True) if not ok))
+        if args.runs:
+            csvs = sorted(p.relative_to(tmp / "this-0") for p in (tmp / "this-0").rglob("*.csv"))
+            same = [filecmp.cmp(tmp / "baseline-0" / p, tmp / "this-0" / p, shallow=False) for p in csvs]
+            print(f"CSVs of the first runs: {sum(same)} of {len(csvs)} identical"
+                  + "".join(f"; {p} differs" for p, ok in zip(csvs, same, strict=True) if not ok))
     print(f"\n{'measurement':52s} {'baseline':>10s} {'this':>10s} {'ratio':>7s}   (medians; ratio = this / baseline)")
     for what, by_tree in results.items():
+        if not by_tree["this"]:
+            continue
         b, t = statistics.median(by_tree["baseline"]), statistics.median(by_tree["this"])
         every = "; ".join(f"{name} " + ", ".join(f"{v:.3g}" for v in by_tree[name]) for name in ("baseline", "this"))
         print(f"{what:52s} {b:10.3g} {t:10.3g} {t / b:7.3f}   (n = {len(by_tree['this'])}: {every})")
