@@ -5,8 +5,8 @@
    d = 64 over the Figure 1 tau grid (alpha = 10, kappa = 0.5, rho = 0.01, lam = 1e-5).
    Target >= 10x overall.
 2. Fast O(d) sampler vs the naive one that builds every context, d = 100, alpha = 10. Target >= 50x.
-3. The authors' quick CPU figure (Figure 4 protocol, lu2024.md §7.4: d = 32, alpha = 10, tau = 10, 12 kappas,
-   20 Gamma* runs and 1000 dMMSE test prompts per kappa): they report 4 min 20 s. Target < 10 s. Measured twice:
+3. The authors' quick CPU version of Lu et al. 2024, Figure 4 (d = 32, alpha = 10, tau = 10, 12 kappas, 20 Gamma*
+   runs and 1000 dMMSE test prompts per kappa): their code reports 4 min 20 s. Target < 10 s. Measured twice:
    CPU seconds of the computations on one core, and wall time of ``iclab reproduce lu2024-fig4-demo`` on 2 cores.
 4. Peak RSS of the d = 100, tau = 2 solve (a fresh subprocess), and of the p x p primal method on the same data
    (the worst case the memory cap admits). Target < 4 GiB.
@@ -35,8 +35,8 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import blas
 
-from iclab._threads import blas_threads
 from iclab.experiments.solvable_points import dmmse_point, simulate_point
+from iclab.runtime import configure_process
 from iclab.solvable import pretraining_tasks, sample_stats, sample_stats_naive, solve_gamma
 
 FIG1_TAUS = (0.2, 0.5, 0.85, 1.15, 1.5, 2.0)
@@ -186,21 +186,21 @@ def bench_fig1_paper():
 D256_CHILD = """
 import time
 import numpy as np
-from iclab._threads import blas_threads
+from iclab.runtime import configure_process
 from iclab.solvable import pretraining_tasks, sample_stats, solve_gamma, test_error
 def hwm():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 2**20
+configure_process()
 d, tau, alpha, rho, lam = 256, 2.0, 10.0, 0.01, 1e-5
-with blas_threads(1):
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(0)
-    pool, idx = pretraining_tasks(rng, d, tau, 0.5)
-    h, xq, y = sample_stats(rng, pool, round(alpha * d), rho, idx)
-    t1, c1 = time.perf_counter(), time.process_time()
-    gamma, info = solve_gamma(h, xq, y, lam, rtol=1e-8, return_info=True)
-    t2, c2 = time.perf_counter(), time.process_time()
-    e_icl, e_idg = test_error(gamma, round(alpha * d), rho), test_error(gamma, round(alpha * d), rho, tasks=pool)
-    t3 = time.perf_counter()
+t0 = time.perf_counter()
+rng = np.random.default_rng(0)
+pool, idx = pretraining_tasks(rng, d, tau, 0.5)
+h, xq, y = sample_stats(rng, pool, round(alpha * d), rho, idx)
+t1, c1 = time.perf_counter(), time.process_time()
+gamma, info = solve_gamma(h, xq, y, lam, rtol=1e-8, return_info=True)
+t2, c2 = time.perf_counter(), time.process_time()
+e_icl, e_idg = test_error(gamma, round(alpha * d), rho), test_error(gamma, round(alpha * d), rho, tasks=pool)
+t3 = time.perf_counter()
 print(len(y), d * (d + 1), info.method, info.iterations, t1 - t0, t2 - t1, c2 - c1, t3 - t2, hwm(), e_icl, e_idg)
 """
 
@@ -226,12 +226,9 @@ def main():
                         help="what to run (opt-in: fig1paper, the full paper-scale Figure 1, ~15 min or more; "
                              "d256, one d = 256 solve, ~1 min and ~2 GiB)")
     args = parser.parse_args()
+    configure_process()  # this script is an entry point: one BLAS thread (rss, fig1paper, d256: subprocesses)
     for name in args.sections:
-        if name in ("rss", "fig1paper", "d256"):  # subprocesses with their own thread settings
-            SECTIONS[name]()
-        else:
-            with blas_threads(1):
-                SECTIONS[name]()
+        SECTIONS[name]()
 
 
 if __name__ == "__main__":

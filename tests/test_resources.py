@@ -145,7 +145,9 @@ def test_sizes():
 
 def test_dry_run_states_memory_and_matrix_free_cg(tmp_path, capsys):
     spec = tmp_path / "s.yaml"
-    spec.write_text("experiment: lu2024-fig1\ngrid:\n  tau: [2]\n  d: [40, 200, 3000]\n")
+    spec.write_text("experiment: iclab.experiments.lu2024_common:compute\nseeds: 5\n"
+                    "fixed: {kind: gamma, alpha: 1.0, kappa: 0.5, rho: 0.01, lam: 1.0e-5}\n"
+                    "grid:\n  tau: [2]\n  d: [40, 200, 3000]\n")
     assert main(["sweep", str(spec), "--dry-run", "--store", str(tmp_path / "none.sqlite")]) == 0
     out = capsys.readouterr().out
     assert "d = 3000, tau = 2 (limit" in out and "will be refused" in out

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
-from iclab.resources import check_grid_points
+from iclab.resources import check_grid_points, check_memory
 from iclab.validation import UserInputError
 
 _LOGSPACE = re.compile(r"^logspace\(([^,]+),([^,]+),([^,]+)\)$")
@@ -122,3 +123,19 @@ def _parse_piece(name: str, piece: str) -> tuple[str, float, float, int]:
         return "log", a, b, _count(name, parts[3], piece)
     raise UserInputError(f"{name}: cannot parse {piece!r} (expected a number, a comma list, "
                      "start:stop:num, log:start:stop:num or logspace(a,b,num))")
+
+
+ROW_BYTES = 1024  # a printed result row: a dict of about ten floats (~600 B measured) and its formatted text
+
+
+def check_grid(named: Sequence[tuple[str, str]], what: str) -> int:
+    """Count the cartesian grid of the value lists ``named`` = [(name, text), ...] without building it; refuse
+    a grid above ``--max-points`` or whose result rows (``ROW_BYTES`` each) would not fit in memory.
+    Returns the number of points."""
+    counts = [count_values(name, text) for name, text in named]
+    total = math.prod(counts)
+    sizes = " x ".join(f"{name}[{c}]" for (name, _), c in zip(named, counts, strict=True) if c > 1)
+    label = f"{what} ({sizes})" if sizes else what
+    check_grid_points(total, label)
+    check_memory(total * ROW_BYTES, f"{label} with {total} points", "use fewer points")
+    return total

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
 
 from iclab.validation import UserInputError
 
@@ -133,21 +132,3 @@ def check_grid_points(count: int, what: str = "the grid") -> None:
 def check_sweep_tasks(count: int, what: str = "the sweep") -> None:
     """Sweeps: at most ``--max-tasks`` (default 10^6) (point, seed) tasks."""
     check_count(count, what, "tasks", TASKS_ENV, DEFAULT_MAX_TASKS, "--max-tasks")
-
-
-ROW_BYTES = 1024  # a printed result row: a dict of about ten floats (~600 B measured) and its formatted text
-
-
-def check_grid(named: Sequence[tuple[str, str]], what: str) -> int:
-    """Count the cartesian grid of the value lists ``named`` = [(name, text), ...] without building it; refuse
-    a grid above ``--max-points`` or whose result rows (``ROW_BYTES`` each) would not fit in memory.
-    Returns the number of points."""
-    from iclab.grid import count_values
-
-    counts = [count_values(name, text) for name, text in named]
-    total = math.prod(counts)
-    sizes = " x ".join(f"{name}[{c}]" for (name, _), c in zip(named, counts, strict=True) if c > 1)
-    label = f"{what} ({sizes})" if sizes else what
-    check_grid_points(total, label)
-    check_memory(total * ROW_BYTES, f"{label} with {total} points", "use fewer points")
-    return total

@@ -1,14 +1,15 @@
-"""The one-layer multi-head softmax attention of Yang et al. (papers/yang2024.md §2.3-§3): formula (8), the
-initialisation, and training on the exact population loss (acceptance criteria of issue 5)."""
+"""The one-layer multi-head softmax attention of Yang et al. 2024 (§2.3-§3): formula (8), the initialisation, and
+training on the exact population loss (acceptance criteria of issue 5)."""
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from iclab.experiments.yang2024_common import DATA, ONE_LAYER, build_task, train_one_layer
-from iclab.models.template_attention import TemplateAttention
+from iclab.experiments.yang2024_common import DATA, ONE_LAYER, build_task, train_one_layer, two_rate_gd
+from iclab.models.template_attention import TemplateAttention, population_loss
 from iclab.theory import yang2024 as Y
 
 
@@ -79,17 +80,13 @@ def test_population_training_acceptance_paper_case():
 def test_two_rate_gradient_descent():
     """The paper's algorithm (eq. 10): plain GD with eta_w = gamma^2 eta_Q; one step moves w by -gamma^2 eta_Q grad
     (Q does not move in the first step: w(0) = 0 makes the loss flat in Q), and the loss decreases."""
-    import optax
-
-    from iclab.experiments.yang2024_common import two_rate_gd
-
     reps_task, reps = build_task(SMALL, 0)
     prob = Y.problem(reps, SMALL["N"], SMALL["tau"])
     tokens = reps_task.dictionary.tokens
     model = TemplateAttention(SMALL["d"], key=jax.random.PRNGKey(0), K=SMALL["K"], N=SMALL["N"], heads=12)
 
     def loss(m):
-        return Y.population_loss(m.Q, m.w, tokens, prob)
+        return population_loss(m.Q, m.w, tokens, prob)
 
     opt = two_rate_gd(0.05, 3.0)
     state = opt.init(model)

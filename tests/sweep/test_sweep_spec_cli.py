@@ -40,35 +40,31 @@ def test_grid_and_zip_expansion():
     assert {(c["mu"], c["a"], c["b"]) for c in configs} == expected
 
 
-def test_figure_spec_uses_figure_defaults(demo_figure):
+def test_figure_spec_sets_the_figure_settings(demo_figure):
+    """A figure's spec overrides its typed settings: each grid combination is one plan of the figure."""
     sw = resolve({"experiment": "demo", "grid": {"mu": "0:1:3"}})
     assert sw.name == "demo" and [p.config for p in sw.points] == [{"mu": m, "n": 100} for m in (0, 0.5, 1)]
-    assert all(p.seeds == 4 for p in sw.points)  # the figure's own seed count at its default scale
-
-
-def test_figure_defaults_come_from_a_point_of_the_matching_kind(monkeypatch):
-    from iclab.experiment import Experiment, Point
-    from iclab.sweep import demo
-
-    pts = [Point({"kind": "theory", "grid": "0:1:5", "mu": 0.0}),
-           Point({"kind": "sim", "mu": 0.5, "n": 10}, seeds=7), Point({"kind": "sim2", "mu": 0.5, "n": 20}, seeds=3)]
-    exp = Experiment(id="demo", title="", points=lambda *a: pts, compute=demo.noisy_mean, plot=None)
-    monkeypatch.setattr("iclab.experiments.get_experiment", lambda exp_id: exp)
-    sw = resolve({"experiment": "demo", "grid": {"n": [1, 2]}})
-    assert [p.config for p in sw.points] == [{"kind": "sim", "mu": 0.5, "n": 1}, {"kind": "sim", "mu": 0.5, "n": 2}]
-    assert sw.points[0].seeds == 7
-    sw = resolve({"experiment": "demo", "fixed": {"kind": "sim2"}, "grid": {"mu": [1]}})
-    assert sw.points[0].config == {"kind": "sim2", "mu": 1, "n": 20} and sw.points[0].seeds == 3
+    assert all(p.seeds == 4 for p in sw.points)  # the figure's own runs at its default scale
+    sw = resolve({"experiment": "demo", "scale": "paper", "fixed": {"mu": "0,1", "runs": "3"}, "grid": {"n": [10, 20]}})
+    assert [p.config for p in sw.points] == [{"mu": 0.0, "n": 10}, {"mu": 1.0, "n": 10}, {"mu": 0.0, "n": 20},
+                                             {"mu": 1.0, "n": 20}]
+    assert [type(p.config["mu"]) for p in sw.points] == [float] * 4 and {p.seeds for p in sw.points} == {3}
+    # a point that two combinations share is run once, with the most runs either asks for (seeds 0..n-1 nest)
+    sw = resolve({"experiment": "demo", "fixed": {"mu": [0.5]}, "grid": {"runs": [2, 7, 5]}})
+    assert [(p.config, p.seeds) for p in sw.points] == [({"mu": 0.5, "n": 100}, 7)]
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"experiment": "demo", "grid": {"sigma": [1]}}, "parameter 'sigma' is unknown for demo (known: mu, n)"),
+    ({"experiment": "demo", "grid": {"sigma": [1]}}, "parameter 'sigma' is unknown for demo (known: mu, n, runs)"),
+    ({"experiment": "demo", "grid": {"n": [100, 1]}}, "n must be an integer >= 2 (got 1)"),
+    ({"experiment": "demo", "fixed": {"runs": 0}, "grid": {"n": [10]}}, "runs must be an integer >= 1 (got 0)"),
+    ({"experiment": "demo", "grid": {"mu": [1]}, "seeds": 2}, "spec seeds applies to module:function computes"),
     ({"experiment": "demo", "grid": {"mu": []}}, "grid axis mu is empty"),
     ({"experiment": "demo", "grid": {}}, "grid is empty"),
     ({"experiment": "demo", "grid": {"mu": "0:1:0"}}, "point count"),
     ({"experiment": "demo", "grid": {"mu": "0:1:x"}}, "cannot parse"),
     ({"experiment": "demo", "grid": {"mu": [1]}, "fixed": {"mu": 2}}, "mu is given twice"),
-    ({"experiment": "demo", "grid": {"mu": [1]}, "seeds": 0}, "seeds must be an integer >= 1"),
+    ({"experiment": "iclab.sweep.demo:noisy_mean", "grid": {"mu": [1]}, "seeds": 0}, "seeds must be an integer >= 1"),
     ({"experiment": "demo", "grdi": {"mu": [1]}}, "spec key 'grdi' is unknown"),
     ({"experiment": "demo", "zip": [{"mu": [1, 2], "n": [3]}]}, "same length"),
     ({"experiment": "nope", "grid": {"mu": [1]}}, "experiment must be one of"),
@@ -117,13 +113,13 @@ def test_cli_store_that_is_not_sqlite_is_left_unchanged(demo_figure, tmp_path, c
 
 def test_dry_run_counts_and_estimates_from_stored_timings(demo_figure, tmp_path, capsys):
     spec, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
-    spec.write_text("experiment: demo\nseeds: 5\ngrid: {mu: '0:1:3'}\nzip: [{n: [10, 20]}]\n")
+    spec.write_text("experiment: demo\nfixed: {runs: 5}\ngrid: {mu: '0:1:3'}\nzip: [{n: [10, 20]}]\n")
     assert main(["sweep", str(spec), "--store", str(store), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "6 points (mu[3] x n[2]) x 5 seeds = 30 runs" in out and "unknown" in out and not store.exists()
-    spec.write_text("experiment: demo\nseeds: 5\ngrid: {mu: '0:1:3'}\nzip: [{n: [10]}]\n")
+    spec.write_text("experiment: demo\nfixed: {runs: 5}\ngrid: {mu: '0:1:3'}\nzip: [{n: [10]}]\n")
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 0
-    spec.write_text("experiment: demo\nseeds: 5\ngrid: {mu: '0:1:3'}\nzip: [{n: [10, 20]}]\n")
+    spec.write_text("experiment: demo\nfixed: {runs: 5}\ngrid: {mu: '0:1:3'}\nzip: [{n: [10, 20]}]\n")
     assert main(["sweep", str(spec), "--store", str(store), "--dry-run", "--workers", "2"]) == 0
     out = capsys.readouterr().out
     mean = Store(store, readonly=True).mean_wall_time("demo")
@@ -138,7 +134,7 @@ def test_dry_run_counts_and_estimates_from_stored_timings(demo_figure, tmp_path,
 
 def test_results_ls_show_export(demo_figure, tmp_path, capsys):
     spec, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
-    spec.write_text("experiment: demo\nseeds: 2\ngrid: {mu: [0, 1]}\n")
+    spec.write_text("experiment: demo\nfixed: {runs: 2}\ngrid: {mu: [0, 1]}\n")
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 0
     assert main(["results", "ls", "--store", str(store)]) == 0
     assert re.search(r"│\s*2\s*│\s*4\s*│\s*0\s*│.*│\s*demo\s*│", capsys.readouterr().out)
@@ -155,7 +151,7 @@ def test_results_ls_show_export(demo_figure, tmp_path, capsys):
 
 def test_report_embeds_figures_and_agreement(demo_figure, tmp_path):
     spec, store = tmp_path / "spec.yaml", tmp_path / "s.sqlite"
-    spec.write_text("experiment: demo\nseeds: 30\ngrid: {mu: [0, 1, 2]}\n")
+    spec.write_text("experiment: demo\nfixed: {runs: 30}\ngrid: {mu: [0, 1, 2]}\n")
     assert main(["sweep", str(spec), "--store", str(store), "--no-progress"]) == 0
     other = tmp_path / "other.yaml"
     other.write_text("experiment: iclab.sweep.demo:fails_on\nfixed: {fail: [1]}\ngrid: {x: [0, 1]}\n")

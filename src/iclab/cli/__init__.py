@@ -41,6 +41,7 @@ from iclab.cli import (  # noqa: F401  (each module registers its commands)
 )
 from iclab.cli.apps import app
 from iclab.resources import MEMORY_ENV, POINTS_ENV, TASKS_ENV, parse_count, parse_size
+from iclab.runtime import configure_process
 from iclab.validation import UserInputError
 
 _PATH_ERRNOS = {errno.EEXIST, errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS,
@@ -74,6 +75,7 @@ def _take_limits(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()  # the process entry point: one BLAS thread, a heap that keeps freed memory
     saved = dict(os.environ)
     try:
         argv, env = _take_limits(sys.argv[1:] if argv is None else list(argv))

@@ -9,8 +9,8 @@ import typer
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, values_option
 from iclab.cli.output import print_rows
-from iclab.grid import parse_values
-from iclab.resources import check_grid, check_memory
+from iclab.grid import check_grid, parse_values
+from iclab.resources import check_memory
 from iclab.validation import UserInputError, check_choice, check_int, check_spd
 
 ISOTROPIC_COLUMNS = ("d", "n", "sigma2", "eta_star", "min_loss_noisy", "min_loss_clean")

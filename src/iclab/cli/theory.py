@@ -10,8 +10,7 @@ import typer
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, lu_option
 from iclab.cli.output import print_rows
-from iclab.grid import parse_values
-from iclab.resources import check_grid
+from iclab.grid import check_grid, parse_values
 
 CHUNK = 2**16  # grid points evaluated at once: bounds the theory's temporaries on a large grid
 LU_COLUMNS = ("tau", "alpha", "kappa", "rho", "lam", "xi", "e_icl", "e_idg", "g_task")
@@ -20,7 +19,7 @@ LU_COLUMNS = ("tau", "alpha", "kappa", "rho", "lam", "xi", "e_icl", "e_idg", "g_
 def lu2024_rows(tau: str, alpha: str, kappa: str, rho: str, lam: str = "0") -> list[dict[str, float]]:
     """Evaluate the Lu et al. theory on the cartesian grid of the five value lists; one dict per grid point.
 
-    The grid is counted and its memory estimated before anything is built (:func:`iclab.resources.check_grid`),
+    The grid is counted and its memory estimated before anything is built (:func:`iclab.grid.check_grid`),
     and evaluated in chunks of ``CHUNK`` points, so the theory's temporaries stay bounded on a large grid."""
     from iclab.theory import lu2024
 

@@ -9,8 +9,7 @@ import typer
 from iclab.cli.apps import theory_app
 from iclab.cli.options import format_option, values_option
 from iclab.cli.output import FORMATS, print_rows
-from iclab.grid import parse_values
-from iclab.resources import check_grid
+from iclab.grid import check_grid, parse_values
 from iclab.validation import check_choice, check_int
 
 YANG_COLUMNS = ("N", "K", "m", "tau", "L_star", "L_star_sd", "L_star_per_token", "gap", "gap_sd", "gap_ood",

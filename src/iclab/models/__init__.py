@@ -1,4 +1,4 @@
-"""Trainable attention models (Equinox modules). Every model maps a batch in the DESIGN.md layout,
+"""Trainable attention models (Equinox modules). Every model maps a batch in the package's prompt layout,
 ``model(xs (b, ell, d), ys (b, ell), xq (b, d)) -> (b,)``, and has ``n_params`` and a short ``repr``.
 
 - :class:`LinearSelfAttention` (:mod:`.lsa`): merged W_KQ / W_PV, optional query mask and 1/ell, reduced class
@@ -26,7 +26,8 @@ from iclab.models.tokens import param_count, tokens
 from iclab.models.transformer import Transformer
 from iclab.validation import UserInputError, check_choice
 
-# name -> (class, preset options). The lu2024 presets follow lu2024.md §8.2 (width h = d, one head).
+# name -> (class, preset options). The lu2024 presets are the Transformers of Lu et al. 2024, Figs. 5-6, as the
+# authors' code builds them (width h = d, one head).
 MODELS: dict[str, tuple[Callable, dict]] = {
     "lsa": (LinearSelfAttention, {}),
     "lsa_reduced": (LinearSelfAttention, {"reduced": True}),

@@ -1,4 +1,4 @@
-"""Small building blocks with the initialisation of the authors' flax code (lu2024.md §8.2): LeCun-normal
+"""Small building blocks with the initialisation of the authors' flax code (Lu et al. 2024, Figs. 5-6): LeCun-normal
 kernels (truncated normal, variance 1/fan_in), zero biases; LayerNorm with eps = 1e-6. Shapes act on the last
 axis, so every layer applies to (..., features) arrays."""
 
@@ -53,7 +53,7 @@ class MLP(eqx.Module):
 
     - "gelu":   Dense(n -> d_ff), GELU, Dense(d_ff -> n)  (a standard transformer MLP)
     - "linear": one Dense(n -> n), no activation: what the authors' code computes with one MLP layer
-                (lu2024.md §8.2: GELU is only inserted *between* MLP layers, so a single layer is linear)
+                (their code inserts GELU only *between* MLP layers, so a single layer is linear)
     """
 
     layers: tuple[Dense, ...]

@@ -1,4 +1,4 @@
-"""Full linear attention with separate K, Q, V projections (lu2024.md §8.2, ``model_type=1``, Fig. 5A):
+"""Full linear attention with separate K, Q, V projections (Lu et al. 2024, Fig. 5A; the authors' ``model_type=1``):
 
     f(Z) = Dense_1( (1/sqrt(h)) (Z W_Q + b_Q)(Z W_K + b_K)^T (Z W_V + b_V) )[query row]
 

@@ -1,6 +1,6 @@
 """One layer of linear self-attention in the merged parametrisation of Zhang, Frei and Bartlett.
 
-    f(E) = E + W_PV E M (E^T W_KQ E) / n,     y_hat = f(E)[d+1, n+1]      (mahankali2023.md §2.2)
+    f(E) = E + W_PV E M (E^T W_KQ E) / n,     y_hat = f(E)[d+1, n+1]      (Mahankali et al. 2023, §2)
 
 with E the (d+1) x (n+1) token matrix (columns [x_i; y_i], query column [x_q; 0]), M = diag(I_n, 0) when the query
 is masked out of the key/value sum, and n = ell the context length (the 1/n is optional). Because the query's label
@@ -8,8 +8,9 @@ slot is 0, only the last row of W_PV, (u, u0), and the first d columns of W_KQ e
 
     y_hat = (1/n) sum_i (u.x_i + u0 y_i) (z_i^T W_KQ[:, :d] x_q),     z_i = [x_i; y_i].
 
-The *reduced class* (lu2024.md §2.2, mahankali2023.md §2.2 "d^2 + d parameters") fixes u = 0, u0 = 1, so the model
-is linear in its d(d+1) parameters and equals Lu et al.'s y_hat = <Gamma, H_Z> (see :meth:`LinearSelfAttention.gamma`).
+The *reduced class* (Lu et al. 2024's reduced model; the "d^2 + d parameters" class of Mahankali et al. 2023)
+fixes u = 0, u0 = 1, so the model is linear in its d(d+1) parameters and equals Lu et al.'s y_hat = <Gamma, H_Z>
+(see :meth:`LinearSelfAttention.gamma`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Softmax-attention models in the authors' (post-LayerNorm) style, lu2024.md §8.2.
+"""Softmax-attention models in the authors' (post-LayerNorm) style (Lu et al. 2024, Figs. 5-6).
 
 ``SoftmaxAttentionModel``: input Dense(d+1 -> h) with bias, ``n_blocks`` blocks, then Dense(h -> 1) on the query
 (last) token. No positional embedding. One block (``post-LN``):

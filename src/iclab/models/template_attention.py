@@ -1,11 +1,12 @@
 """One-layer multi-head softmax attention with token-specific output weights (Yang et al. 2024, §2.3).
 
-    yhat_k = sum_h w[h, k] * y^T softmax(V^T Q_h v_k),   k = 1..K      (formula (8), ``papers/yang2024.md``)
+    yhat_k = sum_h w[h, k] * y^T softmax(V^T Q_h v_k),   k = 1..K      (Yang et al. 2024, formula (8))
 
 V = (v_1..v_N) are the prompt tokens, y their labels; the softmax runs over the N prompt tokens. The only trainable
 parameters are Q_h (d x d) and w_h (K) for every head. Because w is per token, the model belongs to one dictionary:
 its tokens are passed at call time (they are fixed data, not parameters). ``yhat = coef^T y`` is linear in the
-labels with coef = :meth:`coefficients` (N, K).
+labels with coef = :meth:`coefficients` (N, K). :func:`population_loss` is the model's exact population loss
+(Lemma 5), the objective the paper trains on; its constants come from :func:`iclab.theory.yang2024.problem`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,25 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from iclab.theory.yang2024 import attention_coefficients
+from iclab.theory.yang2024 import Problem, excess_loss
 from iclab.validation import check_int, check_positive
+
+
+def attention_coefficients(Q, w, tokens, N: int):
+    """The coefficients of formula (8): yhat = coef^T y with coef[:, k] = sum_h w[h, k] softmax(V^T Q_h v_k).
+
+    Q: (H, d, d), w: (H, K), tokens: (K, d) -> (N, K). The softmax runs over the N prompt tokens.
+    """
+    keys = jnp.einsum("id,hde->hie", tokens[:N], Q)  # (H, N, d): v_i^T Q_h
+    s = jax.nn.softmax(jnp.einsum("hie,ke->hki", keys, tokens), axis=-1)  # (H, K, N)
+    return jnp.einsum("hk,hki->ik", w, s)
+
+
+def population_loss(Q, w, tokens, prob: Problem):
+    """The exact population loss L(Q, w) (Lemma 5, eq. 36), differentiable in (Q, w); dtype follows Q."""
+    dtype = jnp.result_type(Q)
+    A, G = jnp.asarray(prob.A, dtype), jnp.asarray(prob.G, dtype)
+    return excess_loss(attention_coefficients(Q, w, tokens, A.shape[0]), A, G) + prob.L_star
 
 
 class TemplateAttention(eqx.Module):

@@ -1,4 +1,4 @@
-"""The token matrix of a prompt (lu2024.md §2.1, mahankali2023.md §2.1).
+"""The token matrix of a prompt (Z in Lu et al. 2024, E in Mahankali et al. 2023).
 
 Rows are tokens: ``[x_i, y_i]`` for the ``ell`` context examples, then the query token ``[x_q, 0]`` (label slot 0),
 so a prompt becomes an ``(ell + 1, d + 1)`` matrix. This is the transpose of the papers' ``Z``/``E``.
@@ -6,6 +6,8 @@ so a prompt becomes an ``(ell + 1, d + 1)`` matrix. This is the transpose of the
 
 from __future__ import annotations
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -22,8 +24,5 @@ def tokens(xs: Array, ys: Array, xq: Array) -> Array:
 
 def param_count(model) -> int:
     """Number of trainable scalars (inexact array leaves) in an Equinox model."""
-    import equinox as eqx
-    import jax
-
     leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
     return int(sum(x.size for x in leaves))

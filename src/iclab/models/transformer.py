@@ -3,8 +3,8 @@
     x = Dense(tokens);   for each layer:  x = x + MHA(LN(x));  x = x + MLP(LN(x))   (MLP: Dense, GELU, Dense)
     out = Dense_1(LN(x))
 
-Used as Yang et al.'s 4-layer baseline (yang2024.md §2.5: d_model = 256, d_ff = 512, 4 layers, H = 8; no causal
-mask, no positional embedding, a scalar readout at every position). ``forward_tokens`` takes any token matrix
+Used as Yang et al. 2024's 4-layer baseline (Figs. 2(b) and 5: d_model = 256, d_ff = 512, 4 layers, H = 8; no
+causal mask, no positional embedding, a scalar readout at every position). ``forward_tokens`` takes any token matrix
 (b, T, n_in) and returns (b, T); ``__call__`` takes the regression layout and returns the query prediction.
 """
 

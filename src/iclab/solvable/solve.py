@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iclab._threads import blas_threads
 from iclab.solvable.sampler import context_stats
 from iclab.validation import UserInputError, check_choice, check_nonnegative, check_positive
 
@@ -401,8 +400,7 @@ def solve_gamma(h, xq, y, lam: float = 0.0, *, method: str = "auto", rtol: float
     elif method == "primal":
         gamma, info = _solve_primal(h, xq, y, c, lam)
     else:
-        with blas_threads(1):  # skinny products: threads only add synchronisation cost (see _threads.py)
-            gamma, info = _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors)
+        gamma, info = _solve_cg(h, xq, y, c, lam, rtol, maxiter, factors)
     return (gamma, info) if return_info else gamma
 
 

@@ -104,7 +104,7 @@ def gaussian_test_error(gamma, alpha_test, rho: float, c_test, mu=None, *, form:
 def simulate_structured(d: int, tau: float, alpha: float, kappa: float, rho: float, c_train, tests, *,
                         lam: float = 0.0, alpha_test=None, seed: int = 0, assignment: str = "uniform",
                         form: str = "exact", method: str = "auto", rtol: float = 1e-8) -> dict:
-    """One Γ* of the structured model and its exact errors.
+    """One Γ* of the structured model (Letey et al. 2025, §7) and its exact errors.
 
     tests: a list of test covariances (spectra (d,) or matrices (d, d)); alpha_test: array of test lengths
     (default α). Returns ``{"e_icl": (len(tests), *alpha_test.shape), "e_idg": float, "gamma": (d, d+1)}``;

@@ -1,16 +1,23 @@
 """Cheap compute functions for tests, benchmarks and trying the engine (``experiment: iclab.sweep.demo:noisy_mean``).
 
-They live in the package, not in tests, so that spawned worker processes and Dask workers can import them.
+They live in the package, not in tests, so that spawned worker processes and Dask workers can import them. A worker
+imports this whole module to run one of them, so the toy figure's plotting imports pandas and matplotlib only when
+it plots (together 2-3 s of start-up per worker, measured with ``python -X importtime``).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
-from iclab.validation import UserInputError
+from iclab import runtime
+from iclab.experiment import Experiment, Point
+from iclab.settings import param
 
 
 def noisy_mean(config: dict, seed: int) -> dict:
@@ -54,21 +61,35 @@ def fails_on(config: dict, seed: int) -> dict:
     return {"y": float(config["x"])}
 
 
+def process_set_up(config: dict, seed: int) -> dict:
+    """What the worker's set-up (:func:`iclab.runtime.configure_process`) left in this process: the most threads
+    of any BLAS, scipy's own OpenBLAS included (loaded here, after the set-up), and whether the allocator was
+    tuned (1) or not (0)."""
+    import scipy.linalg  # noqa: F401  (here, not at the top: a BLAS loaded after the set-up must be limited too)
+
+    threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return {"blas_libraries": len(threads), "blas_threads": max(threads),
+            "allocator_tuned": runtime.keep_freed_memory.cache_info().currsize}
+
+
 # -- a toy "figure": the Monte Carlo mean of N(mu, 1) against its theory value mu ---------------------------------
 
-def _points(scale: str, theory_only: bool, overrides: dict) -> list:
-    from iclab.experiment import Point
+@dataclass(frozen=True)
+class DemoSettings:
+    mu: tuple[float, ...] = param((0.0, 0.5, 1.0, 1.5), doc="the means, one point each")
+    n: int = param(100, lo=2, doc="draws per run")
+    runs: int = param(4, lo=1, doc="independent runs per point")
 
-    params = {"n": 100, "mus": [0.0, 0.5, 1.0, 1.5], "seeds": 4 if scale == "quick" else 20}
-    unknown = sorted(set(overrides) - set(params))
-    if unknown:
-        raise UserInputError(f"--set {unknown[0]} is unknown for demo (known: {', '.join(params)})")
-    params.update(overrides)
-    return [Point({"mu": float(mu), "n": int(params["n"])}, seeds=int(params["seeds"])) for mu in params["mus"]]
+
+SETTINGS = {"quick": DemoSettings(), "paper": DemoSettings(runs=20)}
+
+
+def _points(s: DemoSettings, theory_only: bool) -> list[Point]:
+    return [Point({"mu": float(mu), "n": s.n}, seeds=s.runs) for mu in s.mu]
 
 
 def _agreement(df):
-    import pandas as pd
+    import pandas as pd  # when plotting only: see the module docstring
 
     g = df.groupby("mu")["mean"]
     out = pd.DataFrame({"quantity": [f"mean at mu={mu:g}" for mu in g.mean().index], "sim_mean": g.mean().values,
@@ -78,9 +99,7 @@ def _agreement(df):
 
 
 def _plot(df, out_dir):
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # when plotting only: see the module docstring
 
     a = _agreement(df)
     fig, ax = plt.subplots(figsize=(4, 3))
@@ -95,11 +114,5 @@ def _plot(df, out_dir):
     return [png, csv]
 
 
-def _experiment():
-    from iclab.experiment import Experiment
-
-    return Experiment(id="demo", title="Demo: Monte Carlo mean of N(mu, 1) against mu", points=_points,
-                      compute=noisy_mean, plot=_plot, agreement=_agreement)
-
-
-EXPERIMENT = _experiment()
+EXPERIMENT = Experiment(id="demo", title="Demo: Monte Carlo mean of N(mu, 1) against mu", points=_points,
+                        compute=noisy_mean, plot=_plot, settings=SETTINGS, agreement=_agreement)

@@ -11,6 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich import progress as rp
+from rich.console import Console
+from rich.text import Text
+
 from iclab.experiment import Point
 from iclab.sweep.config import point_hash
 from iclab.sweep.executors import EXECUTORS, execute
@@ -29,10 +33,6 @@ def open_store(store: Store | str | Path | None) -> tuple[Store, bool]:
 
 
 def _progress_bar(enabled: bool):
-    from rich import progress as rp
-    from rich.console import Console
-    from rich.text import Text
-
     class Rate(rp.ProgressColumn):
         def render(self, task):
             speed = task.finished_speed or task.speed

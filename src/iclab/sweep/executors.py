@@ -7,6 +7,10 @@ become failed outcomes, so one bad point never stops a sweep. Only the caller (t
 - ``local``: sequential, in this process;
 - ``process``: a process pool with the ``forkserver`` (or ``spawn``) start method, because JAX is not fork-safe;
 - ``dask``: a running Dask scheduler at ``tcp://HOST:PORT``; ``dask-local``: a ``LocalCluster`` on 127.0.0.1.
+
+Each worker process is set up once by :func:`iclab.runtime.configure_process` (one BLAS thread, a heap that keeps
+freed memory): the pool's initialiser, a Dask worker plugin. The ``local`` executor runs in the caller's process,
+whose entry point (the CLI) set it up.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from iclab.resources import ResourceLimitError
+from iclab.runtime import configure_process
 from iclab.sweep.config import to_jsonable
 from iclab.validation import UserInputError
 
@@ -67,11 +73,10 @@ def _check_picklable(compute, executor: str) -> None:
 
 
 def run_process(compute, tasks: Sequence[Task], workers: int) -> Iterator[tuple[int, Outcome]]:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     _check_picklable(compute, "process")
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context(method))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context(method),
+                               initializer=configure_process)
     finished = False
     try:
         futures = {pool.submit(call, compute, config, seed): i for i, (config, seed) in enumerate(tasks)}
@@ -102,10 +107,21 @@ def _terminate_workers(pool) -> None:
 
 def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: int,
              local: bool) -> Iterator[tuple[int, Outcome]]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
+    try:  # an optional dependency
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+        from distributed.diagnostics.plugin import WorkerPlugin
     except ImportError:
         raise UserInputError("executor dask needs dask.distributed: pip install 'iclab[dask]'") from None
+
+    class SetUp(WorkerPlugin):
+        """Runs :func:`iclab.runtime.configure_process` in every worker, also in those that join later."""
+
+        name = "iclab-configure-process"
+
+        def setup(self, worker):
+            configure_process()
+
     cluster = None
     if local:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -120,9 +136,10 @@ def run_dask(compute, tasks: Sequence[Task], *, scheduler: str | None, workers: 
             cluster.close()
         raise UserInputError(f"scheduler {scheduler} cannot be reached ({type(e).__name__}: {e})") from None
     try:
+        client.register_plugin(SetUp())
         futures = [client.submit(call, compute, config, seed, pure=False) for config, seed in tasks]
         index = {f.key: i for i, f in enumerate(futures)}
-        for f in as_completed(futures):
+        for f in dask_completed(futures):
             try:
                 outcome = f.result()
             except ResourceLimitError:

@@ -1,22 +1,28 @@
 """Sweep specs: which compute, on which grid, with how many seeds.
 
-A spec is a YAML file (read with ``yaml.safe_load``) or the same dict in Python::
+A spec is a YAML file (read with ``yaml.safe_load``) or the same dict in Python. It names either a paper figure,
+whose typed settings it varies, or a compute function of your own, whose configs it lists::
 
-    experiment: lu2024-fig1          # a figure id (its compute runs on this grid) or module:function
-    name: my-sweep                   # optional: the name rows are stored under (default: the experiment)
-    scale: quick                     # optional, figure ids only: the scale whose first point gives the defaults
-    seeds: 10
-    fixed: {d: 40, lam: 0.01}
+    experiment: lu2024-fig1          # a figure id: fixed, grid and zip set its settings (the --set names)
+    scale: paper                     # optional, figure ids only: the scale whose settings are the defaults
+    fixed: {runs: 20}
     grid:                            # cartesian axes
-      tau: log:0.1:10:20             # the value grammar of iclab.grid.parse_values
-      kappa: [1, 10, inf]            # or a list (numbers, grammar strings, or categorical strings)
+      d: [40, 70, 100]               # a list (numbers, grammar strings, or categorical strings)
+
+    experiment: mylab.curves:compute # module:function: fixed, grid and zip are the keys of its config
+    name: my-sweep                   # optional: the name rows are stored under (default: the experiment)
+    seeds: 10                        # runs per point (module:function only; a figure's is its runs setting)
+    fixed: {d: 40, lam: 0.01}
+    grid: {tau: log:0.1:10:20, kappa: [1, 10, inf]}
     zip:                             # axes that vary together: each group is one factor of the product
       - {alpha: [0.5, 1, 2], ell: [20, 40, 80]}
 
-Numeric values are rounded to 12 significant digits and integral ones become ints (``d: 10:40:4`` gives
-10, 20, 30, 40), matching the point hash. For a figure id, every parameter must be one its points use (or one it
-declares in an optional ``Experiment.parameters``); parameters not in the spec keep the values of the figure's
-first point that has all the spec's parameters (and its fixed string values, e.g. ``kind: gamma``).
+For a figure, every combination of the axes is one set of overrides of the figure's settings at ``scale``, applied
+by :func:`iclab.settings.apply_overrides` (typed and range-checked, as ``--set`` is), and the sweep holds the
+figure's points (:meth:`iclab.experiment.Experiment.plan`) at each of them, each distinct point once; rows are
+stored under the figure id, so ``iclab reproduce`` finds them. For a compute function, each combination is one
+point's config. Numeric values are rounded to 12 significant digits and integral ones become ints
+(``d: 10:40:4`` gives 10, 20, 30, 40), matching the point hash.
 """
 
 from __future__ import annotations
@@ -25,14 +31,19 @@ import importlib
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iclab.experiment import Point
+from iclab.experiment import Experiment, Point
+from iclab.experiments import get_experiment
+from iclab.grid import count_values, parse_values
 from iclab.resources import ROW_BYTES, check_memory, check_sweep_tasks
-from iclab.validation import UserInputError, load_yaml_mapping
+from iclab.settings import field_specs
+from iclab.sweep.config import point_hash
+from iclab.sweep.engine import run
+from iclab.validation import UserInputError, check_choice, check_int, load_yaml_mapping
 
 _KEYS = ("experiment", "name", "scale", "seeds", "fixed", "grid", "zip")
 _NUMERIC = re.compile(r"^\s*([-+.0-9]|inf\b|-inf\b|log:|logspace\()")
@@ -62,8 +73,6 @@ def _number(v: float) -> int | float:
 
 def axis_values(key: str, value: Any) -> list[Any]:
     """One axis of a grid as a list: a grammar string, a number, or a list of numbers / strings / grammar."""
-    from iclab.grid import parse_values
-
     items = value if isinstance(value, list) else [value]
     out: list[Any] = []
     for item in items:
@@ -87,8 +96,6 @@ def axis_values(key: str, value: Any) -> list[Any]:
 def axis_count(key: str, value: Any) -> int:
     """The number of values of one axis, counted from the grammar without building them (as :func:`axis_values`
     would produce; malformed entries are left for it to report)."""
-    from iclab.grid import count_values
-
     items = value if isinstance(value, list) else [value]
     return sum(count_values(key, item) if isinstance(item, str) and _NUMERIC.match(item) else 1 for item in items)
 
@@ -128,26 +135,25 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     return load_yaml_mapping(path, f"with keys {', '.join(_KEYS)}")
 
 
-def _figure(exp_id: str, scale: str | None, fixed: dict[str, Any],
-            keys: set[str]) -> tuple[Any, dict[str, Any], set[str], int]:
-    """The figure's experiment, default config, known parameter names and default seed count.
+def _figure_points(exp: Experiment, scale: str, overrides: list[dict[str, Any]]) -> list[Point]:
+    """The figure's points at each set of settings ``overrides``, each distinct config once (with the most seeds
+    any set gives it: seeds 0..n-1 nest)."""
+    seeds: dict[str, int] = {}
+    configs: dict[str, dict[str, Any]] = {}
+    for over in overrides:
+        for p in exp.plan(scale, False, over):
+            h = point_hash(p.config)
+            configs.setdefault(h, p.config)
+            seeds[h] = max(seeds.get(h, 0), p.seeds)
+    return [Point(config=configs[h], seeds=seeds[h]) for h in configs]
 
-    The defaults come from the figure's first point that has every parameter the spec sets and agrees with its
-    fixed values where it can (a figure may mix kinds of points, e.g. theory curves and simulations).
-    """
-    from iclab.experiments import get_experiment
-    from iclab.validation import check_choice
 
-    exp = get_experiment(exp_id)
-    scale = check_choice("scale", scale or exp.default_scale, exp.scales)
-    pts = exp.plan(scale, False, {})
-    known = set(getattr(exp, "parameters", None) or ())
-    for p in pts:
-        known.update(p.config)
-    having = [p for p in pts if keys <= set(p.config)] or pts
-    matching = [p for p in having if all(p.config.get(k) == v for k, v in fixed.items() if isinstance(v, str))]
-    base = (matching or having or [Point({})])[0]
-    return exp, dict(base.config), known, base.seeds
+def _combinations(grid: dict[str, list], groups: list[dict[str, list]]) -> Iterator[dict[str, Any]]:
+    """Every combination of the grid axes (a product) and the zip groups (each one factor)."""
+    factors = [[{k: v} for v in vals] for k, vals in grid.items()]
+    factors += [[dict(zip(g, combo, strict=True)) for combo in zip(*g.values(), strict=True)] for g in groups]
+    for combo in itertools.product(*factors):
+        yield {k: v for part in combo for k, v in part.items()}
 
 
 def _user_compute(ref: str) -> Callable:
@@ -163,9 +169,7 @@ def _user_compute(ref: str) -> Callable:
 
 
 def resolve(spec: dict[str, Any]) -> Sweep:
-    """Validate a spec dict and expand its grid into points; ``ValueError`` (one line) on any problem."""
-    from iclab.validation import check_int
-
+    """Validate a spec dict and expand its grid into points; ``UserInputError`` (one line) on any problem."""
     if not isinstance(spec, dict):
         raise UserInputError(f"spec must be a mapping with keys {', '.join(_KEYS)} (got {type(spec).__name__})")
     unknown = sorted(set(spec) - set(_KEYS))
@@ -204,41 +208,36 @@ def resolve(spec: dict[str, Any]) -> Sweep:
     if not grid and not groups:
         raise UserInputError("spec grid is empty: give at least one axis under grid: or zip:")
 
-    if ":" in exp_ref:
+    if ":" in exp_ref:  # a compute function: each combination is one point's config
         if spec.get("scale") is not None:
             raise UserInputError(f"spec scale applies to figure ids only (experiment is {exp_ref!r})")
-        compute, base, known, default_seeds = _user_compute(exp_ref), {}, None, 1
-        declared = getattr(compute, "parameters", None)
-        known = set(declared) if declared else None
+        compute = _user_compute(exp_ref)
+        seeds = check_int("seeds", spec.get("seeds", 1), lo=1)
+        check_sweep_tasks(n_points * seeds, f"the sweep ({n_points} points x {seeds} seeds)")
+        points = [Point(config={**fixed, **combo}, seeds=seeds) for combo in _combinations(grid, groups)]
         name = exp_ref
-    else:
-        exp, base, known, default_seeds = _figure(exp_ref, spec.get("scale"), fixed, set(seen))
+    else:  # a figure: each combination is one set of overrides of its typed settings
+        if spec.get("seeds") is not None:
+            raise UserInputError(f"spec seeds applies to module:function computes only; the runs of {exp_ref} "
+                                 "are its settings (e.g. fixed: {runs: 10})")
+        exp = get_experiment(exp_ref)
+        scale = check_choice("scale", spec.get("scale") or exp.default_scale, exp.scales)
+        if exp.settings is not None:  # (else the figure's own points function checks them)
+            known = sorted(field_specs(exp.settings[scale]))
+            for k in seen:
+                if k not in known:
+                    raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(known)})")
+        points = _figure_points(exp, scale, [{**fixed, **combo} for combo in _combinations(grid, groups)])
+        check_sweep_tasks(sum(p.seeds for p in points), f"the sweep ({len(points)} points of {exp_ref})")
         compute, name = exp.compute, exp.id
-    if known is not None:
-        for k in seen:
-            if k not in known:
-                raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(sorted(known))})")
     name = spec.get("name") or name
     if not isinstance(name, str):
         raise UserInputError(f"spec name must be a string (got {name!r})")
-    seeds = check_int("seeds", spec.get("seeds", default_seeds), lo=1)
-    check_sweep_tasks(n_points * seeds, f"the sweep ({n_points} points x {seeds} seeds)")
-
-    factors = [[{k: v} for v in vals] for k, vals in grid.items()]
-    factors += [[dict(zip(g, combo, strict=True)) for combo in zip(*g.values(), strict=True)] for g in groups]
-    points = []
-    for combo in itertools.product(*factors):
-        config = {**base, **fixed}
-        for part in combo:
-            config.update(part)
-        points.append(Point(config=config, seeds=seeds))
     axes = {k: len(v) for k, v in grid.items()} | {k: len(v) for g in groups for k, v in g.items()}
     return Sweep(name=name, experiment=exp_ref, compute=compute, points=points, axes=axes)
 
 
 def run_spec(spec: dict[str, Any] | str | Path, **options):
     """Resolve a spec (a dict, or a YAML path) and run it: ``options`` go to :func:`iclab.sweep.run`."""
-    from iclab.sweep.engine import run
-
     sw = resolve(spec if isinstance(spec, dict) else load_spec(spec))
     return run(sw.compute, sw.points, name=sw.name, **options)

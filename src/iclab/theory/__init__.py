@@ -1,4 +1,5 @@
-"""Closed-form learning curves of the papers, one module per paper (pure numpy, float64, broadcasting).
+"""Closed-form learning curves of the papers, one module per paper (numpy/scipy only, float64, broadcasting; no JAX:
+the trainable models that these formulas describe live in :mod:`iclab.models`).
 
 - :mod:`iclab.theory.lu2024`: Lu et al. 2024, asymptotic ICL/IDG errors of the solvable linear-attention model;
 - :mod:`iclab.theory.mahankali2023`: Mahankali et al. 2023, the optimal one-layer LSA is one (preconditioned) GD

@@ -1,11 +1,13 @@
-"""Closed forms of Yang, Huang, Liang, Chi 2024 (``papers/yang2024.md`` §4): one-layer multi-head softmax attention
-trained on template tasks learns ridge regression over the basis with regulariser m tau.
+"""Closed forms of Yang, Huang, Liang, Chi 2024 (§4): one-layer multi-head softmax attention trained on template
+tasks learns ridge regression over the basis with regulariser m tau.
 
 Notation. ``reps``: (K, m), row k is z_k = f(v_k) (the paper's Z~ = reps.T); Z = reps[:N].T is (m, N);
 G = Z^T Z + m tau I_N = E[y y^T] under E[lambda lambda^T] = I (so Zbar = G^(1/2)).
 
-Closed forms are numpy float64. The objects that training differentiates (the coefficients of formula (8) and the
-population loss of Lemma 5) are JAX functions whose dtype follows their inputs.
+Closed forms are numpy float64. The losses of a linear predictor ``yhat = coef^T y`` (Lemma 5's excess loss, the
+sampled loss, the inference loss) use array operators only, so they accept JAX arrays too (traced and
+differentiated by training) and keep their dtype. The model itself (formula (8)) and its differentiable population
+loss are in :mod:`iclab.models.template_attention`.
 
 Loss convention (§3): L(theta) = (1/2K) E sum_k (yhat_k - y_k)^2 over all K tokens, the fresh noise of the unseen
 tokens included. The reference L* values of §5 are per token without the 1/2, i.e. ``2 * optimal_loss``.
@@ -15,9 +17,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+from scipy.optimize import nnls
 
 from iclab.validation import check_int, check_nonnegative
 
@@ -97,43 +98,21 @@ def problem(reps, N: int, tau: float) -> Problem:
     return Problem(target_matrix(reps, N, tau), gram(reps, N, tau), optimal_loss(reps, N, tau))
 
 
-# ---- the differentiable pieces (JAX) ---------------------------------------------------------------------------
-
-def attention_coefficients(Q, w, tokens, N: int):
-    """The coefficients of formula (8): yhat = coef^T y with coef[:, k] = sum_h w[h, k] softmax(V^T Q_h v_k).
-
-    Q: (H, d, d), w: (H, K), tokens: (K, d) -> (N, K). The softmax runs over the N prompt tokens.
-    """
-    keys = jnp.einsum("id,hde->hie", tokens[:N], Q)  # (H, N, d): v_i^T Q_h
-    s = jax.nn.softmax(jnp.einsum("hie,ke->hki", keys, tokens), axis=-1)  # (H, K, N)
-    return jnp.einsum("hk,hki->ik", w, s)
-
+# ---- losses of a linear predictor (numpy or JAX arrays) ---------------------------------------------------------
 
 def excess_loss(coef, A, G):
     """L(theta) - L* = (1/2K) sum_k (a_k - A_k)^T G (a_k - A_k) (Lemma 5). coef, A: (N, K); G: (N, N)."""
     diff = coef - A
-    return jnp.sum(diff * (G @ diff)) / (2 * A.shape[1])
-
-
-def population_loss(Q, w, tokens, prob: Problem):
-    """The exact population loss L(Q, w) (Lemma 5, eq. 36), differentiable in (Q, w)."""
-    dtype = jnp.result_type(Q)
-    A, G = jnp.asarray(prob.A, dtype), jnp.asarray(prob.G, dtype)
-    return excess_loss(attention_coefficients(Q, w, tokens, A.shape[0]), A, G) + prob.L_star
+    return (diff * (G @ diff)).sum() / (2 * A.shape[1])
 
 
 def sampled_loss(coef, y):
     """The empirical version of L: (1/2K) mean over prompts of sum_k (yhat_k - y_k)^2. coef: (N, K); y: (B, K)."""
     pred = y[:, : coef.shape[0]] @ coef
-    return jnp.mean(jnp.sum((pred - y) ** 2, axis=-1)) / (2 * y.shape[1])
+    return ((pred - y) ** 2).sum(axis=-1).mean() / (2 * y.shape[1])
 
 
 # ---- predictors, inference loss, gap --------------------------------------------------------------------------
-
-def predict(coef, y_prompt):
-    """yhat = coef^T y for every prompt: coef (N, K), y_prompt (..., N) -> (..., K)."""
-    return y_prompt @ coef
-
 
 def ridge_predictions(y_prompt, reps, N: int, tau: float, *, best: bool = False) -> np.ndarray:
     """yhat* (ridge with m tau, the trained transformer's limit, Theorem 2) or, with ``best``, yhat_best (ridge
@@ -144,7 +123,7 @@ def ridge_predictions(y_prompt, reps, N: int, tau: float, *, best: bool = False)
 
 def inference_loss(coef, A, y_prompt):
     """(1/K) |yhat - yhat*|^2 per prompt: coef, A (N, K), y_prompt (..., N) -> (...)."""
-    return jnp.sum((y_prompt @ (coef - A)) ** 2, axis=-1) / A.shape[1]
+    return ((y_prompt @ (coef - A)) ** 2).sum(axis=-1) / A.shape[1]
 
 
 def label_second_moment(reps, N: int, tau: float, mean: float = 0.0, var: float = 1.0) -> np.ndarray:
@@ -201,8 +180,6 @@ def single_head_floor(reps, N: int, tau: float) -> float:
     """A lower bound on L - L* for H = 1 (§4.1, "why multiple heads"): w_k softmax(.) has entries of one sign, so
     L - L* >= (1/2K) sum_k min over the nonnegative and the nonpositive orthant of the G-distance to A_k (NNLS).
     Positive whenever some A_k has entries of both signs, so one head plateaus above L*."""
-    from scipy.optimize import nnls
-
     A = target_matrix(reps, N, tau)
     R = np.linalg.cholesky(gram(reps, N, tau)).T  # G = R^T R
     total = 0.0
