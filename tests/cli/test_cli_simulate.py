@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from iclab.cli import main
+from iclab.experiments import solvable_points
 from iclab.experiments.solvable_points import simulate_point
+from iclab.sweep.store import Store
 from iclab.theory import lu2024
 
 
@@ -23,14 +25,39 @@ def test_simulate_csv_matches_simulate_point_and_theory(capsys):
     assert float(rows[1]["e_icl_theory"]) == pytest.approx(float(lu2024.e_icl(2.0, 4.0, 1.0, 0.1)), rel=1e-12)
 
 
+def ridgeless_kappa_inf(tau, alpha, rho):
+    """Lu et al. 2024's κ = ∞ ridgeless limit (fresh task per context, e_ICL = e_IDG), τ > 1, written out:
+    τ/(τ−1) (ρ + (1+ρ)/(1+ρ+α))."""
+    return tau / (tau - 1) * (rho + (1 + rho) / (1 + rho + alpha))
+
+
 def test_simulate_json_and_table(capsys):
-    args = ["simulate", "lu2024", "--d", "6", "--tau", "1.5", "--alpha", "2", "--kappa", "inf", "--rho", "0.1",
-            "--lam", "0.1", "--seeds", "2"]
+    args = ["simulate", "lu2024", "--d", "6", "--tau", "3", "--alpha", "2", "--kappa", "inf", "--rho", "0.1",
+            "--lam", "0", "--seeds", "2"]
     assert main([*args, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out[0]["kappa"] == "inf" and out[0]["seeds"] == 2 and out[0]["e_icl_std"] > 0
+    theory = ridgeless_kappa_inf(3.0, 2.0, 0.1)      # = 1.5 (0.1 + 1.1/3.1) = 0.682258...
+    assert out[0]["e_icl_theory"] == pytest.approx(theory, rel=1e-12)
+    assert out[0]["e_idg_theory"] == pytest.approx(theory, rel=1e-12)
     assert main(args) == 0
-    assert "e_icl_theory" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "e_icl_theory" in table and f"{theory:.5f}" in table
+
+
+def test_extrapolated_simulation_reaches_the_kappa_inf_closed_form(capsys):
+    """The d = inf row (the 1/d fit of d = 10, 14, 20, 16 seeds each) lies within 3 standard errors of the κ = ∞
+    ridgeless closed form; every d alone is above it by a finite-size excess (+8% at d = 20)."""
+    assert main(["simulate", "lu2024", "--d", "10,14,20", "--tau", "3", "--alpha", "2", "--kappa", "inf", "--rho",
+                 "0.1", "--lam", "0", "--seeds", "16", "--extrapolate", "--format", "csv"]) == 0
+    rows = _csv(capsys)
+    theory = ridgeless_kappa_inf(3.0, 2.0, 0.1)
+    assert [r["d"] for r in rows] == ["10", "14", "20", "inf"]
+    for r in rows:
+        assert float(r["e_icl_theory"]) == pytest.approx(theory, rel=1e-12)   # realised ratios = nominal here
+    for m in ("e_icl", "e_idg"):
+        assert all(float(r[f"{m}_mean"]) > theory for r in rows[:3])
+        assert abs(float(rows[3][f"{m}_mean"]) - theory) < 3 * float(rows[3][f"{m}_se"]), rows[3]
 
 
 @pytest.mark.parametrize(("change", "msg"), [
@@ -87,8 +114,6 @@ def test_extrapolate_needs_two_dimensions(capsys):
 
 
 def test_store_keeps_runs_like_a_sweep(tmp_path, capsys):
-    from iclab.sweep.store import Store
-
     store = tmp_path / "runs.sqlite"
     args = ["simulate", "lu2024", "--d", "6,8", "--tau", "1.5", "--alpha", "2", "--kappa", "inf", "--rho", "0.1",
             "--lam", "0.01", "--seeds", "2", "--format", "csv"]
@@ -113,9 +138,6 @@ def test_store_keeps_runs_like_a_sweep(tmp_path, capsys):
 def test_process_executor_gives_the_per_seed_numbers_and_a_second_call_hits_the_store(tmp_path, capsys, monkeypatch):
     """The runs go through the sweep engine: in worker processes with --executor process, each (point, seed) the
     same numbers as a direct simulate_point call; the same command again computes nothing (the store has them)."""
-    import iclab.solvable
-    from iclab.sweep.store import Store
-
     store = tmp_path / "runs.sqlite"
     args = ["simulate", "lu2024", "--d", "6", "--tau", "0.5,1.5", "--alpha", "2", "--kappa", "0.5", "--rho", "0.1",
             "--seeds", "2", "--store", str(store), "--format", "csv"]
@@ -135,6 +157,6 @@ def test_process_executor_gives_the_per_seed_numbers_and_a_second_call_hits_the_
     def not_again(config, seed):
         raise AssertionError("computed again: the store was not used")
 
-    monkeypatch.setattr(iclab.solvable, "simulate_point", not_again)
+    monkeypatch.setattr(solvable_points, "simulate_point", not_again)  # the CLI looks it up per call
     assert main(args) == 0
     assert _csv(capsys) == first

@@ -1,5 +1,6 @@
 """simulate_errors against the asymptotic theory and the authors' stored d = 100 simulations of Lu et al. 2024,
-Fig. 1; its sweep adapter simulate_point (the dict protocol: "inf", defaults, one-line errors)."""
+Fig. 1; simulate_point (the sweep adapter: "inf", defaults, one-line errors) against an independent dense pipeline
+at d = 3."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from iclab.experiments.solvable_points import simulate_point
-from iclab.solvable import simulate_errors
+from iclab.solvable import pretraining_tasks, sample_stats, simulate_errors
 
 # Fig. 1A/B, kappa = 0.5, rho = 0.01, ridgeless: the theory (ICL, IDG; computed from the closed forms) and the
 # authors' d = 100 means (10 runs; their stored SLURM logs, Pehlevan-Group/icl-asymptotic).
@@ -78,25 +79,88 @@ def test_d100_matches_authors_simulations(tau, alpha):
     assert np.all(ok), (mean, std, ref, z, excess)
 
 
-def test_deterministic_per_seed_and_kappa_inf():
-    a, b, c = (simulate_errors(8, 1.5, 2, math.inf, 0.1, seed=s) for s in (0, 0, 1))
-    assert a == b and a != c
-    assert set(a) == {"e_icl", "e_idg"} and all(math.isfinite(v) and v > 0 for v in a.values())
-    assert math.isfinite(simulate_errors(8, 1.5, 2, 1.0, 0.1, seed=0, assignment="uniform")["e_icl"])
+# ---- an independent pipeline at d = 3: raw numpy contexts, the dense feature matrix, dense least squares ----------
+
+def sphere(rng, m, d):
+    """m tasks uniform on the sphere |w| = sqrt(d): (m, d)."""
+    w = rng.standard_normal((m, d))
+    return w * (math.sqrt(d) / np.linalg.norm(w, axis=1, keepdims=True))
 
 
-def test_point_adapter_reads_the_config_protocol():
-    """simulate_point maps a stored config onto simulate_errors: "inf" (any case) is κ = ∞, missing optional keys
-    take the documented defaults (lam 0, balanced, auto, rtol 1e-8), unknown keys (kind, blas_threads) are ignored."""
-    ref = simulate_errors(8, 1.5, 2.0, math.inf, 0.1, seed=3, lam=0.0, assignment="balanced", method="auto",
-                          rtol=1e-8)
-    for kappa in ("inf", "INF", " inf", math.inf):
-        cfg = {"kind": "gamma", "d": 8, "tau": 1.5, "alpha": 2.0, "kappa": kappa, "rho": 0.1, "blas_threads": 4}
-        assert simulate_point(cfg, 3) == ref
-    other = simulate_errors(8, 1.5, 2.0, 1.0, 0.1, seed=3, lam=0.01, assignment="uniform", rtol=1e-5)
-    cfg = {"d": 8, "tau": 1.5, "alpha": 2.0, "kappa": "1", "rho": 0.1, "lam": 0.01, "assignment": "uniform",
-           "rtol": 1e-5}
-    assert simulate_point(cfg, 3) == other != ref
+def raw_contexts(rng, w, ell, rho):
+    """One context of length ell + 1 per task row, built token by token (x ~ N(0, I/d), y = <x, w> + N(0, rho)),
+    reduced to the model's input by definition: h = [(d/ell) sum y x, (1/ell) sum y²] (n, d+1), x_q (n, d),
+    y_q (n,)."""
+    n, d = w.shape
+    x = rng.standard_normal((n, ell + 1, d)) / math.sqrt(d)
+    y = np.einsum("nld,nd->nl", x, w) + math.sqrt(rho) * rng.standard_normal((n, ell + 1))
+    h = np.concatenate([np.einsum("nld,nl->nd", x[:, :ell], y[:, :ell]) * (d / ell),
+                        (y[:, :ell] ** 2).mean(1, keepdims=True)], axis=1)
+    return h, x[:, ell], y[:, ell]
+
+
+def dense_gamma(h, xq, yq, lam):
+    """Γ* (d, d+1) = argmin sum (y_q − x_qᵀ Γ h)² + (n/d) λ |Γ|²_F (the authors' ridge scaling), by
+    np.linalg.lstsq on the dense n × d(d+1) feature matrix stacked over sqrt((n/d) λ) I."""
+    n, d = xq.shape
+    phi = np.einsum("na,nb->nab", xq, h).reshape(n, -1)
+    a = np.vstack([phi, math.sqrt(n / d * lam) * np.eye(phi.shape[1])])
+    g = np.linalg.lstsq(a, np.concatenate([yq, np.zeros(phi.shape[1])]), rcond=None)[0]
+    return g.reshape(d, d + 1)
+
+
+def mc_error(rng, gamma, tasks, ell, rho):
+    """Monte Carlo test error of Γ on fresh raw contexts, one per task row: (mean, standard error)."""
+    h, xq, yq = raw_contexts(rng, tasks, ell, rho)
+    r2 = (yq - np.einsum("na,na->n", xq @ gamma, h)) ** 2
+    return r2.mean(), r2.std() / math.sqrt(len(r2))
+
+
+D3 = {"d": 3, "tau": 4.0, "alpha": 2.0, "rho": 0.1}   # ell = 6, n = 36 contexts, p = 12 parameters
+
+
+@pytest.mark.parametrize(("config", "kappa", "lam", "assignment"), [
+    ({"kind": "gamma", "kappa": " INF", "blas_threads": 4}, math.inf, 0.0, "balanced"),   # documented defaults
+    ({"kappa": "1", "lam": 0.1, "assignment": "uniform", "rtol": 1e-5}, 1.0, 0.1, "uniform"),
+    ({"kappa": 1.0, "lam": 0.1}, 1.0, 0.1, "balanced"),
+])
+def test_simulate_point_is_the_dense_ridge_solution_scored_by_monte_carlo(config, kappa, lam, assignment):
+    """simulate_point reads the config protocol ("inf" in any case, missing keys at their defaults, unknown keys
+    ignored) and returns, per seed, the errors of the dense ridge solution on that seed's pretraining data: the
+    same draws as the library's samplers from default_rng(seed), then Γ* by np.linalg.lstsq and both errors by a
+    Monte Carlo over 2·10⁵ raw test contexts (fresh sphere tasks for ICL, pool tasks for IDG)."""
+    mc = np.random.default_rng(99)
+    for seed in range(3):
+        got = simulate_point(D3 | config, seed)
+        rng = np.random.default_rng(seed)
+        pool, idx = pretraining_tasks(rng, 3, 4.0, kappa, assignment)
+        gamma = dense_gamma(*sample_stats(rng, pool, 6, 0.1, idx), lam)
+        icl = mc_error(mc, gamma, sphere(mc, 200_000, 3), 6, 0.1)
+        idg = mc_error(mc, gamma, pool[mc.integers(0, len(pool), 200_000)], 6, 0.1)
+        for name, (mean, se) in (("e_icl", icl), ("e_idg", idg)):
+            assert abs(got[name] - mean) < 4 * se, (seed, name, got[name], mean, se)
+
+
+@pytest.mark.parametrize(("config", "kappa", "lam"), [({"kappa": "inf", "lam": 0.1}, None, 0.1),
+                                                       ({"kappa": 1.0}, 3, 0.0)])
+def test_simulate_point_has_the_law_of_a_hand_pipeline(config, kappa, lam):
+    """The mean errors over 300 seeds agree, within 4 standard errors (about 3% here), with 300 runs of a pipeline
+    that shares no code with the library: sphere tasks (a pool of k = 3 used 12 times each, or 36 fresh ones),
+    raw contexts, dense least squares, Monte Carlo errors. This checks the fast sampler's law as well."""
+    runs = 300
+    lib = np.array([[simulate_point(D3 | config, s)[m] for m in ("e_icl", "e_idg")] for s in range(runs)])
+    rng = np.random.default_rng(2024)
+    hand = []
+    for _ in range(runs):
+        pool = sphere(rng, 36 if kappa is None else kappa, 3)
+        tasks = pool if kappa is None else pool[rng.permutation(np.repeat(np.arange(kappa), 36 // kappa))]
+        gamma = dense_gamma(*raw_contexts(rng, tasks, 6, 0.1), lam)
+        hand.append([mc_error(rng, gamma, sphere(rng, 4000, 3), 6, 0.1)[0],
+                     mc_error(rng, gamma, pool[rng.integers(0, len(pool), 4000)], 6, 0.1)[0]])
+    hand = np.array(hand)
+    se = np.sqrt((lib.var(0, ddof=1) + hand.var(0, ddof=1)) / runs)
+    z = (lib.mean(0) - hand.mean(0)) / se
+    assert np.all(np.abs(z) < 4), (lib.mean(0), hand.mean(0), z)
 
 
 @pytest.mark.parametrize(("change", "name"), [
