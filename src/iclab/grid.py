@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from iclab.resources import check_grid_points, check_memory
+from iclab.resources import ROW_BYTES, check_grid_points, check_memory
 from iclab.validation import UserInputError
 
 _LOGSPACE = re.compile(r"^logspace\(([^,]+),([^,]+),([^,]+)\)$")
@@ -125,7 +125,6 @@ def _parse_piece(name: str, piece: str) -> tuple[str, float, float, int]:
                      "start:stop:num, log:start:stop:num or logspace(a,b,num))")
 
 
-ROW_BYTES = 1024  # a printed result row: a dict of about ten floats (~600 B measured) and its formatted text
 
 
 def check_grid(named: Sequence[tuple[str, str]], what: str) -> int:

@@ -132,3 +132,6 @@ def check_grid_points(count: int, what: str = "the grid") -> None:
 def check_sweep_tasks(count: int, what: str = "the sweep") -> None:
     """Sweeps: at most ``--max-tasks`` (default 10^6) (point, seed) tasks."""
     check_count(count, what, "tasks", TASKS_ENV, DEFAULT_MAX_TASKS, "--max-tasks")
+
+
+ROW_BYTES = 1024  # a printed result row: a dict of about ten floats (~600 B measured) and its formatted text
