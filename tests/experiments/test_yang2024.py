@@ -37,10 +37,24 @@ def test_overrides_reach_the_configs():
                                                                    "unit_norm": False, "d": 1, "N": 12})
     assert [p.config["H"] for p in pts] == [2, 8]
     assert all(p.config["basis"] == "legendre" and p.config["N"] == 12 and p.config["d"] == 1 for p in pts)
-    pts = get_experiment("yang2024-fig2").plan("quick", False, {"H_1layer": 32, "H_4layer": 4, "seeds": 2})
+    pts = get_experiment("yang2024-fig2").plan("quick", False, {"H_1layer": 32, "H_4layer": 4, "runs": 2})
     assert [p.config["H"] for p in pts] == [32, 4] and all(p.seeds == 2 for p in pts)
     with pytest.raises(ValueError, match="d_model must be divisible"):
         get_experiment("yang2024-fig5").plan("quick", False, {"H_values": [3]})
+    with pytest.raises(ValueError, match="d_model must be divisible by H_4layer"):
+        get_experiment("yang2024-fig2").plan("quick", False, {"H_4layer": 3})
+    # ranges and choices of the settings groups, one line each
+    for fig, over, msg in [("yang2024-fig4", {"lr": 0}, "lr must be > 0"),
+                           ("yang2024-fig4", {"optimizer": "sgd"}, "optimizer must be one of adam, gd"),
+                           ("yang2024-fig2", {"loss_1layer": "mse"}, "loss_1layer must be one of"),
+                           ("yang2024-fig5", {"budget": "steps"}, "budget must be one of flops, wall"),
+                           ("yang2024-fig5", {"budget_s": 0}, "budget_s must be > 0"),
+                           ("yang2024-fig4", {"runs": 0}, "runs must be an integer >= 1"),
+                           ("yang2024-fig4", {"basis": "legendre", "d": 1}, "d must be >= 2 for unit-norm")]:
+        with pytest.raises(ValueError, match=msg):
+            get_experiment(fig).plan("quick", False, over)
+    # an override keeps the scale's label in the configs (so their stored results)
+    assert {p.config["scale"] for p in get_experiment("yang2024-fig4").plan("paper", False, {"runs": 1})} == {"paper"}
 
 
 @pytest.mark.slow
@@ -68,7 +82,7 @@ def test_fig3_compute_is_zero_at_N_equal_m_and_matches_theory():
     from iclab.theory import yang2024 as Y
 
     exp = get_experiment("yang2024-fig3")
-    over = {"N_values": [8, 10, 16], "K": 30, "m": 10, "tau": 0.05, "draws": 5}
+    over = {"N_values": [8, 10, 16], "K": 30, "m": 10, "tau": 0.05, "runs": 5}
     pts = exp.plan("quick", False, over)
     res = {p.config["N"]: exp.compute(dict(p.config), 3) for p in pts}
     assert res[10]["gap"] == 0 and res[10]["gap_sampled"] == 0

@@ -22,9 +22,10 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
     """
     import numpy as np
 
-    from iclab.experiments.yang2024_common import draw_reps, validate
+    from iclab.experiments.yang2024_common import DataSettings, draw_reps
     from iclab.grid import parse_values
     from iclab.resources import check_grid
+    from iclab.settings import apply_overrides
     from iclab.theory import yang2024 as Y
     from iclab.validation import check_int
 
@@ -33,13 +34,13 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
     grid = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
     points = []
     for n, k, mm, t in zip(*grid, strict=True):
-        cfg = validate({"N": check_int("N", float(n)), "K": check_int("K", float(k)),
-                        "m": check_int("m", float(mm), lo=1), "d": d, "tau": float(t), "basis": basis,
-                        "unit_norm": unit_norm, "n_test": 1})
+        cfg = apply_overrides(DataSettings(), {"N": check_int("N", float(n)), "K": check_int("K", float(k)),
+                                               "m": check_int("m", float(mm), lo=1), "d": d, "tau": float(t),
+                                               "basis": basis, "unit_norm": unit_norm})
         points.append(cfg)
     rows = []
     for cfg in points:
-        n, k, mm, t = cfg["N"], cfg["K"], cfg["m"], cfg["tau"]
+        n, k, mm, t = cfg.N, cfg.K, cfg.m, cfg.tau
         reps_all = draw_reps(seed, draws, k, d, mm, basis, unit_norm)
         ls, gaps, ood, scale = [], [], [], []
         for reps in reps_all:

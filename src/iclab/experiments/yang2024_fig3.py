@@ -10,37 +10,42 @@ the mean over draws with error bars (standard error of the mean).
 
 Scales: quick: N = 50, 60, ..., 150 and 95, 105, 100 draws; paper: N = 50, 55, ..., 150, 200 draws (the spec's
 reference). ``--theory-only`` skips the sampled prompt. ``--set`` keys: N_values, K, m, d, tau, basis, unit_norm,
-draws.
+runs (the draws).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, merge, validate
+from iclab.experiments.yang2024_common import DictionarySettings
+from iclab.settings import param
 from iclab.validation import check_int
 
-SCALES = {"quick": {"N_values": [50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130, 140, 150], "draws": 100},
-          "paper": {"N_values": list(range(50, 151, 5)), "draws": 200}}
+
+@dataclass(frozen=True)
+class Settings(DictionarySettings):
+    """Fig. 3: the dictionary (inherited; m = 100, Fig. 3's), the N grid and the dictionaries drawn per N."""
+
+    m: int = param(100, lo=1, doc="basis functions (size of a representation)")
+    N_values: tuple[int, ...] = param((50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130, 140, 150), lo=1,
+                                      doc="labelled tokens per prompt, one point each (< K)")
+    runs: int = param(100, lo=2, doc="independent dictionaries per N (config key: draws)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for N in self.N_values:
+            check_int("N", N, lo=1, hi=self.K - 1)
 
 
-def defaults(scale: str) -> dict:
-    return {"K": 200, "m": 100, "d": DATA["d"], "tau": 0.01, "basis": "gaussian", "unit_norm": True,
-            **SCALES[scale]}
+SETTINGS = {"quick": Settings(), "paper": Settings(N_values=tuple(range(50, 151, 5)), runs=200)}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    p = merge(defaults(scale), overrides)
-    check_int("draws", p["draws"], lo=2)
-    out = []
-    for N in p["N_values"]:
-        cfg = {k: v for k, v in p.items() if k != "N_values"}
-        cfg.update(N=int(N), sampled=not theory_only)
-        validate({**cfg, "n_test": 1})
-        out.append(Point(cfg, 1))
-    return out
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    base = {"K": s.K, "m": s.m, "d": s.d, "tau": s.tau, "basis": s.basis, "unit_norm": s.unit_norm, "draws": s.runs}
+    return [Point({**base, "N": N, "sampled": not theory_only}, 1) for N in s.N_values]
 
 
 def compute(config: dict, seed: int) -> dict:
@@ -93,8 +98,9 @@ def plot(df, out_dir: Path) -> list[Path]:
     ax.set_title(f"Yang et al. 2024, Fig. 3 (m = {int(df['m'].iloc[0])}, tau = {df['tau'].iloc[0]:g})")
     ax.legend(fontsize=8)
     r = df.iloc[0]
-    observed = {"draws": int(r["draws"]), "N_values": df["N"].astype(int).tolist()}
-    foot = footer_text(scale_name(SCALES, observed), f"K = {int(r['K'])}, d = {int(r['d'])}, {r['basis']} basis",
+    observed = {"runs": int(r["draws"]), "N_values": df["N"].astype(int).tolist()}
+    scales = {name: {"runs": v.runs, "N_values": list(v.N_values)} for name, v in SETTINGS.items()}
+    foot = footer_text(scale_name(scales, observed), f"K = {int(r['K'])}, d = {int(r['d'])}, {r['basis']} basis",
                        f"{len(df)} values of N, {int(r['draws'])} dictionary draws each (the same draws at every N)",
                        "closed forms, no training")
     return save_figure(fig, df[cols], out_dir, "yang2024_fig3", footer=foot)
@@ -151,6 +157,6 @@ def cost(config: dict) -> float:
 
 
 EXPERIMENT = Experiment(id="yang2024-fig3", title="Yang et al. 2024 Fig. 3: gap to the best ridge predictor against N",
-                        points=points, compute=compute, plot=plot, supports_theory_only=True, agreement=agreement,
-                        claims=claims, kind="theory", cost=cost,
+                        points=points, settings=SETTINGS, compute=compute, plot=plot, supports_theory_only=True,
+                        agreement=agreement, claims=claims, kind="theory", cost=cost,
                         description="closed-form gap between the transformer's ridge limit and the best ridge, vs N")
