@@ -41,13 +41,17 @@ to one core (``taskset -c 1 python ...``) so that both timings see the same thre
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from functools import lru_cache, partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from iclab.models import build_model
@@ -131,8 +135,6 @@ def plain_forward(p, xs, ys, xq):
 
 def plain_worker(seed: int, seconds: float, metrics: bool) -> float:
     """The papers'-style loop on one core; returns its model-steps/s (after compiling)."""
-    import numpy as np
-
     d, P, B = FIG5["d"], FIG5["P"], FIG5["batch"]
     task = LinearRegression.lu2024(d, FIG5["ell"], FIG5["rho"], prior="gaussian")
     k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
@@ -202,8 +204,6 @@ CONFIGS = {"plain": ("plain loop (papers' style)", {"kind": "plain", "metrics": 
 
 
 def _worker_main(spec: str) -> None:
-    import json
-
     cfg = json.loads(spec)
     os.sched_setaffinity(0, {cfg["core"]})
     if cfg["kind"] == "plain":
@@ -215,10 +215,6 @@ def _worker_main(spec: str) -> None:
 
 def run_config(name: str, cores: int, seconds: float) -> float:
     """Aggregated model-steps/s of configuration ``name``: one pinned process per core, started together."""
-    import json
-    import subprocess
-    import sys
-
     spec = CONFIGS[name][1]
     env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
     procs = [subprocess.Popen([sys.executable, __file__, "--worker",
@@ -236,8 +232,6 @@ def run_config(name: str, cores: int, seconds: float) -> float:
 def fig5_throughput(names, cores: int, rounds: int, seconds: float) -> dict[str, list[float]]:
     """Interleaved rounds; prints each configuration's median aggregated rate and its median ratio to the
     baselines of the same rounds."""
-    import numpy as np
-
     rates: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for n in names:
@@ -348,10 +342,6 @@ def timed(fns, seeds, steps, chunk):
 
 def python_loop(fns, seed: int, steps: int) -> float:
     """The usual script: a jitted step (sampling included) called from Python, one seed; returns seconds."""
-    import equinox as eqx
-
-    from iclab.train import seed_keys
-
     init, loss, sample, opt = fns
     keys = seed_keys(seed)
     model = init(keys[0])
@@ -376,10 +366,6 @@ def python_loop(fns, seed: int, steps: int) -> float:
 
 def part_times(fns, n_seeds: int, steps: int = 100) -> dict[str, float]:
     """Milliseconds per step of each part of the training step for an n_seeds vmapped ensemble (best of 3)."""
-    import equinox as eqx
-
-    from iclab.train import seed_keys
-
     init, loss, sample, opt = fns
     keys = jax.vmap(seed_keys)(jnp.arange(n_seeds, dtype=jnp.uint32))
     params, static = eqx.partition(eqx.filter_vmap(init)(keys[:, 0]), eqx.is_inexact_array)

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from iclab.cli.apps import app
-from iclab.validation import UserInputError
+from iclab.validation import UserInputError, load_yaml_mapping
 
 
 @app.command("train")
@@ -79,8 +79,6 @@ def train_command(
 
 def read_spec(path: Path, config_class) -> dict:
     """A spec file's mapping; its keys must be fields of ``config_class``."""
-    from iclab.validation import load_yaml_mapping
-
     spec = load_yaml_mapping(path, "of options")
     names = [f.name for f in dataclasses.fields(config_class)]
     unknown = sorted(set(spec) - set(names))

@@ -53,8 +53,9 @@ class Settings:
     n_test: int = param(4000, lo=1, doc="test prompts for e_ICL and e_IDG (softmax model)")
     lr: float = param(1e-2, **_POS, doc="learning rate of the softmax model (cosine decay)")
     lr_lsa: float = param(0.1, **_POS, doc="learning rate of the reduced model (cosine decay)")
-    kappas: tuple[float, ...] | None = param((0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), **_POS,
-                                             doc="task diversities κ = k/d; none: the authors' k lists")
+    kappas: tuple[float, ...] | None = param((0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), **_POS, allow_inf=True,
+                                             doc="task diversities κ = k/d (inf: fresh tasks); none: the authors' "
+                                                 "k lists")
     dmmse_runs: int = param(4, lo=1, doc="independent pools per dMMSE point")
     dmmse_n_test: int = param(4000, lo=1, doc="test prompts per dMMSE point")
     mlp: str = param("linear", choices=("linear", "gelu"), doc="MLP of softmax_2block_mlp: the authors' linear "
@@ -85,8 +86,9 @@ def points(s: Settings, theory_only: bool) -> list[Point]:
                    "n_test": s.n_test, "batch": 0,
                    "model_options": {"mlp": s.mlp} if model == "softmax_2block_mlp" else {}}
             pts.append(Point(cfg))
-        # the dMMSE at the trained pools' sizes k = round(κ d) (its own pool_size floors k/d · d back to k)
-        for k in sorted({T.pool_size(float(kappa), d) for kappa in kappas}):
+        # the dMMSE at the trained pools' sizes k = round(κ d) (its own pool_size floors k/d · d back to k); none
+        # at κ = ∞ (k = 0: fresh tasks, no pool to be Bayes-optimal for)
+        for k in sorted({T.pool_size(float(kappa), d) for kappa in kappas} - {0}):
             pts.append(Point({"figure": "fig6", "kind": "dmmse", "d": d, "alpha": T.ALPHA, "kappa": k / d,
                               "rho": T.RHO, "n_test": s.dmmse_n_test}, seeds=s.dmmse_runs))
     return pts

@@ -7,7 +7,8 @@
 - :func:`make_optimizer`, :func:`schedule` (:mod:`.optim`)
 - :func:`save_checkpoint`, :func:`load_checkpoint` (:mod:`.checkpoint`)
 - :func:`cpu_seconds`, :func:`gpu_seconds` (:mod:`.cost`): measured-rate estimates for paper-scale dry runs
-- :class:`RunConfig`, :func:`run` (:mod:`.run`): ``iclab train``'s task, data, resume and outputs
+- :mod:`iclab.train.run` (imported on its own): ``iclab train``'s typed config, task, data, resume and
+  outputs
 """
 
 from iclab.train.checkpoint import load_checkpoint, save_checkpoint
