@@ -102,8 +102,7 @@ def pretraining_size(tau: float, d: int) -> int:
     return max(1, int(math.floor(tau * d * d + 1e-9)))
 
 
-# TODO(lead): iclab.solvable.sampler.pool_size(d, kappa) is the lower-layer twin: arguments (d, κ), k = floor(κ d)
-# and None for κ = ∞, against (κ, d), round(κ d) and 0 here; rewire at merge.
+# TODO(lead): rewire to solvable.sampler.pool_size(d, κ): args (d, κ), floor(κd), None at κ=∞ vs (κ, d), round, 0 here
 def pool_size(kappa: float, d: int) -> int:
     """k = round(κ d) tasks; 0 for κ = ∞ (fresh tasks)."""
     return 0 if math.isinf(kappa) else max(1, int(round(kappa * d)))

@@ -10,7 +10,8 @@ quick stack (d_model = 32, d_ff = 64, batch 16, lr 3e-3, 300 steps) stayed flat 
 prompt labels and predicting 0 elsewhere (about 40 L*). paper: the paper's 4-layer stack (d_model = 256,
 d_ff = 512, batch 256, Adam lr 1e-4) for 5000 steps, the 1-layer model at lr 1e-4 for 30000 steps, three runs.
 
-``--set`` keys: the fields of :class:`Settings` (``iclab reproduce yang2024-fig2 --help-settings``).
+``--set`` keys: the fields of :class:`Settings` (the data model, the 4-layer stack, and per model its heads,
+steps, learning rate, ...; ``runs``).
 """
 
 from __future__ import annotations
