@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
 from iclab.claims import Claim, all_of, in_range
 from iclab.estimators import dmmse_point
@@ -220,6 +219,8 @@ def _theory_at(tau: float, kappa):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
+    from matplotlib.ticker import NullFormatter  # lazily, as matplotlib (+0.3 s for `iclab reproduce list`)
+
     members, dm = _tables(df)
     models = [m for m in FIG_MODELS if m in set(members["model"])]
     fig, axes = C.new_figure(len(models), width=5.4, height=4.6)

@@ -38,7 +38,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 from jax.tree_util import Partial
 
 from iclab.models import build_model
@@ -431,6 +430,8 @@ def fit_exponent(d, n_star) -> dict[str, float]:
 
 def member_table(df):
     """One row per trained member: model, d, run, tau, kappa, n, train_loss, e_icl, e_idg, g_task (+ exact)."""
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
+
     rows = []
     for _, r in df.iterrows():
         m = len(r["train_loss"])
@@ -514,6 +515,8 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
     tau_peak (argmax of the run-mean test error), peak_lo, peak_hi (its resolution: half the grid cell on each
     side);
     fits: model, a, se_a, se_boot, se_fit, b, c (with the 1/d term), a_plain, se_plain (without), n_d)."""
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
+
     per_run = []
     for (model, d, run), g in members.groupby(["model", "d", "run"]):
         lo, hi, t = threshold_cell(g["tau"], g["train_loss"], min_decades=FIG5_DECADES)
