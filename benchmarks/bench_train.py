@@ -14,8 +14,8 @@
        functions of a parameter dict, one jitted step per Python iteration, minibatch indices drawn on the host
        (numpy, without replacement), optax AdamW; one seed per process;
    (b) the same loop with the authors' metrics pass: the loss over all P contexts after every iteration of
-       11 steps (lu2024.md §8.3), kept as a running mean on the device.
-   iclab: :func:`iclab.train.train_ensemble` with S seeds per process (per-seed data sets, minibatch indices
+       11 steps (Lu et al. 2024's Fig. 5 training loop), kept as a running mean on the device.
+   iclab: :func:`iclab.train.train_fixed` with S seeds per process (per-seed data sets, minibatch indices
    drawn in the compiled loop), on iclab's model (whose final block computes the query token only).
    Compilation and process start are excluded everywhere.
 
@@ -27,7 +27,8 @@
    and a softmax block (bound by XLA CPU's element-wise loops over short axes, ~0.3 GFLOP/s of matmul
    work against ~57 GFLOP/s for a large matmul on the same core: per-element cost, which vmap cannot
    amortise).
-2. Steps per second of a 2-block softmax + MLP model (lu2024.md §8.2 model_type 3) at d = 20, batch 256.
+2. Steps per second of a 2-block softmax + MLP model (the authors' model_type 3, Lu et al. 2024 Fig. 5C) at d = 20,
+   batch 256.
 
 3. With ``--parts``: the cost of each part of a step (sampling, forward+backward on a fixed batch, optimiser, full
    step), 1 seed vs S seeds, each timed as a compiled lax.scan of 100 steps: where the time goes and which parts
@@ -40,35 +41,40 @@ to one core (``taskset -c 1 python ...``) so that both timings see the same thre
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from functools import lru_cache, partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from iclab.models import build_model
 from iclab.tasks import LinearRegression
-from iclab.train import seed_keys, train_ensemble
+from iclab.train import per_seed, seed_keys, train_fixed, train_fresh
 
 # ------------------------------------------------------------------------------------------------------------
 # 0. Lu Fig. 5 throughput (issue 12)
 
 FIG5 = {"model": "softmax_2block_mlp", "d": 20, "ell": 20, "P": 800, "batch": 80, "lr": 1e-4, "rho": 0.01}
-ITERATION = 11  # optimiser steps per authors' iteration: 1 + P // (0.1 P) (lu2024.md §8.3)
+ITERATION = 11  # optimiser steps per authors' iteration: 1 + P // (0.1 P) (their Fig. 5 training loop)
 
 
 @lru_cache(maxsize=8)
 def fig5_problem(d: int = FIG5["d"], ell: int = FIG5["ell"], P: int = FIG5["P"], batch: int = FIG5["batch"],
                  lr: float = FIG5["lr"], model: str = FIG5["model"]):
-    """iclab's Fig. 5 training problem: (init, loss, sample, dataset, optimizer) for :func:`train_ensemble`.
+    """iclab's Fig. 5 training problem: (init, loss, sample, dataset, optimizer) for :func:`train_fixed` (the data:
+    ``per_seed(dataset, seeds)``).
 
-    Per seed a fixed set of P prompts (Lu et al. §8.1: x ~ N(0, I/d), w ~ N(0, I), rho = 0.01) from the seed's
-    dataset key; each step draws ``batch`` indices with replacement in the compiled loop (as the Fig. 5 module
-    does); AdamW with the optax defaults and weight decay 1e-4 (lu2024.md §8.3). Cached, so that repeated
-    calls return the same functions and :func:`train_ensemble` reuses its compiled programs."""
+    Per seed a fixed set of P prompts (Lu et al. 2024's Transformer data: x ~ N(0, I/d), w ~ N(0, I),
+    rho = 0.01) from the seed's dataset key; each step draws ``batch`` indices with replacement in the compiled
+    loop (as the Fig. 5 module does); AdamW with the optax defaults and weight decay 1e-4 (the authors'). Cached,
+    so that repeated calls return the same functions and the training programs compiled for them are reused."""
     task = LinearRegression.lu2024(d, ell, FIG5["rho"], prior="gaussian")
 
     def init(key):
@@ -92,7 +98,8 @@ def _lecun(key, shape):  # flax's default kernel init: truncated normal, varianc
 
 
 def plain_init(key, d: int, n_blocks: int = 2):
-    """The authors' model_type 3 as a plain parameter dict (lu2024.md §8.2; width h = d): 3,861 parameters."""
+    """The authors' model_type 3 as a plain parameter dict (Lu et al. 2024 Fig. 5C; width h = d): 3,861
+    parameters."""
     h = d
     keys = iter(jax.random.split(key, 2 + 4 * n_blocks))
     p = {"embed_w": _lecun(next(keys), (d + 1, h)), "embed_b": jnp.zeros(h),
@@ -128,8 +135,6 @@ def plain_forward(p, xs, ys, xq):
 
 def plain_worker(seed: int, seconds: float, metrics: bool) -> float:
     """The papers'-style loop on one core; returns its model-steps/s (after compiling)."""
-    import numpy as np
-
     d, P, B = FIG5["d"], FIG5["P"], FIG5["batch"]
     task = LinearRegression.lu2024(d, FIG5["ell"], FIG5["rho"], prior="gaussian")
     k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
@@ -178,8 +183,8 @@ def iclab_worker(seed: int, seconds: float, n_seeds: int, chunk: int = 100) -> f
     """iclab's ensemble engine on one core: ``n_seeds`` seeds in one compiled program; model-steps/s."""
     init, loss, sample, dataset, opt = fig5_problem()
     seeds = [seed * n_seeds + i for i in range(n_seeds)]
-    run = lambda steps: train_ensemble(init, loss, sample, seeds=seeds, steps=steps, optimizer=opt, chunk=chunk,
-                                       dataset=dataset, progress=False)
+    data = per_seed(dataset, seeds)
+    run = lambda steps: train_fixed(init, loss, data, sample, seeds=seeds, steps=steps, optimizer=opt, chunk=chunk)
     run(chunk)  # compile
     start = time.perf_counter()
     run(chunk)
@@ -193,14 +198,12 @@ def iclab_worker(seed: int, seconds: float, n_seeds: int, chunk: int = 100) -> f
 
 CONFIGS = {"plain": ("plain loop (papers' style)", {"kind": "plain", "metrics": False}),
            "plain+metrics": ("plain loop + metrics pass (authors')", {"kind": "plain", "metrics": True}),
-           "iclab-1": ("iclab train_ensemble, 1 seed/process", {"kind": "iclab", "n_seeds": 1}),
-           "iclab-4": ("iclab train_ensemble, 4 seeds/process", {"kind": "iclab", "n_seeds": 4}),
-           "iclab-8": ("iclab train_ensemble, 8 seeds/process", {"kind": "iclab", "n_seeds": 8})}
+           "iclab-1": ("iclab train_fixed, 1 seed/process", {"kind": "iclab", "n_seeds": 1}),
+           "iclab-4": ("iclab train_fixed, 4 seeds/process", {"kind": "iclab", "n_seeds": 4}),
+           "iclab-8": ("iclab train_fixed, 8 seeds/process", {"kind": "iclab", "n_seeds": 8})}
 
 
 def _worker_main(spec: str) -> None:
-    import json
-
     cfg = json.loads(spec)
     os.sched_setaffinity(0, {cfg["core"]})
     if cfg["kind"] == "plain":
@@ -212,10 +215,6 @@ def _worker_main(spec: str) -> None:
 
 def run_config(name: str, cores: int, seconds: float) -> float:
     """Aggregated model-steps/s of configuration ``name``: one pinned process per core, started together."""
-    import json
-    import subprocess
-    import sys
-
     spec = CONFIGS[name][1]
     env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
     procs = [subprocess.Popen([sys.executable, __file__, "--worker",
@@ -233,8 +232,6 @@ def run_config(name: str, cores: int, seconds: float) -> float:
 def fig5_throughput(names, cores: int, rounds: int, seconds: float) -> dict[str, list[float]]:
     """Interleaved rounds; prints each configuration's median aggregated rate and its median ratio to the
     baselines of the same rounds."""
-    import numpy as np
-
     rates: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for n in names:
@@ -336,19 +333,15 @@ def setup(model: str, d: int, batch: int):
 
 def timed(fns, seeds, steps, chunk):
     init, loss, sample, opt = fns
-    train_ensemble(init, loss, sample, seeds=seeds, steps=chunk, optimizer=opt, chunk=chunk, progress=False)  # compile
+    train_fresh(init, loss, sample, seeds=seeds, steps=chunk, optimizer=opt, chunk=chunk)  # compile
     t = time.perf_counter()
-    res = train_ensemble(init, loss, sample, seeds=seeds, steps=steps, optimizer=opt, chunk=chunk, progress=False)
+    res = train_fresh(init, loss, sample, seeds=seeds, steps=steps, optimizer=opt, chunk=chunk)
     jax.block_until_ready(jax.tree_util.tree_leaves(res.model))
     return time.perf_counter() - t
 
 
 def python_loop(fns, seed: int, steps: int) -> float:
     """The usual script: a jitted step (sampling included) called from Python, one seed; returns seconds."""
-    import equinox as eqx
-
-    from iclab.train import seed_keys
-
     init, loss, sample, opt = fns
     keys = seed_keys(seed)
     model = init(keys[0])
@@ -373,10 +366,6 @@ def python_loop(fns, seed: int, steps: int) -> float:
 
 def part_times(fns, n_seeds: int, steps: int = 100) -> dict[str, float]:
     """Milliseconds per step of each part of the training step for an n_seeds vmapped ensemble (best of 3)."""
-    import equinox as eqx
-
-    from iclab.train import seed_keys
-
     init, loss, sample, opt = fns
     keys = jax.vmap(seed_keys)(jnp.arange(n_seeds, dtype=jnp.uint32))
     params, static = eqx.partition(eqx.filter_vmap(init)(keys[:, 0]), eqx.is_inexact_array)
@@ -431,7 +420,7 @@ def compare(model: str, d: int, batch: int, n_seeds: int, steps: int, chunk: int
     t_scan = 0.0
     for s in range(n_seeds):  # the single-seed program is compiled already (same functions and shapes)
         t = time.perf_counter()
-        res = train_ensemble(*fns[:3], seeds=[s], steps=steps, optimizer=fns[3], chunk=chunk, progress=False)
+        res = train_fresh(*fns[:3], seeds=[s], steps=steps, optimizer=fns[3], chunk=chunk)
         jax.block_until_ready(jax.tree_util.tree_leaves(res.model))
         t_scan += time.perf_counter() - t
     t_loop = sum(python_loop(fns, s, steps) for s in range(n_seeds))

@@ -31,15 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import FIG5, fig5_problem  # noqa: E402
-from iclab.train import train_ensemble  # noqa: E402
+from iclab.train import per_seed, train_fixed  # noqa: E402
 
 
 def first_losses(device, seeds: list[int], steps: int, **problem) -> np.ndarray:
     """(seeds, steps) minibatch losses of the first ``steps`` steps on ``device`` (one record per step)."""
     init, loss, sample, dataset, opt = fig5_problem(**problem)
     with jax.default_device(device), jax.default_matmul_precision("highest"):
-        res = train_ensemble(init, loss, sample, seeds=seeds, steps=steps, optimizer=opt, chunk=steps,
-                             eval_every=1, dataset=dataset, progress=False)
+        res = train_fixed(init, loss, per_seed(dataset, seeds), sample, seeds=seeds, steps=steps, optimizer=opt,
+                          chunk=steps, eval_every=1)
     return np.asarray(res.history["train_loss"], dtype=np.float64)
 
 
@@ -58,9 +58,9 @@ def throughput(device, seeds: list[int], steps: int, precision: str, chunk: int 
     """Steps/s of the seed ensemble on ``device`` (after compiling; one program of ``len(seeds)`` models)."""
     init, loss, sample, dataset, opt = fig5_problem(**problem)
     chunk = min(chunk, steps)
-    run = lambda n: train_ensemble(init, loss, sample, seeds=seeds, steps=n, optimizer=opt, chunk=chunk,
-                                   dataset=dataset, progress=False)
     with jax.default_device(device), jax.default_matmul_precision(precision):
+        data = per_seed(dataset, seeds)
+        run = lambda n: train_fixed(init, loss, data, sample, seeds=seeds, steps=n, optimizer=opt, chunk=chunk)
         run(chunk)  # compile
         start = time.perf_counter()
         res = run(steps)

@@ -136,8 +136,7 @@ def stubbed():
     import iclab.explore.server as explore_server
     import iclab.solvable.simulate as sim
     import iclab.sweep.engine as engine
-    import iclab.train as train
-    import iclab.train.loop as loop
+    import iclab.train.run as train_run
 
     def admitted(*args, **kwargs):
         raise Admitted
@@ -145,8 +144,8 @@ def stubbed():
     mp = pytest.MonkeyPatch()
     mp.setattr(engine, "execute", admitted)
     mp.setattr(sim, "pretraining_tasks", admitted)  # after the memory guard of simulate_point
-    mp.setattr(train, "train_ensemble", admitted)
-    mp.setattr(loop, "train_ensemble", admitted)
+    mp.setattr(train_run, "train_fresh", admitted)  # where `iclab train` calls the training engine
+    mp.setattr(train_run, "train_fixed", admitted)
     mp.setattr(explore_server, "ExploreServer", admitted)  # `iclab explore` would bind a port and serve forever
     yield
     mp.undo()

@@ -48,3 +48,23 @@ def test_tiny_run_from_spec_with_cli_override(capsys, tmp_path):
     # a different config into the same directory is refused
     assert main(["train", str(spec), "--steps", "80", "--model", "lsa", "--no-progress"]) == 2
     assert "holds a different run" in capsys.readouterr().err
+
+
+def test_run_config_grammar():
+    """iclab train's options go through the settings grammar: kappa accepts inf/infinity (any case), seeds a count
+    or a list; out-of-range values and unknown names are one-line errors."""
+    import math
+
+    from iclab.train.run import run_config
+
+    for text in ("inf", "Infinity", "INF"):
+        assert math.isinf(run_config({"kappa": text}).kappa)
+    c = run_config({"kappa": "2", "seeds": "3", "d": "5"})
+    assert c.kappa == 2.0 and c.seeds == (0, 1, 2) and c.d == 5 and c.context_length == 5 and c.pool_size == 10
+    assert run_config({"seeds": "4,9"}).seeds == (4, 9) and run_config({"seeds": [1, 2]}).seeds == (1, 2)
+    assert run_config({"kappa": "inf"}).as_json()["kappa"] == "inf" and run_config({}).as_json()["ell"] == 8
+    for options, msg in [({"kappa": "-1"}, "kappa must be > 0"), ({"kappa": "many"}, "kappa must be a real number"),
+                         ({"seeds": "2,2"}, "seeds must be distinct"), ({"noise": -0.1}, "noise must be >= 0"),
+                         ({"model_options": [1]}, "model_options must be a mapping"), ({"depth": 3}, "must be one of")]:
+        with pytest.raises(ValueError, match=msg):
+            run_config(options)

@@ -1,6 +1,7 @@
-"""Lu et al. Figures 5–6 engine: threshold detector, exponent fit, member data, and the acceptance properties at a
-small scale (trained reduced linear attention vs Γ* solved exactly on the same pretraining set; its detected
-interpolation threshold near n = d(d+1), i.e. τ = 1 + 1/d; lu2024.md §2.2, §3.2, §5.6, §8.5)."""
+"""Lu et al. 2024 Figures 5–6 engine: threshold detector, exponent fit, member data, typed settings, and the
+acceptance properties at a small scale (trained reduced linear attention vs Γ* solved exactly on the same pretraining
+set; its detected interpolation threshold near n = p = d(d+1), i.e. τ = 1 + 1/d: the reduced model has p
+parameters, and ridgeless least squares interpolates up to n = p)."""
 
 import math
 
@@ -11,6 +12,7 @@ import pytest
 
 from iclab.experiments import lu2024_fig5, lu2024_fig6
 from iclab.experiments import lu2024_transformers as T
+from iclab.tasks.lu2024 import pool_size
 
 
 def test_threshold_detector_on_least_squares_residual_curve():
@@ -27,7 +29,7 @@ def test_threshold_detector_on_least_squares_residual_curve():
     # no transition in the grid / first point already above the level
     assert math.isnan(T.interpolation_threshold(tau, np.full_like(tau, 0.3)))
     assert math.isnan(T.interpolation_threshold(tau[5:], loss[5:] + np.array([1, 0, 0, 0]) * 10))
-    # the authors' heuristic (lu2024.md §8.5) on a clean step: r_i = L_0/L_i sums to ~4 over the four
+    # the authors' heuristic (their Fig. 5 scripts) on a clean step: r_i = L_0/L_i sums to ~4 over the four
     # interpolating points, so its 0.9995 quantile is reached at the last of them
     assert T.cumsum_threshold(tau, np.where(tau < 1.05, 1e-6, 0.1)) == pytest.approx(1.0)
 
@@ -93,12 +95,15 @@ def test_reduced_lsa_matches_gamma_star_and_threshold_small():
 
 @pytest.mark.slow
 def test_reduced_lsa_matches_gamma_star_and_threshold_quick_d():
-    df = _lsa_point(8, lu2024_fig5.LINEAR_TAUS, runs=3, steps=3000)
+    df = _lsa_point(8, list(lu2024_fig5.SETTINGS["quick"].taus_linear), runs=3, steps=3000)
     _check_acceptance(df, 8)
 
 
+FIG5, FIG6 = lu2024_fig5.EXPERIMENT, lu2024_fig6.EXPERIMENT
+
+
 def test_points_and_overrides():
-    pts = lu2024_fig5.plan("quick", False, {})
+    pts = FIG5.plan("quick", False, {})
     assert {p.config["model"] for p in pts} == set(lu2024_fig5.FIG_MODELS)
     assert all("kappas" not in p.config for p in pts)  # κ = ∞: search_point sets it per round
     lin = {p.config["d"] for p in pts if p.config["model"] in ("lsa_reduced", "linear_attention")}
@@ -107,21 +112,30 @@ def test_points_and_overrides():
     assert all(p.config["solver"] == "exact" for p in pts if p.config["model"] == "lsa_reduced")
     costs = [lu2024_fig5.cost(p.config) for p in pts]
     assert costs == sorted(costs, reverse=True) and all(c > 0 for c in costs)  # longest first
-    gelu = lu2024_fig5.plan("quick", False, {"mlp": "gelu", "models": "softmax_2block_mlp"})
+    gelu = FIG5.plan("quick", False, {"mlp": "gelu", "models": "softmax_2block_mlp"})
     assert all(p.config["model_options"] == {"mlp": "gelu"} for p in gelu)
-    paper = lu2024_fig5.plan("paper", False, {})
+    paper = FIG5.plan("paper", False, {})
     assert {p.config["d"] for p in paper} == {20, 40, 80}
     assert sum(lu2024_fig5.cost(p.config) for p in paper) > 50 * sum(costs)  # paper scale: CPU-hours
     with pytest.raises(ValueError, match="--set key must be one of"):
-        lu2024_fig5.plan("quick", False, {"depth": 3})
+        FIG5.plan("quick", False, {"depth": 3})
     with pytest.raises(ValueError, match="models must be"):
-        lu2024_fig5.plan("quick", False, {"models": "gpt"})
-    p6 = lu2024_fig6.plan("paper", False, {})
+        FIG5.plan("quick", False, {"models": "gpt"})
+    # settings: ranges and relations are one-line errors; an override keeps the scale's label (and its configs)
+    for over, msg in [({"runs": 0}, "runs must be an integer >= 1"), ({"taus_lsa": "0,1"}, "taus_lsa must be > 0"),
+                      ({"mlp": "relu"}, "mlp must be one of linear, gelu")]:
+        with pytest.raises(ValueError, match=msg):
+            FIG5.plan("quick", False, over)
+    assert {p.config["scale"] for p in FIG5.plan("paper", False, {"runs": 2})} == {"paper"}
+    with pytest.raises(ValueError, match="kappas must be given for d = 6"):
+        FIG6.plan("quick", False, {"kappas": "none"})
+    assert FIG6.plan("quick", False, {"kappas": "0.5,inf"})[0].config["kappas"] == [0.5, "inf"]
+    p6 = FIG6.plan("paper", False, {})
     d40 = [p for p in p6 if p.config["d"] == 40 and p.config.get("model") == "softmax_2block_mlp"][0]
-    assert len(d40.config["kappas"]) == 35 and d40.config["kappas"][-1] == 268 / 40  # lu2024.md §8.6 k list
+    assert len(d40.config["kappas"]) == 35 and d40.config["kappas"][-1] == 268 / 40  # the authors' k list, d = 40
     assert d40.config["taus"][0] == 10.0
     dm = [p for p in p6 if p.config.get("kind") == "dmmse" and p.config["d"] == 40]
-    assert sorted(round(p.config["kappa"] * 40) for p in dm) == sorted(set(T.pool_size(k, 40)
+    assert sorted(round(p.config["kappa"] * 40) for p in dm) == sorted(set(pool_size(40, k, rounding="nearest")
                                                                           for k in d40.config["kappas"]))
 
 
@@ -240,7 +254,8 @@ def test_refine_taus_targets_the_threshold_and_the_peak():
 
 
 def test_exact_search_finds_the_reduced_threshold_and_peak():
-    """Closed-form reduced model: interpolation up to n = p = d(d+1) (lu2024.md §2.2), test-error peak at n = p."""
+    """Closed-form reduced model: interpolation up to n = p = d(d+1) (its parameter count), test-error peak at
+    n = p."""
     d = 5
     cfg = {"model": "lsa_reduced", "d": d, "alpha": 1.0, "rho": 0.01, "taus": [0.5, 1.0, 1.5, 2.0, 3.0],
            "runs": 3, "rounds": 3, "refine": 4, "solver": "exact"}

@@ -37,10 +37,24 @@ def test_overrides_reach_the_configs():
                                                                    "unit_norm": False, "d": 1, "N": 12})
     assert [p.config["H"] for p in pts] == [2, 8]
     assert all(p.config["basis"] == "legendre" and p.config["N"] == 12 and p.config["d"] == 1 for p in pts)
-    pts = get_experiment("yang2024-fig2").plan("quick", False, {"H_1layer": 32, "H_4layer": 4, "seeds": 2})
+    pts = get_experiment("yang2024-fig2").plan("quick", False, {"H_1layer": 32, "H_4layer": 4, "runs": 2})
     assert [p.config["H"] for p in pts] == [32, 4] and all(p.seeds == 2 for p in pts)
     with pytest.raises(ValueError, match="d_model must be divisible"):
         get_experiment("yang2024-fig5").plan("quick", False, {"H_values": [3]})
+    with pytest.raises(ValueError, match="d_model must be divisible by H_4layer"):
+        get_experiment("yang2024-fig2").plan("quick", False, {"H_4layer": 3})
+    # ranges and choices of the settings groups, one line each
+    for fig, over, msg in [("yang2024-fig4", {"lr": 0}, "lr must be > 0"),
+                           ("yang2024-fig4", {"optimizer": "sgd"}, "optimizer must be one of adam, gd"),
+                           ("yang2024-fig2", {"loss_1layer": "mse"}, "loss_1layer must be one of"),
+                           ("yang2024-fig5", {"budget": "steps"}, "budget must be one of flops, wall"),
+                           ("yang2024-fig5", {"budget_s": 0}, "budget_s must be > 0"),
+                           ("yang2024-fig4", {"runs": 0}, "runs must be an integer >= 1"),
+                           ("yang2024-fig4", {"basis": "legendre", "d": 1}, "d must be >= 2 for unit-norm")]:
+        with pytest.raises(ValueError, match=msg):
+            get_experiment(fig).plan("quick", False, over)
+    # an override keeps the scale's label in the configs (so their stored results)
+    assert {p.config["scale"] for p in get_experiment("yang2024-fig4").plan("paper", False, {"runs": 1})} == {"paper"}
 
 
 @pytest.mark.slow
@@ -342,3 +356,35 @@ def test_fig5_flop_budget_gives_equal_compute():
         flops, n, chunk = four_layer_step_flops(p.config), steps[p.config["H"]], p.config["eval_every"]
         assert n % chunk == 0 and n * flops <= budget * (1 + 1e-6) < (n + chunk) * flops
     assert steps[32] < steps[1]  # the softmaxes make many heads dearer
+
+
+def test_a_second_seed_compiles_nothing():
+    """The losses, samplers and metrics are module-level functions of their data (Partials), so a second seed of
+    the same shapes reuses every compiled program: jax logs no compilation (the closures of the former code
+    recompiled everything per seed: 9 s of 19 s here)."""
+    import logging
+
+    import jax
+
+    from iclab.experiments.yang2024_common import OneLayerSettings, data_config, train_one_layer
+
+    cfg = {**data_config(OneLayerSettings(**TINY)), "beta": 1.0, "optimizer": "adam", "lr": 0.01, "gamma": 1.0,
+           "loss": "sampled", "batch": 8, "steps": 20, "H": 4, "eval_every": 10}
+    compiled = []
+
+    class Compiles(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Compiling"):
+                compiled.append(record.getMessage())
+
+    handler, logger = Compiles(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles(True):
+            first = train_one_layer(cfg, 0)
+            n_first = len(compiled)
+            second = train_one_layer(cfg, 1)
+    finally:
+        logger.removeHandler(handler)
+    assert n_first > 0 and compiled[n_first:] == []
+    assert first["train_loss"] != second["train_loss"]  # another dictionary and other prompts were trained on

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from iclab.experiments.yang2024_common import DATA, ONE_LAYER, build_task, train_one_layer, two_rate_gd
+from iclab.experiments.yang2024_common import OneLayerSettings, build_task, data_config, train_one_layer, two_rate_gd
 from iclab.models.template_attention import TemplateAttention, population_loss
 from iclab.theory import yang2024 as Y
 
@@ -43,7 +43,10 @@ def test_initialisation():
         TemplateAttention(20, key=jax.random.PRNGKey(1), K=30, N=10, heads=0)
 
 
-SMALL = {**DATA, **ONE_LAYER, "N": 6, "K": 20, "d": 8, "m": 4, "lr": 1e-2, "eval_every": 500, "n_test": 200}
+ONE = OneLayerSettings()  # the paper's case: N = 30, K = 200, d = 100, m = 20, tau = 0.01, H = 64, Adam
+PAPER_CASE = {**data_config(ONE), "H": 64, "beta": ONE.beta, "optimizer": ONE.optimizer, "lr": ONE.lr,
+              "gamma": ONE.gamma, "loss": ONE.loss, "batch": ONE.batch, "steps": ONE.steps, "eval_every": 100}
+SMALL = {**PAPER_CASE, "N": 6, "K": 20, "d": 8, "m": 4, "lr": 1e-2, "eval_every": 500, "n_test": 200}
 
 
 def test_population_training_heads_small_case():
@@ -71,7 +74,7 @@ def test_population_training_heads_small_case():
 @pytest.mark.slow
 def test_population_training_acceptance_paper_case():
     """Issue 5 acceptance: H = 64, N = 30, K = 200, d = 100, m = 20, tau = 0.01 on the exact population loss."""
-    h = train_one_layer({**DATA, **ONE_LAYER, "steps": 3000}, 0)
+    h = train_one_layer({**PAPER_CASE, "steps": 3000}, 0)
     assert h["excess"][-1] < 0.01 * h["L_star"]
     assert h["inference_in"][-1] < 1e-2 * h["ystar_in"][-1]
     assert h["inference_in_exact"][-1] < 1e-2 * h["ystar_in"][-1]

@@ -1,4 +1,5 @@
-"""train_ensemble: determinism, vmapped ensemble = separate runs, bit-exact resume, key streams, NaN stop."""
+"""train_fresh / train_fixed: determinism, vmapped ensemble = separate runs, bit-exact resume, key streams, NaN stop,
+stop_when budgets, and compiled programs reused across calls."""
 
 import json
 
@@ -11,7 +12,19 @@ import pytest
 
 from iclab.models import LinearSelfAttention
 from iclab.tasks import LinearRegression
-from iclab.train import NonFiniteLossError, fixed_sampler, minibatches, seed_keys, train_ensemble
+from iclab.train import (
+    Checkpointing,
+    NonFiniteLossError,
+    fixed_sampler,
+    loss_target,
+    minibatches,
+    per_seed,
+    seed_keys,
+    step_budget,
+    time_budget,
+    train_fixed,
+    train_fresh,
+)
 
 D, ELL = 3, 6
 TASK = LinearRegression.lu2024(D, ELL, 0.01)
@@ -39,8 +52,8 @@ def leaves(tree):
 
 
 def run(**kw):
-    args = dict(seeds=[0, 1, 2], steps=60, optimizer=OPT, chunk=20, progress=False)
-    return train_ensemble(init, loss, sample, **{**args, **kw})
+    args = dict(seeds=[0, 1, 2], steps=60, optimizer=OPT, chunk=20)
+    return train_fresh(init, loss, sample, **{**args, **kw})
 
 
 def test_same_seed_same_numbers():
@@ -62,10 +75,10 @@ def test_ensemble_member_equals_single_seed_run():
 
 
 def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
-    full = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "a")
-    part = run(steps=40, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "b")
+    full = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint=Checkpointing(tmp_path / "a"))
+    part = run(steps=40, evaluate=evaluate, eval_every=20, checkpoint=Checkpointing(tmp_path / "b"))
     assert json.loads((tmp_path / "b" / "meta.json").read_text())["step"] == 40
-    rest = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint_dir=tmp_path / "b")
+    rest = run(steps=80, evaluate=evaluate, eval_every=20, checkpoint=Checkpointing(tmp_path / "b"))
     assert part.steps == 40 and rest.history["step"][0].tolist() == [20, 40, 60, 80]
     for x, y in zip(leaves(full.model), leaves(rest.model), strict=True):
         np.testing.assert_array_equal(x, y)
@@ -75,7 +88,7 @@ def test_resume_equals_uninterrupted_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(full.history[k], rest.history[k])
     assert len(list((tmp_path / "b").glob("state_*.eqx"))) == 1
     with pytest.raises(ValueError, match="seeds must match the checkpoint"):
-        run(steps=100, seeds=[0, 1], checkpoint_dir=tmp_path / "b")
+        run(steps=100, seeds=[0, 1], checkpoint=Checkpointing(tmp_path / "b"))
 
 
 def test_train_and_test_streams_differ():
@@ -119,8 +132,8 @@ def test_nan_stops_with_message_and_keeps_checkpoint(tmp_path):
     """SGD with lr 1 on loss -v moves v by 1 per step, so v = t at step t; the loss turns NaN from step 30."""
     count_loss = lambda m, b: -m.v + jnp.where(m.v > 29.5, jnp.nan, 0.0)
     with pytest.raises(NonFiniteLossError, match=r"step 30 for seed\(s\) \[0, 1\]; last good checkpoint: step 30"):
-        train_ensemble(lambda k: Counter(jnp.zeros(())), count_loss, lambda k: 0.0, seeds=2, steps=60,
-                       optimizer=optax.sgd(1.0), chunk=10, eval_every=10, checkpoint_dir=tmp_path, progress=False)
+        train_fresh(lambda k: Counter(jnp.zeros(())), count_loss, lambda k: 0.0, seeds=2, steps=60,
+                    optimizer=optax.sgd(1.0), chunk=10, eval_every=10, checkpoint=Checkpointing(tmp_path))
     assert json.loads((tmp_path / "meta.json").read_text())["step"] == 30
 
 
@@ -135,16 +148,18 @@ def test_fixed_dataset_per_seed_and_shared():
     assert len(set(picked)) == 10  # ... without replacement
     np.testing.assert_array_equal(mb.ys, np.asarray(data.ys)[picked])
 
-    res = train_ensemble(init, loss, minibatches(8), seeds=2, steps=10, optimizer=OPT, chunk=10,
-                         progress=False, dataset=sample)
+    res = train_fixed(init, loss, per_seed(sample, 2), minibatches(8), seeds=2, steps=10, optimizer=OPT, chunk=10)
     assert res.final_loss.shape == (2,) and np.all(np.isfinite(res.final_loss))
+    with pytest.raises(ValueError, match="leading seed axis of length 3"):
+        train_fixed(init, loss, per_seed(sample, 2), minibatches(8), seeds=3, steps=10, optimizer=OPT)
     with pytest.raises(ValueError, match="batch_size must be <="):
         fixed_sampler(data, 100)(jax.random.PRNGKey(0))
 
 
 def test_bad_arguments():
     for kw, msg in [({"steps": 0}, "steps must be"), ({"seeds": 0}, "seeds must be"), ({"chunk": 0}, "chunk"),
-                    ({"seeds": [1, 1]}, "distinct"), ({"eval_every": -1}, "eval_every")]:
+                    ({"seeds": [1, 1]}, "distinct"), ({"eval_every": -1}, "eval_every"),
+                    ({"steps": None}, "steps must be given unless stop_when")]:
         with pytest.raises(ValueError, match=msg):
             run(**kw)
 
@@ -177,8 +192,72 @@ def test_feistel_minibatches_train_and_default_draw_unchanged():
     fast = fixed_sampler(data, 10, draw="feistel")(key)
     rows = [tuple(r) for r in np.asarray(data.xq)]
     assert len({rows.index(tuple(r)) for r in np.asarray(fast.xq)}) == 10
-    res = train_ensemble(init, loss, minibatches(8, draw="feistel"), seeds=2, steps=10, optimizer=OPT, chunk=10,
-                         progress=False, dataset=lambda k: TASK.sample(k, 300))
+    res = train_fixed(init, loss, per_seed(lambda k: TASK.sample(k, 300), 2), minibatches(8, draw="feistel"),
+                      seeds=2, steps=10, optimizer=OPT, chunk=10)
     assert np.all(np.isfinite(res.final_loss))
     with pytest.raises(ValueError, match="draw must be one of"):
         minibatches(8, draw="fast")
+
+
+# ---- stop_when ---------------------------------------------------------------------------------------------------
+
+
+def test_stop_when_budgets():
+    """Each budget ends the run at the first record that meets it; the records before are those of a full run."""
+    full = run(steps=100, eval_every=20)
+    short = run(steps=100, eval_every=20, stop_when=step_budget(40))
+    assert short.steps == 40 and short.history["step"][0].tolist() == [20, 40]
+    np.testing.assert_array_equal(short.history["train_loss"], full.history["train_loss"][:, :2])
+    # loss target: the first record whose window loss is <= the target for every seed (found in the full run)
+    target = float(full.history["train_loss"][:, 2].max())
+    first = int(np.flatnonzero((full.history["train_loss"] <= target).all(axis=0))[0])
+    hit = run(steps=100, eval_every=20, stop_when=loss_target(target))
+    assert hit.steps == 20 * (first + 1)
+    # wall clock: at least one record, and every record but the last ends before the budget
+    timed = run(steps=None, eval_every=20, stop_when=time_budget(1e-9))
+    assert timed.steps == 20 and timed.record_time.shape == (1,) and timed.compile_time >= 0
+    timed = run(steps=None, eval_every=20, stop_when=time_budget(0.3))
+    assert timed.record_time[-1] >= 0.3 and (timed.record_time[:-1] < 0.3).all()
+    assert timed.steps == 20 * len(timed.record_time)
+    with pytest.raises(ValueError, match="seconds must be"):
+        time_budget(0)
+
+
+# ---- compiled programs are reused across calls --------------------------------------------------------------------
+
+TRACES = {"loss": 0, "sample": 0, "evaluate": 0}
+
+
+def traced_loss(model, b):
+    TRACES["loss"] += 1  # Python side effects run once per trace, never when a compiled program runs
+    return loss(model, b)
+
+
+def traced_sample(key, data):
+    TRACES["sample"] += 1
+    return minibatches(8)(key, data)
+
+
+def traced_evaluate(model, key, data):
+    TRACES["evaluate"] += 1
+    return {"test": loss(model, data)}
+
+
+def test_second_call_compiles_nothing():
+    """Same functions, hyper-parameters and shapes: the second call (other seeds, other data of the same shapes,
+    a fresh but equal optimiser and sampler) traces nothing, so it compiles nothing; a new chunk length does."""
+    from iclab.train import make_optimizer
+
+    def go(seeds, data_seed, chunk=10):
+        data = per_seed(lambda k: TASK.sample(jax.random.fold_in(k, data_seed), 40), seeds)
+        return train_fixed(init, traced_loss, data, traced_sample, seeds=seeds, steps=20, chunk=chunk,
+                           optimizer=make_optimizer("adam", 1e-2), evaluate=traced_evaluate, eval_every=10)
+
+    first = go([0, 1], 0)
+    after_first = dict(TRACES)
+    assert after_first["loss"] >= 1 and after_first["sample"] >= 1 and after_first["evaluate"] >= 1
+    second = go([5, 6], 1)
+    assert TRACES == after_first
+    assert not np.array_equal(first.final_loss, second.final_loss)  # it did train other seeds on other data
+    go([0, 1], 0, chunk=5)  # another chunk length is another program
+    assert TRACES["loss"] > after_first["loss"]

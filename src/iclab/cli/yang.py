@@ -24,7 +24,8 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
     E (1/K) |yhat* - yhat_best|^2 in domain (gap_ood: lambda ~ N(1, 4I)); ystar_scale: E (1/K)|yhat*|^2 in domain;
     H_min = N heads make Assumption 2 hold almost surely (Prop. 1).
     """
-    from iclab.experiments.yang2024_common import draw_reps, validate
+    from iclab.experiments.yang2024_common import DataSettings, draw_reps
+    from iclab.settings import apply_overrides
     from iclab.theory import yang2024 as Y
 
     check_grid((("N", N), ("K", K), ("m", m), ("tau", tau)), "the theory grid")
@@ -32,13 +33,13 @@ def yang2024_rows(N: str, K: str, m: str, tau: str, *, d: int = 100, basis: str 
     grid = [g.ravel() for g in np.meshgrid(*axes, indexing="ij")]
     points = []
     for n, k, mm, t in zip(*grid, strict=True):
-        cfg = validate({"N": check_int("N", float(n)), "K": check_int("K", float(k)),
-                        "m": check_int("m", float(mm), lo=1), "d": d, "tau": float(t), "basis": basis,
-                        "unit_norm": unit_norm, "n_test": 1})
+        cfg = apply_overrides(DataSettings(), {"N": check_int("N", float(n)), "K": check_int("K", float(k)),
+                                               "m": check_int("m", float(mm), lo=1), "d": d, "tau": float(t),
+                                               "basis": basis, "unit_norm": unit_norm})
         points.append(cfg)
     rows = []
     for cfg in points:
-        n, k, mm, t = cfg["N"], cfg["K"], cfg["m"], cfg["tau"]
+        n, k, mm, t = cfg.N, cfg.K, cfg.m, cfg.tau
         reps_all = draw_reps(seed, draws, k, d, mm, basis, unit_norm)
         ls, gaps, ood, scale = [], [], [], []
         for reps in reps_all:

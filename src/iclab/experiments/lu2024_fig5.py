@@ -1,9 +1,9 @@
-"""Lu et al. 2024, Figure 5: sample-wise double descent in τ for trained attention models (``papers/lu2024.md``
-§8.5), the interpolation threshold from the final training loss, and its scaling n* ∝ d^a (panel D).
+"""Lu et al. 2024, Figure 5: sample-wise double descent in τ for trained attention models, the interpolation
+threshold from the final training loss, and its scaling n* ∝ d^a (panel D).
 
 Models: the reduced linear-attention class (Γ, the solvable model itself), linear attention with K, Q, V
-(model_type 1), one softmax block (model_type 2) and two softmax blocks with an MLP (model_type 3; the authors'
-linear "MLP" by default, ``--set mlp=gelu`` for a GELU MLP). α = 1, κ = ∞, ρ = 0.01.
+(model_type 1 of the authors' code), one softmax block (model_type 2) and two softmax blocks with an MLP
+(model_type 3; the authors' linear "MLP" by default, ``--set mlp=gelu`` for a GELU MLP). α = 1, κ = ∞, ρ = 0.01.
 
 Each point is one (model, d): an adaptive τ search (:func:`iclab.experiments.lu2024_transformers.search_point`)
 that runs a coarse grid, then refines where the final training loss leaves zero (the interpolation threshold) and
@@ -21,6 +21,7 @@ d ∈ {20, 40, 80}, 5 runs, 10⁴ steps, two rounds (the authors ran 10⁴–10�
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,52 +30,76 @@ from iclab.claims import Claim, all_of, in_range, within_se
 from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
+from iclab.experiments.figures import pyplot
+from iclab.settings import param
+from iclab.theory import lu2024
 from iclab.validation import UserInputError
 
-QUICK = {"d_lsa": [float(d) for d in range(4, 17)], "d_linear": [float(d) for d in range(4, 17, 2)],
-         "d_softmax": [4.0, 6.0, 8.0, 10.0, 12.0], "runs": 4, "steps": 600, "rounds": 1, "refine": 4,
-         "n_test": 2000, "lr_linear": 1e-2, "lr_softmax": 1e-2,
-         "taus_lsa": [0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0], "taus_linear": [0.5, 0.8, 1.1, 1.5, 2.2, 3.0],
-         "taus_softmax1": [0.4, 0.7, 1.0, 1.5, 2.2], "taus_softmax2": [0.4, 0.7, 1.0, 1.5, 2.2]}
-PAPER = {"d_lsa": [20.0, 40.0, 80.0], "d_linear": [20.0, 40.0, 80.0], "d_softmax": [20.0, 40.0, 80.0], "runs": 5,
-         "steps": 10000, "rounds": 2, "refine": 6, "n_test": 10000, "lr_linear": 1e-3, "lr_softmax": 1e-3,
-         "taus_lsa": [0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0],
-         "taus_linear": [0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0],
-         "taus_softmax1": [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0],
-         "taus_softmax2": [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]}
-SETTINGS = {"quick": QUICK, "paper": PAPER}
-# model -> (its τ grid key, learning-rate key, d list key); the reduced model is solved, not trained
+# model -> (its τ grid field, learning-rate field, d list field); the reduced model is solved, not trained
 FIG_MODELS = {"lsa_reduced": ("taus_lsa", None, "d_lsa"), "linear_attention": ("taus_linear", "lr_linear", "d_linear"),
               "softmax_1block": ("taus_softmax1", "lr_softmax", "d_softmax"),
               "softmax_2block_mlp": ("taus_softmax2", "lr_softmax", "d_softmax")}
-MLP_KINDS = ("linear", "gelu")
 EXACT_ROUNDS = 3  # the closed-form searches cost well under a second each: refine to integer n
 EXPONENT_MAX_SE = 0.15  # issue 12: the exponent claim needs SE <= 0.15 to decide
+_TAU = {"lo": 0, "lo_open": True}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    overrides = dict(overrides)
-    mlp = overrides.pop("mlp", "linear")
-    if mlp not in MLP_KINDS:
-        raise UserInputError(f"mlp must be one of {', '.join(MLP_KINDS)} (got {mlp!r})")
-    models = overrides.pop("models", ",".join(FIG_MODELS))
-    models = [m.strip() for m in (models if isinstance(models, list) else str(models).split(","))]
-    for m in models:
-        if m not in FIG_MODELS:
-            raise UserInputError(f"models must be a comma list of {', '.join(FIG_MODELS)} (got {m!r})")
-    s = C.settings(SETTINGS, scale, overrides)
+@dataclass(frozen=True)
+class Settings:
+    """Fig. 5's models, dimensions, τ grids and training (quick-scale defaults)."""
+
+    models: str = param(",".join(FIG_MODELS), doc=f"comma list of the models to run ({', '.join(FIG_MODELS)})")
+    mlp: str = param("linear", choices=("linear", "gelu"), doc="MLP of softmax_2block_mlp: the authors' linear "
+                                                               "layer or a GELU one")
+    d_lsa: tuple[int, ...] = param(tuple(range(4, 17)), lo=1, doc="d values of the reduced model")
+    d_linear: tuple[int, ...] = param(tuple(range(4, 17, 2)), lo=1, doc="d values of K, Q, V linear attention")
+    d_softmax: tuple[int, ...] = param((4, 6, 8, 10, 12), lo=1, doc="d values of the softmax models")
+    runs: int = param(4, lo=1, doc="independent runs (pretraining set, initialisation) per τ")
+    steps: int = param(600, lo=1, doc="full-batch AdamW steps of the trained models")
+    rounds: int = param(1, lo=1, doc="refinement rounds of the τ search (the reduced model: at least 3)")
+    refine: int = param(4, lo=1, doc="new τ values inside the threshold's cell per round")
+    n_test: int = param(2000, lo=1, doc="test prompts for e_ICL and e_IDG")
+    lr_linear: float = param(1e-2, **_TAU, doc="learning rate of K, Q, V linear attention (cosine decay)")
+    lr_softmax: float = param(1e-2, **_TAU, doc="learning rate of the softmax models (cosine decay)")
+    taus_lsa: tuple[float, ...] = param((0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0), **_TAU,
+                                        doc="coarse τ grid of the reduced model")
+    taus_linear: tuple[float, ...] = param((0.5, 0.8, 1.1, 1.5, 2.2, 3.0), **_TAU,
+                                           doc="coarse τ grid of K, Q, V linear attention")
+    taus_softmax1: tuple[float, ...] = param((0.4, 0.7, 1.0, 1.5, 2.2), **_TAU, doc="coarse τ grid, 1 softmax block")
+    taus_softmax2: tuple[float, ...] = param((0.4, 0.7, 1.0, 1.5, 2.2), **_TAU,
+                                             doc="coarse τ grid, 2 softmax blocks + MLP")
+    scale: str = param("quick", choices=("quick", "paper"), doc=T.SCALE_DOC)
+
+    def __post_init__(self):
+        for m in self.model_list:
+            if m not in FIG_MODELS:
+                raise UserInputError(f"models must be a comma list of {', '.join(FIG_MODELS)} (got {m!r})")
+
+    @property
+    def model_list(self) -> list[str]:
+        return [m.strip() for m in self.models.split(",") if m.strip()]
+
+
+SETTINGS = {"quick": Settings(),
+            "paper": Settings(d_lsa=(20, 40, 80), d_linear=(20, 40, 80), d_softmax=(20, 40, 80), runs=5, steps=10000,
+                              rounds=2, refine=6, n_test=10000, lr_linear=1e-3, lr_softmax=1e-3,
+                              taus_linear=(0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0),
+                              taus_softmax1=(0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0),
+                              taus_softmax2=(0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0), scale="paper")}
+
+
+def points(s: Settings, theory_only: bool) -> list[Point]:
     pts = []
-    for model in models:
+    for model in s.model_list:
         taus_key, lr_key, d_key = FIG_MODELS[model]
-        for d in s[d_key]:
-            cfg = {"figure": "fig5", "scale": scale, "model": model, "d": int(d), "alpha": T.ALPHA, "rho": T.RHO,
-                   "taus": sorted(float(t) for t in s[taus_key]), "runs": s["runs"], "refine": s["refine"],
-                   "n_test": s["n_test"], "batch": 0,
-                   "model_options": {"mlp": mlp} if model == "softmax_2block_mlp" else {}}
+        for d in getattr(s, d_key):
+            cfg = {"figure": "fig5", "scale": s.scale, "model": model, "d": d, "alpha": T.ALPHA, "rho": T.RHO,
+                   "taus": sorted(getattr(s, taus_key)), "runs": s.runs, "refine": s.refine, "n_test": s.n_test,
+                   "batch": 0, "model_options": {"mlp": s.mlp} if model == "softmax_2block_mlp" else {}}
             if lr_key is None:
-                cfg.update(solver="exact", rounds=max(EXACT_ROUNDS, s["rounds"]))
+                cfg.update(solver="exact", rounds=max(EXACT_ROUNDS, s.rounds))
             else:
-                cfg.update(steps=s["steps"], lr=s[lr_key], rounds=s["rounds"])
+                cfg.update(steps=s.steps, lr=getattr(s, lr_key), rounds=s.rounds)
             pts.append(Point(cfg))
     return sorted(pts, key=lambda p: -cost(p.config))  # longest first: the process pool's tail stays short
 
@@ -112,7 +137,7 @@ def cost(config: dict) -> float:
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Lu et al. §8.5 / Fig. 5D: n* ∝ d² for every model; the reduced model interpolates up to n = d(d+1); the
+    """Lu et al. 2024, Fig. 5D: n* ∝ d² for every model; the reduced model interpolates up to n = d(d+1); the
     test-error peak sits at the interpolation threshold."""
     members = T.member_table(df)
     _, per_d, fits = T.thresholds(members)
@@ -139,7 +164,7 @@ def threshold_claims(per_d, fits) -> list[Claim]:
         ratio = (g["n_star"] / (g["d"] * (g["d"] + 1))).to_numpy()
         parts = [in_range(f"d{int(d)}", "", r, lo=0.9, hi=1.2) for d, r in zip(g["d"], ratio, strict=True)]
         c = all_of("reduced_threshold",
-                   "§2.2/§8.5: the reduced model (p = d(d+1) parameters) interpolates up to n = d(d+1), i.e. "
+                   "Fig. 5: the reduced model (p = d(d+1) parameters) interpolates up to n = d(d+1), i.e. "
                    "τ* = 1 + 1/d; measured n*/(d(d+1)) at every d (the issue's τ* ∈ [0.9, 1.2] is this ratio at "
                    "large d; at d = 4 the theory itself gives τ* = 1.25)", parts,
                    target=f"n*/(d(d+1)) in [0.9, 1.2] at all {len(parts)} d "
@@ -184,8 +209,6 @@ PEAK_LABEL, TAU_STAR_LABEL = "test-error peak (per d)", "τ* (run mean, per d)"
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from iclab.experiments.figures import pyplot
-
     members = T.member_table(df)
     per_run, per_d, fits = T.thresholds(members)
     models = [m for m in FIG_MODELS if m in set(members["model"])]
@@ -215,10 +238,9 @@ def plot(df, out_dir: Path) -> list[Path]:
             records += C.sim_records(model, f"d={d}", "tau", stats.index, stats["e"], sem, metric="e_icl")
             records += C.curve_records(model, f"d={d}", "tau", stats.index, stats["l"], metric="train_loss_median",
                                        source="simulation")
-        if theory is not None and model in ("lsa_reduced", "linear_attention"):
+        if model in ("lsa_reduced", "linear_attention"):
             ax_e.plot(theory["tau"], theory["e_icl"], color="k", lw=1, label="Γ* ridgeless theory (d→∞)")
-        if theory is not None:
-            ax_e.axhline(theory["bayes"], color="grey", ls="--", lw=1, label="Bayes ridge (d→∞)")
+        ax_e.axhline(theory["bayes"], color="grey", ls="--", lw=1, label="Bayes ridge (d→∞)")
         ax_e.set(title=T.LABELS[model], xlabel="τ = n/d²", ylabel="test error (ICL, mean ± SE)", xscale="log")
         ax_e.set_yscale("log")
         ax_l.set(xlabel="τ = n/d²", ylabel="final training loss (median over runs)", xscale="log")
@@ -245,10 +267,6 @@ def _footer(df, members) -> str:
 
 
 def _theory():
-    try:
-        from iclab.theory import lu2024
-    except ImportError:  # pragma: no cover - theory is optional for the trained-model figure
-        return None
     tau = np.geomspace(0.3, 4.0, 300)
     tau = tau[np.abs(tau - 1) > 0.02]
     out = lu2024.evaluate(tau, T.ALPHA, np.inf, T.RHO, 0.0)
@@ -256,8 +274,6 @@ def _theory():
 
 
 def _plot_thresholds(per_d, fits, out_dir: Path, footer: str) -> Path:
-    from iclab.experiments.figures import pyplot
-
     plt = pyplot()
     fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(11, 4.6))
     for c, model in enumerate(FIG_MODELS):
@@ -292,6 +308,7 @@ def _plot_thresholds(per_d, fits, out_dir: Path, footer: str) -> Path:
 
 
 EXPERIMENT = Experiment(id="lu2024-fig5", title="Lu et al. 2024 Fig. 5: double descent in τ for trained attention",
-                        points=points, compute=T.search_point, plot=plot, claims=claims, kind="training",
+                        points=points, settings=SETTINGS, compute=T.search_point, plot=plot, claims=claims,
+                        kind="training",
                         description="interpolation threshold n* ∝ d² of four attention models, adaptive τ search",
                         cost=cost)

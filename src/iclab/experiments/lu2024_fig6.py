@@ -1,20 +1,22 @@
-"""Lu et al. 2024, Figure 6: the task-diversity transition of a trained 2-block softmax + MLP model
-(``papers/lu2024.md`` §8.6): g_task = e_ICL − e_IDG against κ = k/d at fixed τ, α = 1, ρ = 0.01.
+"""Lu et al. 2024, Figure 6: the task-diversity transition of a trained 2-block softmax + MLP model:
+g_task = e_ICL − e_IDG against κ = k/d at fixed τ, α = 1, ρ = 0.01.
 
-Also trained: the reduced linear-attention class (Γ), whose g_task has the ridgeless Γ* theory curve (§5.5) as
-its d → ∞ reference; its errors are exact (§3.3: no Monte-Carlo noise), and Γ* solved in closed form on the same
-pretraining sets measures the finite-size tolerance of that comparison. The dMMSE line (§6.1: the Bayes posterior
-mean under the discrete pool prior, by Monte Carlo) is drawn in both panels: a model that memorises its pool
-follows it. Each training point is one model at one d with every (κ, run) member in one compiled program; a run's
-members share nested task pools (the first k tasks of one pool). Outputs: ``fig6.png`` and its CSV.
+Also trained: the reduced linear-attention class (Γ), whose g_task has the ridgeless Γ* theory curve (Lu et al.
+2024, the d → ∞ ICL and IDG errors in the ridgeless limit) as its d → ∞ reference; its errors are exact (the
+closed-form finite-d error: no Monte-Carlo noise), and Γ* solved in closed form on the same pretraining sets
+measures the finite-size tolerance of that comparison. The dMMSE line (the Bayes posterior mean under the
+discrete pool prior, by Monte Carlo) is drawn in both panels: a model that memorises its pool follows it. Each
+training point is one model at one d with every (κ, run) member in one compiled program; a run's members share
+nested task pools (the first k tasks of one pool). Outputs: ``fig6.png`` and its CSV.
 
 Quick scale: d ∈ {6, 8}, τ = 4, 6 runs, 1500 full-batch AdamW steps. Paper scale: d ∈ {20, 40, 80}, τ = 10, the
-k lists of §8.6, 10 runs, 10⁴ steps (the authors: 10⁵ iterations at lr 1e-4).
+k lists of the authors' Fig. 6 runs, 10 runs, 10⁴ steps (the authors: 10⁵ iterations at lr 1e-4).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,52 +25,78 @@ from iclab.claims import Claim, all_of, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
+from iclab.experiments.solvable_points import dmmse_point
+from iclab.settings import json_number, param
+from iclab.tasks.lu2024 import pool_size
+from iclab.theory import lu2024
 from iclab.validation import UserInputError
 
+# the authors' k lists of Fig. 6 (their released run scripts), per d
 K_PAPER = {20: [*range(2, 21, 2), 23, 28, 35, 45, 57, 69, 82, 96, 109, 123],
            40: [*range(2, 39, 4), 40, 43, 46, 50, 54, 59, 64, 69, 75, 81, 88, 95, 103, 112, 121, 131, 142, 154, 167,
                 180, 195, 211, 229, 248, 268],
            80: [*range(2, 51, 4), 75, 100, 142, 159, 178, 200, 225, 252, 283, 317, 356]}
-QUICK = {"d": [6.0, 8.0], "tau": 4.0, "runs": 6, "steps": 1500, "n_test": 4000, "lr": 1e-2, "lr_lsa": 0.1,
-         "kappas": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "dmmse_runs": 4, "dmmse_n_test": 4000}
-PAPER = {"d": [20.0, 40.0, 80.0], "tau": 10.0, "runs": 10, "steps": 10000, "n_test": 10000, "lr": 1e-3,
-         "lr_lsa": 0.1, "kappas": [], "dmmse_runs": 4, "dmmse_n_test": 4000}  # empty kappas: the k lists of §8.6
-SETTINGS = {"quick": QUICK, "paper": PAPER}
 FIG_MODELS = ("softmax_2block_mlp", "lsa_reduced")
 DROP = 5.0  # issue 12: g_task falls by >= 5x from the smallest κ to every κ >= 2
 PRECISION = 0.25  # issue 12: error bars (SE over runs) below 25% of the value at κ >= 1/4
+_POS = {"lo": 0, "lo_open": True}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    overrides = dict(overrides)
-    mlp = overrides.pop("mlp", "linear")
-    if mlp not in ("linear", "gelu"):
-        raise UserInputError(f"mlp must be one of linear, gelu (got {mlp!r})")
-    s = C.settings(SETTINGS, scale, overrides)
+@dataclass(frozen=True)
+class Settings:
+    """Fig. 6's dimensions, τ, κ grid, training and dMMSE baseline (quick-scale defaults)."""
+
+    d: tuple[int, ...] = param((6, 8), lo=1, doc="token dimensions, one trained point per model each")
+    tau: float = param(4.0, **_POS, doc="pretraining set size n = τ d²")
+    runs: int = param(6, lo=1, doc="independent runs (pretraining set, pool, initialisation) per κ")
+    steps: int = param(1500, lo=1, doc="full-batch AdamW steps")
+    n_test: int = param(4000, lo=1, doc="test prompts for e_ICL and e_IDG (softmax model)")
+    lr: float = param(1e-2, **_POS, doc="learning rate of the softmax model (cosine decay)")
+    lr_lsa: float = param(0.1, **_POS, doc="learning rate of the reduced model (cosine decay)")
+    kappas: tuple[float, ...] | None = param((0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), **_POS, allow_inf=True,
+                                             doc="task diversities κ = k/d (inf: fresh tasks); none: the authors' "
+                                                 "k lists")
+    dmmse_runs: int = param(4, lo=1, doc="independent pools per dMMSE point")
+    dmmse_n_test: int = param(4000, lo=1, doc="test prompts per dMMSE point")
+    mlp: str = param("linear", choices=("linear", "gelu"), doc="MLP of softmax_2block_mlp: the authors' linear "
+                                                               "layer or a GELU one")
+    scale: str = param("quick", choices=("quick", "paper"), doc=T.SCALE_DOC)
+
+    def __post_init__(self):
+        if self.kappas is None:
+            for d in self.d:
+                if d not in K_PAPER:
+                    raise UserInputError(f"kappas must be given for d = {d} (the paper's k lists cover d = "
+                                         f"{', '.join(map(str, K_PAPER))})")
+
+
+SETTINGS = {"quick": Settings(),
+            "paper": Settings(d=(20, 40, 80), tau=10.0, runs=10, steps=10000, n_test=10000, lr=1e-3, kappas=None,
+                              scale="paper")}
+
+
+def points(s: Settings, theory_only: bool) -> list[Point]:
     pts = []
-    for d in (int(d) for d in s["d"]):
-        kappas = s["kappas"] or [k / d for k in K_PAPER.get(d, [])]
-        if not kappas:
-            raise UserInputError(f"kappas must be given for d = {d} (the paper's k lists cover d = 20, 40, 80)")
+    for d in s.d:
+        kappas = s.kappas or [k / d for k in K_PAPER[d]]
         for model in FIG_MODELS:
-            cfg = {"figure": "fig6", "scale": scale, "model": model, "d": d, "alpha": T.ALPHA, "rho": T.RHO,
-                   "taus": [s["tau"]] * len(kappas), "kappas": [C.kappa_config(float(k)) for k in kappas],
-                   "runs": s["runs"], "steps": s["steps"], "lr": s["lr_lsa"] if model == "lsa_reduced" else s["lr"],
-                   "n_test": s["n_test"], "batch": 0,
-                   "model_options": {"mlp": mlp} if model == "softmax_2block_mlp" else {}}
+            cfg = {"figure": "fig6", "scale": s.scale, "model": model, "d": d, "alpha": T.ALPHA, "rho": T.RHO,
+                   "taus": [s.tau] * len(kappas), "kappas": [json_number(k) for k in kappas],
+                   "runs": s.runs, "steps": s.steps, "lr": s.lr_lsa if model == "lsa_reduced" else s.lr,
+                   "n_test": s.n_test, "batch": 0,
+                   "model_options": {"mlp": s.mlp} if model == "softmax_2block_mlp" else {}}
             pts.append(Point(cfg))
-        # the dMMSE at the trained pools' sizes k = round(κ d) (its own pool_size floors k/d · d back to k)
-        for k in sorted({T.pool_size(float(kappa), d) for kappa in kappas}):
+        # the dMMSE at the trained pools' sizes k = round(κ d) (its own pool_size floors k/d · d back to k); none
+        # at κ = ∞ (k = 0: fresh tasks, no pool to be Bayes-optimal for)
+        for k in sorted({pool_size(d, float(kappa), rounding="nearest") for kappa in kappas} - {None}):
             pts.append(Point({"figure": "fig6", "kind": "dmmse", "d": d, "alpha": T.ALPHA, "kappa": k / d,
-                              "rho": T.RHO, "n_test": s["dmmse_n_test"]}, seeds=s["dmmse_runs"]))
+                              "rho": T.RHO, "n_test": s.dmmse_n_test}, seeds=s.dmmse_runs))
     return pts
 
 
 def compute(config: dict, seed: int) -> dict:
     """A trained point (:func:`~iclab.experiments.lu2024_transformers.train_point`) or one dMMSE run."""
     if config.get("kind") == "dmmse":
-        from iclab.estimators import dmmse_point
-
         return dmmse_point(config, seed)
     return T.train_point(config, seed)
 
@@ -116,7 +144,7 @@ def _gtask_metric(model: str) -> str:
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Lu et al. Fig. 6 / §5.5: the ICL-IDG gap closes as κ grows (g_task falls ≥ 5× from the smallest κ to
+    """Lu et al. 2024, Fig. 6: the ICL-IDG gap closes as κ grows (g_task falls ≥ 5× from the smallest κ to
     κ ≥ 2); the trained reduced model follows the Γ* theory within the measured finite-size tolerance; every
     point at κ ≥ 1/4 is measured to 25%."""
     members, _ = _tables(df)
@@ -175,7 +203,7 @@ def _theory_claim(members, tau: float) -> Claim:
     i = int(np.argmax(dev - tol))
     holds = bool(np.all(dev <= tol))
     return Claim("gamma_theory",
-                 f"§5.5 / Fig. 6: the trained reduced model's g_task follows the Γ* theory (d → ∞), at d = {d}, "
+                 f"Fig. 6: the trained reduced model's g_task follows the Γ* theory (d → ∞), at d = {d}, "
                  f"τ = {tau:g}, within the finite-size tolerance measured by Γ* solved on the same sets",
                  float(dev.max()), float(trained["se"].max()),
                  f"|g_trained − g_theory| <= |g_Γ*(d={d}) − g_theory| + 2 SE at every κ (tolerance "
@@ -184,8 +212,6 @@ def _theory_claim(members, tau: float) -> Claim:
 
 
 def _theory_at(tau: float, kappa):
-    from iclab.theory import lu2024
-
     return np.asarray(lu2024.evaluate(tau, T.ALPHA, np.asarray(kappa, float), T.RHO, 0.0)["g_task"])
 
 
@@ -194,7 +220,7 @@ def _theory_at(tau: float, kappa):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import NullFormatter  # lazily, as matplotlib (+0.3 s for `iclab reproduce list`)
 
     members, dm = _tables(df)
     models = [m for m in FIG_MODELS if m in set(members["model"])]
@@ -242,6 +268,6 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 EXPERIMENT = Experiment(id="lu2024-fig6", title="Lu et al. 2024 Fig. 6: task-diversity transition, 2-block softmax",
-                        points=points, compute=compute, plot=plot, claims=claims, kind="training",
+                        points=points, settings=SETTINGS, compute=compute, plot=plot, claims=claims, kind="training",
                         description="g_task against task diversity κ for trained softmax and reduced attention, "
                                     "with the dMMSE and Γ* theory", cost=cost)

@@ -1,37 +1,51 @@
-"""Shared engine of Lu et al. 2024 Figures 5–6 (``papers/lu2024.md`` §8): attention models trained on a fixed
-pretraining set of n = floor(τ d²) contexts, the interpolation threshold, and its scaling with d.
+"""Shared engine of Lu et al. 2024 Figures 5–6 (the trained-Transformer experiments): attention models trained on a
+fixed pretraining set of n = floor(τ d²) contexts, the interpolation threshold, and its scaling with d.
 
 **One point = one model at one d, trained for every (x, run) of its sweep in one compiled program.** The members
 differ in the size n of their pretraining set (Fig. 5, x = τ) or in the size k = round(κ d) of their task pool
 (Fig. 6, x = κ). Every member holds arrays of the point's largest n and k and masks the rows it does not own, so
-all members train at once, vmapped (:func:`iclab.train.train_ensemble` with a prebuilt ``dataset``). Within a run
-the pretraining sets are nested: the member at τ uses the first n contexts of the run's set (and the first k tasks
-of its pool), which lowers the noise between neighbouring τ without changing any member's distribution.
+all members train at once, vmapped (:func:`iclab.train.train_fixed`). Within a run the pretraining sets are
+nested: the member at τ uses the first n contexts of the run's set (and the first k tasks of its pool), which
+lowers the noise between neighbouring τ without changing any member's distribution.
 
-- Data (§8.1): x ~ N(0, I/d), w ~ N(0, I) (unnormalised), y = <x, w> + N(0, ρ) with ρ = 0.01 on every label,
-  query included; ℓ = αd with α = 1; tokens [x_i, y_i] and the query [x_q, 0].
-- Training (§8.3): AdamW (optax defaults, weight decay 1e-4), MSE not halved. The authors' lr = 1e-4 with
-  minibatches of 0.1 n over 10⁵ iterations is far beyond a CPU budget; here the learning rate, the step count and
-  the batch (full batch by default) are settings of the figure, and the cosine decay helps the runs below the
-  threshold reach interpolation in fewer steps.
-- Evaluation (§8.4): ``e_icl`` on fresh tasks, ``e_idg`` on tasks of the member's pool (fresh tasks at κ = ∞,
-  so e_idg = e_icl in distribution), ``train_loss`` the final MSE over the whole pretraining set.
-- ``lsa_reduced`` (the reduced linear-attention class of §2.2, exactly Lu's Γ model) also reports the exact errors
-  of its Γ and of Γ* solved in closed form on the same pretraining set (:mod:`iclab.solvable`).
+The set-up follows the authors' released Transformer code for Figs. 5–6 (the paper gives it in words):
 
-Interpolation threshold (§8.5 panel D): :func:`interpolation_threshold` finds where the final training loss
-leaves the interpolation floor; :func:`fit_exponent` fits log n* = a log d + b with the standard error of a.
+- Data: x ~ N(0, I/d), w ~ N(0, I) (unnormalised), y = <x, w> + N(0, ρ) with ρ = 0.01 on every label, query
+  included; ℓ = αd with α = 1; tokens [x_i, y_i] and the query [x_q, 0].
+- Training: AdamW (optax defaults, weight decay 1e-4), MSE not halved. The authors' lr = 1e-4 with minibatches
+  of 0.1 n over 10⁵ iterations is far beyond a CPU budget; here the learning rate, the step count and the batch
+  (full batch by default) are settings of the figure, and the cosine decay helps the runs below the threshold
+  reach interpolation in fewer steps.
+- Evaluation: ``e_icl`` on fresh tasks, ``e_idg`` on tasks of the member's pool (fresh tasks at κ = ∞, so
+  e_idg = e_icl in distribution), ``train_loss`` the final MSE over the whole pretraining set.
+- ``lsa_reduced`` (the reduced linear-attention model ŷ = ⟨Γ, H_Z⟩ that Lu et al.'s theory solves) also
+  reports the exact finite-d test errors of its Γ and of Γ* solved in closed form on the same pretraining set
+  (:mod:`iclab.solvable`).
+
+Interpolation threshold (Fig. 5D): :func:`interpolation_threshold` finds where the final training loss leaves the
+interpolation floor; :func:`fit_exponent` fits log n* = a log d + b with the standard error of a.
 """
 
 from __future__ import annotations
 
 import math
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
-from iclab.experiments import lu2024_common as C
+from iclab.models import build_model
+from iclab.settings import from_json_number, json_number
+from iclab.solvable import predict, solve_gamma_prompts, test_error
+from iclab.solvable.solve import SingularSolveWarning
+from iclab.tasks.lu2024 import pool_size
+from iclab.train import make_optimizer, seed_keys, train_fixed
 from iclab.validation import UserInputError, check_choice, check_int, check_positive
 
 MODELS = ("lsa_reduced", "linear_attention", "softmax_1block", "softmax_2block_mlp", "softmax_3block_mlp")
@@ -39,12 +53,15 @@ LABELS = {"lsa_reduced": "linear attention, reduced (Γ)", "linear_attention": "
           "softmax_1block": "1 softmax block", "softmax_2block_mlp": "2 softmax blocks + MLP",
           "softmax_3block_mlp": "3 softmax blocks + MLP"}
 RHO, ALPHA = 0.01, 1.0
+# the doc of Figs. 5-6's ``scale`` setting: the scale's name goes into every config (for the footer), so that a
+# run with --set overrides keeps the configs, and the stored results, of the scale it starts from
+SCALE_DOC = "the scale these settings start from (set by --scale; a label in the configs)"
 # Fig. 5's interpolation level: 3 decades below the largest final training loss of the (model, d, run) curve.
 # Above the threshold n = p of a least-squares fit the loss grows only like (n - p)/n (0.1% of its large-n value
 # one context past p at d = 16), so a 2-decade level lands a few contexts past p, beyond the test-error peak at
 # n = p; 3 decades lands within one context of it (measured on the closed-form reduced model, d = 4..16).
 FIG5_DECADES = 3.0
-# exact errors (lu2024.md §3.3) reported for the reduced model: of the trained Γ and of Γ* on the same set
+# exact finite-d errors reported for the reduced model: of the trained Γ and of Γ* on the same set
 EXACT_KEYS = ("e_icl_exact", "e_idg_exact", "g_task_exact", "e_icl_gamma_star", "e_idg_gamma_star",
               "g_task_gamma_star")
 
@@ -57,15 +74,12 @@ def member_data(key, d: int, ell: int, rho: float, n, n_max: int, k, k_max: int,
     """One member's pretraining set padded to n_max contexts and k_max pool tasks, and its test sets (jittable;
     n and k may be traced; k = 0 means fresh tasks, κ = ∞).
 
-    Lu et al.'s Transformer data (§8.1): x ~ N(0, I/d), w ~ N(0, I), y = <x, w> + N(0, rho). Returns the training
+    Lu et al.'s Transformer data: x ~ N(0, I/d), w ~ N(0, I), y = <x, w> + N(0, rho). Returns the training
     rows xs (n_max, ell, d), ys, xq, yq, mask (n_max,) = [i < n]; pool (k_max, d), k; and the test sets
     ``icl`` (n_test prompts with fresh tasks) and ``idg`` (n_test prompts with tasks drawn from the member's pool;
     fresh tasks at κ = ∞). All Gaussians come from one draw and the task indices from one more, because each
     separate random call adds a threefry kernel to compile (seconds each on a busy CPU).
     """
-    import jax
-    import jax.numpy as jnp
-
     k_z, k_idx = jax.random.split(key)
     m = n_max + 2 * n_test  # prompts, in order: training rows | ICL test | IDG test
     shapes = {"pool": (k_max, d), "fresh": (m, d), "x": (m, ell + 1, d), "eps": (m, ell + 1)}
@@ -88,13 +102,44 @@ def pretraining_size(tau: float, d: int) -> int:
     return max(1, int(math.floor(tau * d * d + 1e-9)))
 
 
-def pool_size(kappa: float, d: int) -> int:
-    """k = round(κ d) tasks; 0 for κ = ∞ (fresh tasks)."""
-    return 0 if math.isinf(kappa) else max(1, int(round(kappa * d)))
-
-
 # --------------------------------------------------------------------------------------------------------------
 # compute
+
+
+@eqx.filter_jit
+def _member_sets(keys, ns, ks, *, d: int, ell: int, rho: float, n_max: int, k_max: int, n_test: int):
+    """:func:`member_data` of every member: keys (M, 2), ns and ks (M,)."""
+    return jax.vmap(lambda key, n, k: member_data(key, d, ell, rho, n, n_max, k, k_max, n_test))(keys, ns, ks)
+
+
+def _init_model(name: str, d: int, options: dict[str, Any], key):
+    return build_model(name, d, key=key, **options)
+
+
+def masked_mse(model, b):
+    """The member's weighted squared error: sum_i weight_i (ŷ_i - y_i)² (the weights sum to 1)."""
+    err = model(b["xs"], b["ys"], b["xq"]) - b["yq"]
+    return jnp.sum(b["weight"] * err**2)
+
+
+def _member_batch(batch: int, key, m):
+    """The training batch of one member: its whole set (``batch`` = 0) or ``batch`` rows drawn with replacement
+    among its first n."""
+    if batch == 0:
+        return {**m, "weight": m["mask"] / jnp.sum(m["mask"])}
+    idx = jax.random.randint(key, (batch,), 0, jnp.sum(m["mask"]))
+    sub = {f: m[f][idx] for f in ("xs", "ys", "xq", "yq")}
+    return {**sub, "weight": jnp.full((batch,), 1.0 / batch)}
+
+
+def _mse(model, p):
+    return jnp.mean((model(p["xs"], p["ys"], p["xq"]) - p["yq"]) ** 2)
+
+
+def _member_errors(model, key, m):
+    """The member's final numbers on its fixed sets (no sampling): training loss, ICL and IDG test errors."""
+    full = {**m, "weight": m["mask"] / jnp.sum(m["mask"])}
+    return {"train_loss": masked_mse(model, full), "e_icl": _mse(model, m["icl"]), "e_idg": _mse(model, m["idg"])}
 
 
 def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -103,18 +148,12 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     config: model, d, alpha, rho, taus and kappas (equal-length lists: the members' x values, one of the two
     constant), runs, steps, lr, n_test, batch (0: full batch), model_options (dict), lam_star (Γ* ridge).
     """
-    import jax
-    import jax.numpy as jnp
-
-    from iclab.models import build_model
-    from iclab.train import make_optimizer, seed_keys, train_ensemble
-
     model_name = check_choice("model", config["model"], MODELS)
     d = check_int("d", config["d"], lo=1)
     ell = max(1, int(round(float(config["alpha"]) * d)))
     rho = float(config["rho"])
     taus = [float(check_positive("tau", t)) for t in config["taus"]]
-    kappas = [C.kappa_value(k) for k in config["kappas"]]
+    kappas = [from_json_number(k) for k in config["kappas"]]
     if len(taus) != len(kappas):
         raise UserInputError(f"taus and kappas must have equal lengths (got {len(taus)} and {len(kappas)})")
     runs = check_int("runs", config["runs"], lo=1)
@@ -124,46 +163,26 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     options = dict(config.get("model_options") or {})
 
     ns = np.array([pretraining_size(t, d) for t in taus])
-    ks = np.array([pool_size(k, d) for k in kappas])
+    # k = round(κ d) as the authors' Transformer code; 0 marks κ = ∞ (fresh tasks) in the traced array
+    ks = np.array([pool_size(d, k, rounding="nearest") or 0 for k in kappas])
     n_max, k_max = int(ns.max()), max(1, int(ks.max()))
     # members: x-major, run-minor; a run's members share the dataset key (nested sets), not the init key
     member_n = np.repeat(ns, runs)
     member_k = np.repeat(ks, runs)
     member_run = np.tile(np.arange(runs) + seed * runs, len(taus))
     data_keys = jax.vmap(lambda s: seed_keys(s)[3])(jnp.asarray(member_run, jnp.uint32))
-    build = jax.jit(jax.vmap(lambda key, n, k: member_data(key, d, ell, rho, n, n_max, k, k_max, n_test)))
-    data = build(data_keys, jnp.asarray(member_n), jnp.asarray(member_k))
+    data = _member_sets(data_keys, jnp.asarray(member_n), jnp.asarray(member_k), d=d, ell=ell, rho=rho,
+                        n_max=n_max, k_max=k_max, n_test=n_test)
     members = [int(i) for i in member_run * len(taus) + np.repeat(np.arange(len(taus)), runs)]
 
-    def init(key):
-        return build_model(model_name, d, key=key, **options)
-
-    def masked_mse(model, b):
-        err = model(b["xs"], b["ys"], b["xq"]) - b["yq"]
-        return jnp.sum(b["weight"] * err**2)
-
-    def sample(key, m):
-        if batch == 0:
-            return {**m, "weight": m["mask"] / jnp.sum(m["mask"])}
-        idx = jax.random.randint(key, (batch,), 0, jnp.sum(m["mask"]))  # with replacement, among the first n
-        sub = {f: m[f][idx] for f in ("xs", "ys", "xq", "yq")}
-        return {**sub, "weight": jnp.full((batch,), 1.0 / batch)}
-
-    def mse(model, p):
-        return jnp.mean((model(p["xs"], p["ys"], p["xq"]) - p["yq"]) ** 2)
-
-    def evaluate(model, key, m):  # the member's fixed test sets: no sampling here
-        full = {**m, "weight": m["mask"] / jnp.sum(m["mask"])}
-        return {"train_loss": masked_mse(model, full), "e_icl": mse(model, m["icl"]), "e_idg": mse(model, m["idg"])}
-
-    optimizer = make_optimizer("adamw", float(config["lr"]), steps=steps, schedule_kind=config.get("schedule",
-                                                                                                   "cosine"))
-    res = train_ensemble(init, masked_mse, sample, seeds=members, steps=steps, optimizer=optimizer,
-                         chunk=min(steps, int(config.get("chunk", 500))), evaluate=evaluate, eval_every=steps,
-                         dataset=data, progress=bool(config.get("progress", False)),
-                         description=f"{model_name} d={d}")
+    optimizer = make_optimizer("adamw", float(config["lr"]), steps=steps,
+                               schedule_kind=config.get("schedule", "cosine"))
+    res = train_fixed(Partial(_init_model, model_name, d, options), masked_mse, data, Partial(_member_batch, batch),
+                      seeds=members, steps=steps, optimizer=optimizer, chunk=min(steps, int(config.get("chunk", 500))),
+                      evaluate=_member_errors, eval_every=steps,
+                      progress=f"{model_name} d={d}" if config.get("progress", False) else None)
     out = {"x_tau": np.repeat(taus, runs).tolist(),
-           "x_kappa": [("inf" if math.isinf(k) else k) for k in np.repeat(kappas, runs)],
+           "x_kappa": [json_number(k) for k in np.repeat(kappas, runs)],
            "run": member_run.tolist(), "n": member_n.tolist(), "k": member_k.tolist(),
            "n_params": int(res.seed_model(0).n_params), "steps_per_s": float(res.steps_per_s)}
     for key in ("train_loss", "e_icl", "e_idg"):
@@ -175,14 +194,9 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def _gamma_star_errors(res, data, ell: int, rho: float, lam: float) -> dict[str, list[float]]:
-    """Exact errors (lu2024.md §3.3; ICL on fresh Gaussian tasks, IDG uniform over the member's pool, = ICL at
-    κ = ∞) of the trained Γ and of Γ* solved on the same pretraining set; g_task = ICL - IDG, free of Monte-Carlo
-    noise."""
-    import warnings
-
-    from iclab.solvable import solve_gamma_prompts, test_error
-    from iclab.solvable.solve import SingularSolveWarning
-
+    """Exact finite-d errors (the closed-form e(Γ) that Lu et al.'s finite-d simulations evaluate; ICL on fresh
+    Gaussian tasks, IDG uniform over the member's pool, = ICL at κ = ∞) of the trained Γ and of Γ* solved on the
+    same pretraining set; g_task = ICL - IDG, free of Monte-Carlo noise."""
     out: dict[str, list[float]] = {key: [] for key in EXACT_KEYS}
     for i in range(len(res.seeds)):
         n = int(np.asarray(data["mask"][i]).sum())
@@ -212,9 +226,9 @@ def _gamma_star_errors(res, data, ell: int, rho: float, lam: float) -> dict[str,
 
 
 def _exact_context_set(d: int, ell: int, rho: float, n: int, run: int):
-    """The first n contexts of run ``run``'s pretraining set (lu2024.md §8.1 data), in float64 numpy: xs (n, ell,
-    d), ys (n, ell), xq (n, d), yq (n,). Each array comes from its own stream, row-major, so a longer set extends
-    a shorter one (nested sets across search rounds)."""
+    """The first n contexts of run ``run``'s pretraining set (the Transformer data of Figs. 5–6), in float64
+    numpy: xs (n, ell, d), ys (n, ell), xq (n, d), yq (n,). Each array comes from its own stream, row-major, so a
+    longer set extends a shorter one (nested sets across search rounds)."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence([run, d, ell]).spawn(3)]
     w = streams[0].standard_normal((n, d))
     x = streams[1].standard_normal((n, ell + 1, d)) / math.sqrt(d)
@@ -223,16 +237,11 @@ def _exact_context_set(d: int, ell: int, rho: float, n: int, run: int):
 
 
 def exact_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The reduced linear-attention model (Γ, lu2024.md §2.2) at convergence, per (τ, run) member, without
+    """The reduced linear-attention model (ŷ = ⟨Γ, H_Z⟩) at convergence, per (τ, run) member, without
     training: gradient descent from Γ = 0 on the squared loss converges to the minimum-norm least-squares Γ, i.e.
     Γ* with a vanishing ridge (``lam_star``, default 1e-10) on the member's set (:func:`iclab.solvable.solve_gamma`).
-    Same config and output layout as :func:`train_point`; ``e_icl`` is the exact test error (§3.3), so it carries
+    Same config and output layout as :func:`train_point`; ``e_icl`` is the exact finite-d test error, so it carries
     no Monte-Carlo noise, and ``train_loss`` the mean squared residual on the member's n contexts."""
-    import warnings
-
-    from iclab.solvable import predict, solve_gamma_prompts, test_error
-    from iclab.solvable.solve import SingularSolveWarning
-
     d = check_int("d", config["d"], lo=1)
     ell = max(1, int(round(float(config["alpha"]) * d)))
     rho = float(config["rho"])
@@ -307,8 +316,6 @@ def search_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     members at once (:func:`train_point`, or :func:`exact_point` when ``solver`` is ``"exact"``). Returns the
     members of all rounds in :func:`train_point`'s layout, with ``round`` per member, and ``cpu_s``, ``wall_s``
     of the whole search (what ``Experiment.cost`` is calibrated on)."""
-    import time
-
     wall0, cpu0 = time.perf_counter(), time.process_time()
     d = check_int("d", config["d"], lo=1)
     rounds = check_int("rounds", config.get("rounds", 1), lo=0)
@@ -383,8 +390,8 @@ def interpolation_threshold(x, loss, *, level: float | None = None, min_decades:
 
 
 def cumsum_threshold(x, loss, frac: float = 0.9995) -> float:
-    """The authors' heuristic (lu2024.md §8.5): with r_i = L_0 / L_i over increasing x, the first x at which the
-    cumulative sum of r reaches ``frac`` of its total."""
+    """The authors' heuristic (their Fig. 5 scripts): with r_i = L_0 / L_i over increasing x, the first x at which
+    the cumulative sum of r reaches ``frac`` of its total."""
     x, loss = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
     order = np.argsort(x)
     x, loss = x[order], loss[order]
@@ -419,14 +426,14 @@ def fit_exponent(d, n_star) -> dict[str, float]:
 
 def member_table(df):
     """One row per trained member: model, d, run, tau, kappa, n, train_loss, e_icl, e_idg, g_task (+ exact)."""
-    import pandas as pd
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
 
     rows = []
     for _, r in df.iterrows():
         m = len(r["train_loss"])
         for i in range(m):
             row = {"model": r["model"], "d": int(r["d"]), "run": r["run"][i], "tau": r["x_tau"][i],
-                   "kappa": C.kappa_value(r["x_kappa"][i]), "n": r["n"][i], "n_params": r["n_params"],
+                   "kappa": from_json_number(r["x_kappa"][i]), "n": r["n"][i], "n_params": r["n_params"],
                    "k": r["k"][i] if isinstance(r.get("k"), list) else 0}
             for key in ("train_loss", "e_icl", "e_idg", "g_task", "round", *EXACT_KEYS):
                 if key in r and isinstance(r[key], list):
@@ -504,7 +511,7 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
     tau_peak (argmax of the run-mean test error), peak_lo, peak_hi (its resolution: half the grid cell on each
     side);
     fits: model, a, se_a, se_boot, se_fit, b, c (with the 1/d term), a_plain, se_plain (without), n_d)."""
-    import pandas as pd
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
 
     per_run = []
     for (model, d, run), g in members.groupby(["model", "d", "run"]):

@@ -6,7 +6,7 @@ name no optimiser; the set-up follows Ahn et al. 2023 and Zhang, Frei and Bartle
 (:class:`iclab.models.LinearSelfAttention`, query masked, 1/n normalisation), loss E (y_hat - y_q)^2 against the
 noisy target without 1/2 (the convention of :mod:`iclab.theory.mahankali2023`), Adam with a cosine-decaying learning
 rate, a fresh batch every step, the ``runs`` models of one point trained as one vmapped program
-(:func:`iclab.train.train_ensemble`).
+(:func:`iclab.train.train_fresh`).
 
 Initialisation: Zhang-Frei-Bartlett's, W_PV = s e e' and W_KQ = s [[A, 0], [0, 0]] with A = Theta Theta' / |.|_F,
 Theta Gaussian per seed, so u = w21 = 0 at the start. From a dense random start, training under the w ~ N(0, I) prior
@@ -106,15 +106,17 @@ def train_lsa(task, d: int, tcfg: dict[str, Any], seed: int) -> dict[str, Any]:
     Training seeds are seed * S .. seed * S + S - 1 (S = tcfg["seeds"]), so sweep seeds never share a stream.
     Returns the stacked models and per-seed lists: eta_hat, offdiag, non_gd, final_train_loss, and gamma (S, d, d).
     """
+    from jax.tree_util import Partial
+
     from iclab.theory.mahankali2023 import read_lsa
-    from iclab.train import make_optimizer, train_ensemble
+    from iclab.train import fresh_prompts, make_optimizer, train_fresh
 
     s = tcfg["seeds"]
     opt = make_optimizer("adam", tcfg["lr"], steps=tcfg["steps"], schedule_kind="cosine")
     t0 = time.perf_counter()
-    res = train_ensemble(lambda k: zfb_init(d, k, tcfg["init_scale"], tcfg["mask_query"]), mse,
-                         lambda k: task.sample(k, tcfg["batch"]), seeds=range(seed * s, seed * s + s),
-                         steps=tcfg["steps"], optimizer=opt, chunk=min(tcfg["steps"], 500), progress=False)
+    init = Partial(zfb_init, d, scale=tcfg["init_scale"], mask_query=tcfg["mask_query"])  # init(key)
+    res = train_fresh(init, mse, fresh_prompts(task, tcfg["batch"]), seeds=range(seed * s, seed * s + s),
+                      steps=tcfg["steps"], optimizer=opt, chunk=min(tcfg["steps"], 500))
     read = read_lsa(res.model.W_KQ, res.model.W_PV)
     return {"model": res.model, "gamma": read["gamma"], "eta_hat": read["eta"].tolist(),
             "offdiag": read["offdiag"].tolist(), "non_gd": read["non_gd"].tolist(),

@@ -1,113 +1,132 @@
-"""Shared pieces of the Yang et al. 2024 figures (``papers/yang2024.md`` §5): configs with ``--set`` overrides,
-the dictionary of a seed, training of the one-layer model (exact population loss or sampled prompts) and of the
-4-layer transformer baseline (fixed steps, or a fixed wall-clock budget for Fig. 5), and their evaluation.
+"""Shared pieces of the Yang et al. 2024 figures: the settings groups, the dictionary of a seed, training of the
+one-layer model (exact population loss or sampled prompts) and of the 4-layer transformer baseline (fixed steps, or
+a FLOP or wall-clock budget for Fig. 5), and their evaluation.
+
+Settings groups (frozen dataclasses; a figure's ``Settings`` inherits one and adds its own fields):
+:class:`DictionarySettings` (the dictionary and its representations), :class:`DataSettings` (+ the prompts),
+:class:`OneLayerSettings` (+ the one-layer model's training) and :class:`FourLayerSettings` (+ the 4-layer stack).
 
 Randomness per seed s (keys of :func:`iclab.train.seed_keys`): the dictionary comes from the "dataset" key, the
 model initialisation from the "init" key, training prompts from fold_in(data key, t), and the held-out test sets
 (in-domain and OOD, ``n_test`` prompts each, the same at every evaluation) from the "eval" key.
 
-Losses follow ``iclab.theory.yang2024``: training loss (1/2K) E sum_k (yhat_k - y_k)^2 over all K tokens;
-inference loss (1/K) |yhat - yhat*|^2 averaged over the test prompts, yhat* = ridge over the basis with m tau.
+Losses follow ``iclab.theory.yang2024``: training loss (1/2K) E sum_k (yhat_k - y_k)^2 over all K tokens (the
+paper's population loss, eq. (9)); inference loss (1/K) |yhat - yhat*|^2 averaged over the test prompts, yhat* =
+ridge over the basis with m tau (Theorem 2).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+from jax.tree_util import Partial
 
-from iclab.validation import UserInputError, check_choice, check_int, check_nonnegative, check_positive
+from iclab.models.template_attention import TemplateAttention
+from iclab.models.transformer import Transformer
+from iclab.settings import param
+from iclab.tasks.templates import BASES, TemplateTask, make_dictionary
+from iclab.theory import yang2024 as Y
+from iclab.train import seed_keys, time_budget, train_fresh
+from iclab.validation import UserInputError, check_int
 
-# The data model shared by every figure (Fig. 2 sizes: N = 30, K = 200, d = 100, m = 20; tau is not stated in
-# the paper, 0.01 is Fig. 3's value).
-DATA = {"N": 30, "K": 200, "d": 100, "m": 20, "tau": 0.01, "basis": "gaussian", "unit_norm": True, "n_test": 200}
-ONE_LAYER = {"H": 64, "beta": 1.0, "optimizer": "adam", "lr": 1e-3, "gamma": 1.0, "loss": "population",
-             "batch": 256, "steps": 3000, "eval_every": 100}
-FOUR_LAYER = {"H": 8, "layers": 4, "d_model": 256, "d_ff": 512, "lr": 1e-4, "batch": 256, "steps": 5000,
-              "eval_every": 100}
-# quick scale (a 2-core laptop): a narrower 4-layer stack and smaller batches; paper scale is the paper's
-# d_model = 256, d_ff = 512, batch 256. Measured (Fig. 2(b)): the former quick stack (d_model 32, d_ff 64,
-# batch 16, lr 3e-3, 300 steps) stays at the loss of copying the N prompt labels (about 40 L*); this one falls
-# 11x (training loss) and 16x (in-domain inference loss) in 2000 steps.
-FOUR_LAYER_QUICK = {"d_model": 64, "d_ff": 128, "lr": 1e-3, "batch": 32, "steps": 2000, "eval_every": 100}
-# Fig. 5 runs 18 of these (6 H x 3 seeds), so its quick stack is the narrower, cheaper one
-FOUR_LAYER_TINY = {"d_model": 32, "d_ff": 64, "lr": 3e-3, "batch": 16}
+# ---- settings groups -------------------------------------------------------------------------------------------------
 
 
-def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Apply the user's ``--set`` overrides to a figure's defaults; unknown keys raise ``ValueError``."""
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise UserInputError(f"--set key must be one of {', '.join(sorted(defaults))} (got {unknown[0]!r})")
-    out = dict(defaults)
-    for key, value in overrides.items():
-        out[key] = _coerce(key, value, defaults[key])
-    return out
+@dataclass(frozen=True)
+class DictionarySettings:
+    """The fixed dictionary: K tokens in R^d with m-dimensional representations (Yang et al. 2024, Sec. 5: tokens
+    and representations drawn from standard Gaussians), noise tau per representation coordinate."""
+
+    K: int = param(200, lo=2, doc="dictionary size (tokens)")
+    d: int = param(100, lo=1, doc="token dimension")
+    m: int = param(20, lo=1, doc="basis functions (size of a representation)")
+    tau: float = param(0.01, lo=0, doc="noise variance per representation coordinate")
+    basis: str = param("gaussian", choices=BASES, doc="representations: gaussian (the paper's) or a function basis")
+    unit_norm: bool = param(True, doc="unit-norm tokens (the theory's assumption)")
+
+    def __post_init__(self):
+        if self.basis != "gaussian" and self.unit_norm and self.d < 2:
+            raise UserInputError("d must be >= 2 for unit-norm tokens with an explicit basis (got d = 1; "
+                                 "--set unit_norm=false for scalar inputs)")
 
 
-def _coerce(key: str, value, default):
-    if isinstance(default, bool):
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if not isinstance(value, bool):
-            raise UserInputError(f"{key} must be true or false (got {value!r})")
-        return value
-    if isinstance(default, int):
-        return check_int(key, value)
-    if isinstance(default, float):
-        if isinstance(value, bool):
-            raise UserInputError(f"{key} must be a real number (got {value!r})")
-        return float(check_nonnegative(key, value))
-    if isinstance(default, list):
-        from iclab.grid import parse_values
+@dataclass(frozen=True)
+class DataSettings(DictionarySettings):
+    """The prompts: the first N tokens labelled (N < K), and the size of the held-out test sets. Defaults: Fig. 2's
+    N = 30, K = 200, d = 100, m = 20; tau is not stated in the paper, 0.01 is Fig. 3's value."""
 
-        vals = value if isinstance(value, list) else parse_values(key, str(value)).tolist()
-        return [check_int(key, v) if isinstance(default[0], int) else float(v) for v in vals]
-    return value
+    N: int = param(30, lo=1, doc="labelled tokens per prompt (< K)")
+    n_test: int = param(200, lo=1, doc="prompts in each held-out test set (in domain, out of domain)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_int("N", self.N, lo=1, hi=self.K - 1)
 
 
-def validate(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Check the data-model parameters (N < K, m >= 1, tau >= 0, a known basis, ...) before anything runs."""
-    from iclab.tasks.templates import BASES
+@dataclass(frozen=True)
+class OneLayerSettings(DataSettings):
+    """The one-layer model's training (Yang et al. 2024, Sec. 3: Adam at lr 1e-4, Q entries N(0, beta²), w = 0, on
+    the population loss (9); or the two-rate GD of eq. (10))."""
 
-    K = check_int("K", cfg["K"], lo=2)
-    check_int("N", cfg["N"], lo=1, hi=K - 1)
-    check_int("m", cfg["m"], lo=1)
-    d = check_int("d", cfg["d"], lo=1)
-    check_nonnegative("tau", cfg["tau"])
-    if check_choice("basis", cfg["basis"], BASES) != "gaussian" and cfg["unit_norm"] and d < 2:
-        raise UserInputError("d must be >= 2 for unit-norm tokens with an explicit basis (got d = 1; "
-                         "--set unit_norm=false for scalar inputs)")
-    check_int("n_test", cfg["n_test"], lo=1)
-    for key in ("H", "steps", "batch", "eval_every", "layers", "d_model", "d_ff"):
-        if key in cfg:
-            check_int(key, cfg[key], lo=1)
-    for key in ("lr", "beta", "gamma"):
-        if key in cfg:
-            check_positive(key, cfg[key])
-    if "optimizer" in cfg:
-        check_choice("optimizer", cfg["optimizer"], ("adam", "gd"))
-    if "loss" in cfg:
-        check_choice("loss", cfg["loss"], ("population", "sampled"))
-    return cfg
+    beta: float = param(1.0, lo=0, lo_open=True, doc="scale of the initial Q entries, N(0, beta²)")
+    optimizer: str = param("adam", choices=("adam", "gd"), doc="adam, or gd: the two-rate GD of eq. (10)")
+    lr: float = param(1e-3, lo=0, lo_open=True, doc="learning rate (eta_Q for gd)")
+    gamma: float = param(1.0, lo=0, lo_open=True, doc="gd only: eta_w = gamma² eta_Q")
+    loss: str = param("population", choices=("population", "sampled"),
+                      doc="population: the exact loss (9); sampled: fresh prompts every step")
+    batch: int = param(256, lo=1, doc="prompts per step (loss=sampled)")
+    steps: int = param(3000, lo=1, doc="optimiser steps")
+
+
+@dataclass(frozen=True)
+class FourLayerSettings(DataSettings):
+    """The 4-layer transformer baseline's stack (Yang et al. 2024, Sec. 5: d_model = 256, d_ff = 512)."""
+
+    layers: int = param(4, lo=1, doc="transformer layers")
+    d_model: int = param(256, lo=1, doc="model width (divisible by the heads)")
+    d_ff: int = param(512, lo=1, doc="MLP width")
+
+
+# the doc of each trained figure's ``scale`` field: the scale's name goes into every config (for the footer), so
+# that a run with --set overrides keeps the configs, and the stored results, of the scale it starts from
+SCALE_DOC = "the scale these settings start from (set by --scale; a label in the configs)"
+
+
+def data_config(s: DataSettings) -> dict[str, Any]:
+    """The data-model part of a point's config (its keys and their order are part of stored configs)."""
+    return {"N": s.N, "K": s.K, "d": s.d, "m": s.m, "tau": s.tau, "basis": s.basis, "unit_norm": s.unit_norm,
+            "n_test": s.n_test}
+
+
+def check_heads(d_model: int, heads, name: str = "every H") -> None:
+    """Every head count must divide d_model (the 4-layer stack splits d_model among its heads)."""
+    for H in heads:
+        if d_model % H:
+            raise UserInputError(f"d_model must be divisible by {name} (got d_model {d_model}, H {H})")
+
+
+# ---- one seed's task ---------------------------------------------------------------------------------------------
 
 
 def build_task(cfg: dict[str, Any], seed: int):
     """The dictionary and prompt distribution of one seed: (TemplateTask, reps as float64 numpy (K, m))."""
-    from iclab.tasks.templates import TemplateTask, make_dictionary
-    from iclab.train import seed_keys
-
     dic = make_dictionary(seed_keys(seed)[3], cfg["K"], cfg["d"], cfg["m"], basis=cfg["basis"],
                           unit_norm=cfg["unit_norm"])
     return TemplateTask(dic, cfg["N"], cfg["tau"]), np.asarray(dic.reps, dtype=np.float64)
 
 
-def two_rate_gd(eta_q: float, gamma: float):
-    """Plain GD with the paper's two step sizes (eq. 10): eta_Q on every Q_h, eta_w = gamma^2 eta_Q on w."""
-    import equinox as eqx
-    import jax
-    import optax
+@lru_cache(maxsize=16)
+def two_rate_gd(eta_q: float, gamma: float) -> optax.GradientTransformation:
+    """Plain GD with the paper's two step sizes (eq. 10): eta_Q on every Q_h, eta_w = gamma^2 eta_Q on w.
+    Memoised, like :func:`adam`, so that equal step sizes reuse the compiled training program."""
 
     def update(grads, state, params=None):
         step = jax.tree_util.tree_map(lambda g: -eta_q * g, grads)
@@ -116,20 +135,24 @@ def two_rate_gd(eta_q: float, gamma: float):
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def _test_sets(task, key, n_test: int):
-    import jax
+adam = lru_cache(maxsize=16)(optax.adam)  # optax.adam(lr), the same object for the same lr (see two_rate_gd)
 
+
+def _test_sets(task, key, n_test: int):
     k_in, k_ood = jax.random.split(key)
     return task.sample(k_in, n_test, domain="in").y, task.sample(k_ood, n_test, domain="ood").y
 
 
 def _inference(pred, y, A):
     """mean over prompts of (1/K)|pred - yhat*|^2 and of (1/K)|yhat*|^2."""
-    import jax.numpy as jnp
-
     star = y[:, : A.shape[0]] @ A
     K = A.shape[1]
     return jnp.mean(jnp.sum((pred - star) ** 2, -1)) / K, jnp.mean(jnp.sum(star**2, -1)) / K
+
+
+def _labels(task, batch: int, key):
+    """sample(key): the labels (batch, K) of ``batch`` fresh in-domain prompts."""
+    return task.sample(key, batch).y
 
 
 def _history(result, L_star: float | None = None) -> dict[str, Any]:
@@ -146,186 +169,150 @@ def stack_runs(histories) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=float) for v in histories])
 
 
+# ---- the one-layer model -----------------------------------------------------------------------------------------
+# Module-level functions with their data as Partial arguments (not closures): a second seed of the same shapes
+# reuses the compiled training program (see iclab.train.loop).
+
+
+def _one_layer(d: int, K: int, N: int, heads: int, beta: float, key):
+    return TemplateAttention(d, key=key, K=K, N=N, heads=heads, beta=beta)
+
+
+def _population_loss(tokens, A, G, L_star, model, batch):
+    return Y.excess_loss(model.coefficients(tokens), A, G) + L_star
+
+
+def _sampled_loss(tokens, model, y):
+    return Y.sampled_loss(model.coefficients(tokens), y)
+
+
+def _no_batch(key):
+    return jnp.zeros(())  # the population loss needs no prompts
+
+
+def _one_layer_metrics(tokens, A, G, L_star, S_in, S_ood, y_in, y_ood, model, key):
+    N, K = A.shape
+    coef = model.coefficients(tokens)
+    D = coef - A
+    excess = Y.excess_loss(coef, A, G)
+    inf_in, star_in = _inference(y_in[:, :N] @ coef, y_in, A)
+    inf_ood, star_ood = _inference(y_ood[:, :N] @ coef, y_ood, A)
+    return {"population_loss": excess + L_star, "excess": excess, "inference_in": inf_in,
+            "inference_ood": inf_ood, "inference_in_exact": jnp.sum(D * (S_in @ D)) / K,
+            "inference_ood_exact": jnp.sum(D * (S_ood @ D)) / K,
+            "ystar_in": star_in, "ystar_ood": star_ood}
+
+
 def train_one_layer(cfg: dict[str, Any], seed: int, *, progress: bool = False) -> dict[str, Any]:
-    """Train the one-layer model of §2.3 on the exact population loss (``loss="population"``, as the paper did)
-    or on fresh prompts (``"sampled"``, ``batch`` per step). Returns the per-record history (lists): ``step``,
-    ``train_loss`` (window mean), ``population_loss`` (exact L at the record), ``excess`` (L - L*), test-set
-    inference losses ``inference_in`` / ``inference_ood``, their exact expectations ``*_exact``, the test-set
-    (1/K)|yhat*|^2 ``ystar_in`` / ``ystar_ood``; and ``L_star``."""
-    import jax.numpy as jnp
-    import optax
-
-    from iclab.models.template_attention import TemplateAttention
-    from iclab.theory import yang2024 as Y
-    from iclab.train import seed_keys, train_ensemble
-
+    """Train the one-layer model (Yang et al. 2024, eq. (8)) on the exact population loss (``loss="population"``,
+    as the paper did) or on fresh prompts (``"sampled"``, ``batch`` per step). Returns the per-record history
+    (lists): ``step``, ``train_loss`` (window mean), ``population_loss`` (exact L at the record), ``excess``
+    (L - L*), test-set inference losses ``inference_in`` / ``inference_ood``, their exact expectations ``*_exact``,
+    the test-set (1/K)|yhat*|^2 ``ystar_in`` / ``ystar_ood``; and ``L_star``."""
     task, reps = build_task(cfg, seed)
     N, K, tau = cfg["N"], cfg["K"], cfg["tau"]
     prob = Y.problem(reps, N, tau)
     tokens = task.dictionary.tokens
     A, G = jnp.asarray(prob.A, jnp.float32), jnp.asarray(prob.G, jnp.float32)
+    L_star = jnp.asarray(prob.L_star, jnp.float32)
     S_in = jnp.asarray(Y.label_second_moment(reps, N, tau, 0.0, 1.0), jnp.float32)
     S_ood = jnp.asarray(Y.label_second_moment(reps, N, tau, 1.0, 4.0), jnp.float32)
     y_in, y_ood = _test_sets(task, seed_keys(seed)[2], cfg["n_test"])
 
-    def init(key):
-        return TemplateAttention(cfg["d"], key=key, K=K, N=N, heads=cfg["H"], beta=cfg["beta"])
-
     if cfg["loss"] == "population":
-        def loss(model, batch):
-            return Y.excess_loss(model.coefficients(tokens), A, G) + prob.L_star
-
-        def sample(key):
-            return jnp.zeros(())
+        loss, sample = Partial(_population_loss, tokens, A, G, L_star), _no_batch
     else:
-        def loss(model, y):
-            return Y.sampled_loss(model.coefficients(tokens), y)
-
-        def sample(key):
-            return task.sample(key, cfg["batch"]).y
-
-    def evaluate(model, key):
-        coef = model.coefficients(tokens)
-        D = coef - A
-        excess = Y.excess_loss(coef, A, G)
-        inf_in, star_in = _inference(y_in[:, :N] @ coef, y_in, A)
-        inf_ood, star_ood = _inference(y_ood[:, :N] @ coef, y_ood, A)
-        return {"population_loss": excess + prob.L_star, "excess": excess, "inference_in": inf_in,
-                "inference_ood": inf_ood, "inference_in_exact": jnp.sum(D * (S_in @ D)) / K,
-                "inference_ood_exact": jnp.sum(D * (S_ood @ D)) / K,
-                "ystar_in": star_in, "ystar_ood": star_ood}
-
-    opt = optax.adam(cfg["lr"]) if cfg["optimizer"] == "adam" else two_rate_gd(cfg["lr"], cfg["gamma"])
-    result = train_ensemble(init, loss, sample, seeds=[seed], steps=cfg["steps"], optimizer=opt,
-                            chunk=min(cfg["eval_every"], cfg["steps"]), evaluate=evaluate,
-                            eval_every=cfg["eval_every"], progress=progress, description=f"1-layer H={cfg['H']}")
+        loss, sample = Partial(_sampled_loss, tokens), Partial(_labels, task, cfg["batch"])
+    opt = adam(cfg["lr"]) if cfg["optimizer"] == "adam" else two_rate_gd(cfg["lr"], cfg["gamma"])
+    result = train_fresh(Partial(_one_layer, cfg["d"], K, N, cfg["H"], cfg["beta"]), loss, sample, seeds=[seed],
+                         steps=cfg["steps"], optimizer=opt, chunk=min(cfg["eval_every"], cfg["steps"]),
+                         evaluate=Partial(_one_layer_metrics, tokens, A, G, L_star, S_in, S_ood, y_in, y_ood),
+                         eval_every=cfg["eval_every"], progress=f"1-layer H={cfg['H']}" if progress else None)
     return _history(result, prob.L_star)
+
+
+# ---- the 4-layer baseline ----------------------------------------------------------------------------------------
 
 
 def four_layer_inputs(tokens, y, N: int):
     """Token matrices of the 4-layer baseline: rows [v_k, y_k] for the N prompt tokens and [v_k, 0] for the rest.
     tokens (K, d), y (b, K) -> (b, K, d + 1)."""
-    import jax.numpy as jnp
-
     labels = jnp.where(jnp.arange(y.shape[-1]) < N, y, 0.0)
     return jnp.concatenate([jnp.broadcast_to(tokens, (*y.shape, tokens.shape[-1])), labels[..., None]], -1)
 
 
+def _four_layer(d: int, layers: int, d_model: int, d_ff: int, heads: int, key):
+    return Transformer(d, key=key, n_layers=layers, d_model=d_model, d_ff=d_ff, heads=heads, n_in=d + 1)
+
+
+def _four_layer_loss(tokens, N: int, model, y):
+    pred = model.forward_tokens(four_layer_inputs(tokens, y, N))
+    return jnp.mean(jnp.sum((pred - y) ** 2, -1)) / (2 * y.shape[-1])
+
+
+def _four_layer_metrics(tokens, A, y_in, y_ood, model, key):
+    N, K = A.shape
+    out = {}
+    for name, y in (("in", y_in), ("ood", y_ood)):
+        pred = jax.lax.map(lambda yy: model.forward_tokens(four_layer_inputs(tokens, yy[None], N))[0], y,
+                           batch_size=min(25, len(y)))
+        out[f"inference_{name}"], out[f"ystar_{name}"] = _inference(pred, y, A)
+        out[f"test_loss_{name}"] = jnp.mean(jnp.sum((pred - y) ** 2, -1)) / (2 * K)
+    return out
+
+
 def _four_layer_setup(cfg: dict[str, Any], seed: int):
-    import jax
-    import jax.numpy as jnp
-
-    from iclab.models.transformer import Transformer
-    from iclab.theory import yang2024 as Y
-    from iclab.train import seed_keys
-
+    """(init, loss, sample, evaluate, L*) of the 4-layer baseline on one seed's dictionary."""
     task, reps = build_task(cfg, seed)
-    N, K = cfg["N"], cfg["K"]
+    N = cfg["N"]
     prob = Y.problem(reps, N, cfg["tau"])
     tokens = task.dictionary.tokens
     A = jnp.asarray(prob.A, jnp.float32)
     y_in, y_ood = _test_sets(task, seed_keys(seed)[2], cfg["n_test"])
-
-    def init(key):
-        return Transformer(cfg["d"], key=key, n_layers=cfg["layers"], d_model=cfg["d_model"], d_ff=cfg["d_ff"],
-                           heads=cfg["H"], n_in=cfg["d"] + 1)
-
-    def loss(model, y):
-        pred = model.forward_tokens(four_layer_inputs(tokens, y, N))
-        return jnp.mean(jnp.sum((pred - y) ** 2, -1)) / (2 * K)
-
-    def sample(key):
-        return task.sample(key, cfg["batch"]).y
-
-    def evaluate(model, key):
-        out = {}
-        for name, y in (("in", y_in), ("ood", y_ood)):
-            pred = jax.lax.map(lambda yy: model.forward_tokens(four_layer_inputs(tokens, yy[None], N))[0], y,
-                               batch_size=min(25, len(y)))
-            out[f"inference_{name}"], out[f"ystar_{name}"] = _inference(pred, y, A)
-            out[f"test_loss_{name}"] = jnp.mean(jnp.sum((pred - y) ** 2, -1)) / (2 * K)
-        return out
-
-    return init, loss, sample, evaluate, prob.L_star
+    init = Partial(_four_layer, cfg["d"], cfg["layers"], cfg["d_model"], cfg["d_ff"], cfg["H"])
+    return (init, Partial(_four_layer_loss, tokens, N), Partial(_labels, task, cfg["batch"]),
+            Partial(_four_layer_metrics, tokens, A, y_in, y_ood), prob.L_star)
 
 
 def train_four_layer(cfg: dict[str, Any], seed: int, *, progress: bool = False) -> dict[str, Any]:
-    """Train the 4-layer baseline (pre-LN transformer, §2.5) on fresh prompts (Adam) for ``steps`` steps.
-    History as :func:`train_one_layer`, with ``test_loss_in`` / ``test_loss_ood`` (the training loss on the test
-    prompts) instead of the exact quantities, which this model has none of."""
-    import optax
-
-    from iclab.train import train_ensemble
-
+    """Train the 4-layer baseline (a pre-LN transformer, Yang et al. 2024, Sec. 5) on fresh prompts (Adam) for
+    ``steps`` steps. History as :func:`train_one_layer`, with ``test_loss_in`` / ``test_loss_ood`` (the training
+    loss on the test prompts) instead of the exact quantities, which this model has none of."""
     init, loss, sample, evaluate, L_star = _four_layer_setup(cfg, seed)
-    result = train_ensemble(init, loss, sample, seeds=[seed], steps=cfg["steps"], optimizer=optax.adam(cfg["lr"]),
-                            chunk=min(cfg["eval_every"], cfg["steps"]), evaluate=evaluate,
-                            eval_every=cfg["eval_every"], progress=progress, description=f"4-layer H={cfg['H']}")
+    result = train_fresh(init, loss, sample, seeds=[seed], steps=cfg["steps"], optimizer=adam(cfg["lr"]),
+                         chunk=min(cfg["eval_every"], cfg["steps"]), evaluate=evaluate,
+                         eval_every=cfg["eval_every"], progress=f"4-layer H={cfg['H']}" if progress else None)
     return _history(result, L_star)
 
 
-def train_four_layer_budget(cfg: dict[str, Any], seed: int, budget_s: float | None,
+def train_four_layer_budget(cfg: dict[str, Any], seed: int, *, budget_s: float | None = None,
                             max_steps: int | None = None) -> dict[str, Any]:
-    """Train the 4-layer baseline for a fixed wall-clock budget (Fig. 5, compilation excluded) and/or at most
-    ``max_steps`` steps (a compute budget: see :func:`four_layer_step_flops`); at least one must be given.
+    """Train the 4-layer baseline for a wall-clock budget of ``budget_s`` seconds (Fig. 5, compilation excluded)
+    and/or at most ``max_steps`` steps (a compute budget: see :func:`four_layer_step_flops`), in whole chunks of
+    ``eval_every`` steps, at least one; at least one of the two must be given.
 
-    :func:`iclab.train.train_ensemble` runs a fixed number of steps, so this runs its own compiled chunks of
-    ``eval_every`` steps (same keys and data stream: batch t from fold_in(data key, t)) until the budget is spent.
-    Returns ``step``, ``time`` and ``train_loss`` per chunk, the final evaluation and ``L_star``.
+    Returns ``step``, ``time`` (seconds of training) and ``train_loss`` per chunk, the final evaluation,
+    ``L_star``, ``final_train_loss``, ``steps_done``, ``wall_train`` and ``cpu_s`` (this run's CPU-seconds,
+    compilation included, all threads).
     """
     if budget_s is None and max_steps is None:
         raise ValueError("train_four_layer_budget needs budget_s or max_steps")
     cpu0 = time.process_time()
-    import equinox as eqx
-    import jax
-    import optax
-
-    from iclab.train import seed_keys
-
     init, loss, sample, evaluate, L_star = _four_layer_setup(cfg, seed)
-    k_init, k_data, k_eval, _ = seed_keys(seed)
-    params, static = eqx.partition(init(k_init), eqx.is_inexact_array)
-    opt = optax.adam(cfg["lr"])
-    state = opt.init(params)
     chunk = cfg["eval_every"]
-
-    def run(p, s, t0):
-        def body(carry, t):
-            p, s = carry
-            value, grads = jax.value_and_grad(lambda q: loss(eqx.combine(q, static), sample(
-                jax.random.fold_in(k_data, t))))(p)
-            updates, s = opt.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        (p, s), values = jax.lax.scan(body, (p, s), t0 + jax.numpy.arange(chunk))
-        return p, s, values.mean()
-
-    step_fn = jax.jit(run).lower(params, state, 0).compile()
-    hist: dict[str, list] = {"step": [], "time": [], "train_loss": []}
-    t_start, t = time.perf_counter(), 0
-    while ((budget_s is None or time.perf_counter() - t_start < budget_s)
-           and (max_steps is None or t + chunk <= max(max_steps, chunk))):
-        params, state, value = step_fn(params, state, t)
-        value = float(value)
-        if not np.isfinite(value):
-            raise RuntimeError(f"training diverged: non-finite loss at step {t} (H = {cfg['H']}, seed {seed})")
-        t += chunk
-        hist["step"].append(t)
-        hist["time"].append(time.perf_counter() - t_start)
-        hist["train_loss"].append(value)
-    final = {k: float(v) for k, v in jax.jit(evaluate)(eqx.combine(params, static), k_eval).items()}
-    cpu = time.process_time() - cpu0  # this run's CPU-seconds, compilation included (all threads)
-    return {**hist, **final, "L_star": L_star, "final_train_loss": hist["train_loss"][-1], "steps_done": t,
-            "wall_train": hist["time"][-1], "cpu_s": cpu}
+    steps = None if max_steps is None else max(max_steps, chunk) // chunk * chunk
+    result = train_fresh(init, loss, sample, seeds=[seed], steps=steps, optimizer=adam(cfg["lr"]), chunk=chunk,
+                         eval_every=chunk, stop_when=None if budget_s is None else time_budget(budget_s))
+    final = {k: float(v) for k, v in eqx.filter_jit(evaluate)(result.seed_model(0), seed_keys(seed)[2]).items()}
+    hist = {"step": result.history["step"][0].tolist(), "time": result.record_time.tolist(),
+            "train_loss": result.history["train_loss"][0].tolist()}
+    return {**hist, **final, "L_star": L_star, "final_train_loss": hist["train_loss"][-1],
+            "steps_done": result.steps, "wall_train": hist["time"][-1], "cpu_s": time.process_time() - cpu0}
 
 
 def draw_reps(seed: int, draws: int, K: int, d: int, m: int, basis: str = "gaussian",
               unit_norm: bool = True) -> np.ndarray:
     """Representations of ``draws`` independent dictionaries: (draws, K, m) float64 (keys split from seed)."""
-    import jax
-
-    from iclab.tasks.templates import make_dictionary
-
     draws = check_int("draws", draws, lo=1)
     keys = jax.random.split(jax.random.PRNGKey(seed), draws)
     reps = jax.vmap(lambda k: make_dictionary(k, K, d, m, basis=basis, unit_norm=unit_norm).reps)(keys)

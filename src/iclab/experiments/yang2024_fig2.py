@@ -1,78 +1,93 @@
 """Yang et al. 2024, Figure 2: training loss and in-domain / out-of-domain inference loss against iterations for
-(a) the one-layer multi-head softmax model (H = 64, trained on the exact population loss, ``papers/yang2024.md``
-§3) and (b) the 4-layer transformer baseline (H = 8, trained on fresh prompts). N = 30, K = 200, d = 100, m = 20;
-tau is not stated in the paper (0.01 here, Fig. 3's value). Inference loss: (1/K)|yhat - yhat*|^2 on 200 test
-prompts, lambda ~ N(0, I) in domain and N(1, 4I) out of domain.
+(a) the one-layer multi-head softmax model (H = 64, trained on the exact population loss (9), Sec. 3) and (b) the
+4-layer transformer baseline (H = 8, trained on fresh prompts). N = 30, K = 200, d = 100, m = 20; tau is not
+stated in the paper (0.01 here, Fig. 3's value). Inference loss: (1/K)|yhat - yhat*|^2 on 200 test prompts,
+lambda ~ N(0, I) in domain and N(1, 4I) out of domain.
 
-Scales. quick: one seed each; the 1-layer model runs 3000 Adam steps at lr 1e-3 (it reaches the ridge limit);
+Scales. quick: one run each; the 1-layer model runs 3000 Adam steps at lr 1e-3 (it reaches the ridge limit);
 the 4-layer model is shrunk to d_model = 64, d_ff = 128 with batch 32 and 2000 Adam steps at lr 1e-3. The former
 quick stack (d_model = 32, d_ff = 64, batch 16, lr 3e-3, 300 steps) stayed flat at the loss of copying the N
 prompt labels and predicting 0 elsewhere (about 40 L*). paper: the paper's 4-layer stack (d_model = 256,
-d_ff = 512, batch 256, Adam lr 1e-4) for 5000 steps, the 1-layer model at lr 1e-4 for 30000 steps, three seeds.
+d_ff = 512, batch 256, Adam lr 1e-4) for 5000 steps, the 1-layer model at lr 1e-4 for 30000 steps, three runs.
 
-``--set`` keys: the data model (N, K, d, m, tau, basis, unit_norm, n_test), ``seeds``, and per model
-``H_1layer``, ``steps_1layer``, ``lr_1layer``, ``loss_1layer`` (population | sampled), ``H_4layer``,
-``steps_4layer``, ``lr_4layer``, ``batch_4layer``, ``d_model``, ``d_ff``, ``layers``.
+``--set`` keys: the fields of :class:`Settings` (the data model, the 4-layer stack, and per model its heads,
+steps, learning rate, ...; ``runs``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
+from iclab.experiments.figures import pyplot, save_figure
 from iclab.experiments.yang2024_common import (
-    DATA,
-    FOUR_LAYER,
-    FOUR_LAYER_QUICK,
-    ONE_LAYER,
+    SCALE_DOC,
+    FourLayerSettings,
+    OneLayerSettings,
+    check_heads,
+    data_config,
     fall,
     four_layer_step_flops,
     mean_sem,
-    merge,
     stack_runs,
-    validate,
+    train_four_layer,
+    train_one_layer,
 )
-from iclab.validation import UserInputError, check_int
+from iclab.experiments.yang2024_fig4 import cost as one_layer_cost
+from iclab.settings import param
 
 FALL = 10.0  # the training and in-domain inference losses must fall at least this many times over the run
 CONVERGED = 1.01  # the 1-layer model ends within 1% of L*
-
-SCALES = {
-    "quick": {"seeds": 1, "steps_1layer": 3000, "lr_1layer": 1e-3, "steps_4layer": FOUR_LAYER_QUICK["steps"],
-              "lr_4layer": FOUR_LAYER_QUICK["lr"], "batch_4layer": FOUR_LAYER_QUICK["batch"],
-              "d_model": FOUR_LAYER_QUICK["d_model"], "d_ff": FOUR_LAYER_QUICK["d_ff"],
-              "eval_every_4layer": FOUR_LAYER_QUICK["eval_every"]},
-    "paper": {"seeds": 3, "steps_1layer": 30000, "lr_1layer": 1e-4, "steps_4layer": FOUR_LAYER["steps"],
-              "lr_4layer": FOUR_LAYER["lr"], "batch_4layer": FOUR_LAYER["batch"], "d_model": FOUR_LAYER["d_model"],
-              "d_ff": FOUR_LAYER["d_ff"], "eval_every_4layer": FOUR_LAYER["eval_every"]},
-}
+ONE_LAYER = OneLayerSettings()  # the 1-layer model's fixed training choices (beta, optimizer, gamma, batch)
 
 
-def defaults(scale: str) -> dict:
-    return {**DATA, "H_1layer": ONE_LAYER["H"], "loss_1layer": ONE_LAYER["loss"], "H_4layer": FOUR_LAYER["H"],
-            "layers": FOUR_LAYER["layers"], **SCALES[scale]}
+@dataclass(frozen=True)
+class Settings(FourLayerSettings):
+    """Fig. 2: the data model and the 4-layer stack (inherited), and each model's heads and training."""
+
+    H_1layer: int = param(64, lo=1, doc="heads of the 1-layer model")
+    steps_1layer: int = param(3000, lo=1, doc="Adam steps of the 1-layer model")
+    lr_1layer: float = param(1e-3, lo=0, lo_open=True, doc="learning rate of the 1-layer model")
+    loss_1layer: str = param("population", choices=("population", "sampled"),
+                             doc="1-layer training loss: the exact population loss (9) or fresh prompts")
+    H_4layer: int = param(8, lo=1, doc="heads per layer of the 4-layer model")
+    steps_4layer: int = param(2000, lo=1, doc="Adam steps of the 4-layer model")
+    lr_4layer: float = param(1e-3, lo=0, lo_open=True, doc="learning rate of the 4-layer model")
+    batch_4layer: int = param(32, lo=1, doc="prompts per step of the 4-layer model")
+    eval_every_4layer: int = param(100, lo=1, doc="steps between evaluations of the 4-layer model")
+    runs: int = param(1, lo=1, doc="independent runs (dictionary, initialisation, prompts) per model")
+    scale: str = param("quick", choices=("quick", "paper"), doc=SCALE_DOC)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_heads(self.d_model, [self.H_4layer], "H_4layer")
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    p = merge(defaults(scale), overrides)
-    data = {k: p[k] for k in DATA}
-    one = validate({**data, **ONE_LAYER, "model": "one_layer", "H": p["H_1layer"], "steps": p["steps_1layer"],
-                    "lr": p["lr_1layer"], "loss": p["loss_1layer"],
-                    "eval_every": max(1, p["steps_1layer"] // 30)})
-    four = validate({**data, **FOUR_LAYER, "model": "four_layer", "H": p["H_4layer"], "steps": p["steps_4layer"],
-                     "lr": p["lr_4layer"], "batch": p["batch_4layer"], "d_model": p["d_model"], "d_ff": p["d_ff"],
-                     "layers": p["layers"], "eval_every": p["eval_every_4layer"]})
-    if four["d_model"] % four["H"]:
-        raise UserInputError(f"d_model must be divisible by H_4layer (got d_model {four['d_model']}, H {four['H']})")
-    seeds = check_int("seeds", p["seeds"], lo=1)
-    one["scale"] = four["scale"] = scale  # for the figure's footer
-    return [Point(one, seeds), Point(four, seeds)]
+# quick scale (a 2-core laptop): a narrower 4-layer stack and smaller batches; paper scale is the paper's
+# d_model = 256, d_ff = 512, batch 256. Measured (Fig. 2(b)): the former quick stack (d_model 32, d_ff 64,
+# batch 16, lr 3e-3, 300 steps) stays at the loss of copying the N prompt labels (about 40 L*); this one falls
+# 11x (training loss) and 16x (in-domain inference loss) in 2000 steps.
+SETTINGS = {"quick": Settings(d_model=64, d_ff=128),
+            "paper": Settings(steps_1layer=30000, lr_1layer=1e-4, steps_4layer=5000, lr_4layer=1e-4,
+                              batch_4layer=256, runs=3, scale="paper")}
+
+
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    scale = s.scale
+    one = {**data_config(s), "H": s.H_1layer, "beta": ONE_LAYER.beta, "optimizer": ONE_LAYER.optimizer,
+           "lr": s.lr_1layer, "gamma": ONE_LAYER.gamma, "loss": s.loss_1layer, "batch": ONE_LAYER.batch,
+           "steps": s.steps_1layer, "eval_every": max(1, s.steps_1layer // 30), "model": "one_layer", "scale": scale}
+    four = {**data_config(s), "H": s.H_4layer, "layers": s.layers, "d_model": s.d_model, "d_ff": s.d_ff,
+            "lr": s.lr_4layer, "batch": s.batch_4layer, "steps": s.steps_4layer, "eval_every": s.eval_every_4layer,
+            "model": "four_layer", "scale": scale}
+    return [Point(one, s.runs), Point(four, s.runs)]
 
 
 def compute(config: dict, seed: int) -> dict:
-    from iclab.experiments.yang2024_common import train_four_layer, train_one_layer
-
     cfg = dict(config)
     if cfg.pop("model") == "one_layer":
         return train_one_layer(cfg, seed)
@@ -85,8 +100,7 @@ CURVES = {"train_loss": "training loss", "inference_in": "inference loss (in dom
 
 def curves(df):
     """Long table of the plotted curves: model, step, quantity, mean and sem over seeds."""
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
 
     rows = []
     for model, sub in df.groupby("model"):
@@ -100,10 +114,7 @@ def curves(df):
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    from iclab.experiments.figures import save_figure
-
+    plt = pyplot()
     table = curves(df)
     titles = {"one_layer": "(a) 1-layer, H = {H}", "four_layer": "(b) 4-layer, H = {H}"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -133,7 +144,7 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Fig. 2's claims (``papers/yang2024.md`` §5): in both panels the training and in-domain inference losses
+    """Fig. 2's claims (Yang et al. 2024, Sec. 5, Fig. 2): in both panels the training and in-domain inference losses
     fall together (>= 10x from the first record, after ``eval_every`` steps, to the last), and the out-of-domain
     inference loss stays above the in-domain one; the 1-layer model reaches L*. Values: means over seeds (SE with
     >= 2 seeds)."""
@@ -165,8 +176,6 @@ def cost(config: dict) -> float:
     """CPU-seconds of one (config, seed): the 1-layer part as Fig. 4's; the 4-layer part from its FLOPs per step
     (training steps, plus the evaluations' forward passes at a third of a step's FLOPs per prompt) at
     ``FLOPS_PER_CPU_S``."""
-    from iclab.experiments.yang2024_fig4 import cost as one_layer_cost
-
     if config["model"] == "one_layer":
         return one_layer_cost(config)
     flops = four_layer_step_flops(config)
@@ -181,6 +190,6 @@ FLOPS_PER_CPU_S = 1.7e10
 
 
 EXPERIMENT = Experiment(id="yang2024-fig2", title="Yang et al. 2024 Fig. 2: losses against iterations",
-                        points=points, compute=compute, plot=plot, claims=claims, kind="training",
+                        points=points, settings=SETTINGS, compute=compute, plot=plot, claims=claims, kind="training",
                         description="1-layer and 4-layer transformers: training and in/out-of-domain inference "
                                     "losses against iterations", cost=cost)

@@ -23,37 +23,34 @@ import numpy as np
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments import figures as F
-from iclab.experiments.yang2024_common import DATA, draw_reps, validate
+from iclab.experiments.yang2024_common import DictionarySettings, draw_reps
 from iclab.settings import param
-from iclab.tasks.templates import BASES, sample_coefficients
+from iclab.tasks.templates import sample_coefficients
 from iclab.theory import yang2024 as Y
+from iclab.validation import check_int
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(DictionarySettings):
+    """Fig. 3: the dictionary (inherited; m = 100, Fig. 3's), the N grid and the dictionaries drawn per N."""
+
+    m: int = param(100, lo=1, doc="basis functions (size of a representation)")
     N_values: tuple[int, ...] = param((50, 60, 70, 80, 90, 95, 100, 105, 110, 120, 130, 140, 150), lo=1,
-                                      doc="numbers N of labelled tokens in the prompt (one point each)")
-    K: int = param(200, lo=2, doc="dictionary size (tokens)")
-    m: int = param(100, lo=1, doc="number of basis functions")
-    d: int = param(DATA["d"], lo=1, doc="token dimension")
-    tau: float = param(0.01, lo=0, doc="noise variance inside the representation")
-    basis: str = param("gaussian", choices=BASES, doc="representation (gaussian: the paper's random lookup table)")
-    unit_norm: bool = param(True, doc="unit-norm tokens")
-    runs: int = param(100, lo=2, doc="dictionary draws per N (the same draws at every N)")
+                                      doc="labelled tokens per prompt, one point each (< K)")
+    runs: int = param(100, lo=2, doc="independent dictionaries per N (config key: draws)")
 
     def __post_init__(self):
-        for N in self.N_values:  # N < K and the data-model rules of the Yang figures
-            validate({"K": self.K, "N": N, "m": self.m, "d": self.d, "tau": self.tau, "basis": self.basis,
-                      "unit_norm": self.unit_norm, "n_test": 1})
+        super().__post_init__()
+        for N in self.N_values:
+            check_int("N", N, lo=1, hi=self.K - 1)
 
 
-SETTINGS = {"quick": Settings(),
-            "paper": Settings(N_values=tuple(range(50, 151, 5)), runs=200)}
+SETTINGS = {"quick": Settings(), "paper": Settings(N_values=tuple(range(50, 151, 5)), runs=200)}
 
 
 def points(s: Settings, theory_only: bool) -> list[Point]:
-    return [Point({"K": s.K, "m": s.m, "d": s.d, "tau": s.tau, "basis": s.basis, "unit_norm": s.unit_norm,
-                   "draws": s.runs, "N": int(N), "sampled": not theory_only}, 1) for N in s.N_values]
+    base = {"K": s.K, "m": s.m, "d": s.d, "tau": s.tau, "basis": s.basis, "unit_norm": s.unit_norm, "draws": s.runs}
+    return [Point({**base, "N": N, "sampled": not theory_only}, 1) for N in s.N_values]
 
 
 def compute(config: dict, seed: int) -> dict:

@@ -1,12 +1,12 @@
-"""Yang et al. 2024, Figure 4: the one-layer model's training loss (the exact population loss, ``papers/yang2024.md``
-§3-§4.2) against iterations for several numbers of heads H: below N, H = N, the default H = 64 and a very large H.
+"""Yang et al. 2024, Figure 4: the one-layer model's training loss (the exact population loss (9), in closed form
+by Lemma 5) against iterations for several numbers of heads H: below N, H = N, the default H = 64 and a very large H.
 Other settings as in Fig. 2 (N = 30, K = 200, d = 100, m = 20, tau = 0.01). The paper reports that H < N
 plateaus, H = N descends slowly, H = 64 converges and H = 400 is unstable; its exact H grid is unknown.
 
 The excess L - L* is recorded too (the plot's lower panel), since L* is the floor every curve is heading to. A run
 whose loss becomes non-finite is kept as a row with ``diverged = 1`` and the error message (no curve).
 
-Optimiser. The paper's (§3): Adam, Q^(0) entries N(0, 1), w^(0) = 0, on the exact population loss (so the batch
+Optimiser. The paper's (Sec. 3): Adam, Q^(0) entries N(0, 1), w^(0) = 0, on the exact population loss (so the batch
 size of 256 plays no role). Quick scale runs Adam at lr 1e-3, ten times the paper's 1e-4, so that H = 64 reaches
 L* within 1% in 2000 steps (measured: 1.004 L*); at 1e-4 it needs about ten times the steps and H = 400 alone
 would take about 20 CPU-minutes. The two-rate GD of eq. (10) (``--set optimizer=gd``) was measured too: at
@@ -14,20 +14,33 @@ eta = 4 it reaches only 1.031 L* at H = 64 in 2000 steps (its rate is set by the
 C_k^T G C_k, which is small because the softmax columns are nearly collinear), so it cannot show the 1% claim
 within the quick budget.
 
-Scales: quick: H = 4, 16, 30, 64, 400, 2000 Adam steps at lr 1e-3, one seed; paper: H = 4, 8, 16, 30, 64, 128,
-400, 20000 steps at lr 1e-4 (the paper's Adam rate), three seeds. ``--set`` keys: the data model (N, K, d, m, tau,
-basis, unit_norm), H_values, steps, lr, optimizer (adam | gd: the paper's two-rate GD, eq. 10, with ``gamma``),
-beta, loss (population | sampled), batch, seeds.
+Scales: quick: H = 4, 16, 30, 64, 400, 2000 Adam steps at lr 1e-3, one run; paper: H = 4, 8, 16, 30, 64, 128,
+400, 20000 steps at lr 1e-4 (the paper's Adam rate), three runs. ``--set`` keys: the fields of :class:`Settings`:
+the data model (N, K, d, m, tau, basis, unit_norm, n_test), H_values, steps, lr, optimizer (adam | gd: the paper's
+two-rate GD, eq. (10), with ``gamma``), beta, loss (population | sampled), batch, runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, ONE_LAYER, mean_sem, merge, stack_runs, steps_to_reach, validate
-from iclab.validation import check_int
+from iclab.experiments.figures import pyplot, save_figure
+from iclab.experiments.yang2024_common import (
+    SCALE_DOC,
+    OneLayerSettings,
+    data_config,
+    mean_sem,
+    stack_runs,
+    steps_to_reach,
+    train_one_layer,
+)
+from iclab.settings import param
+from iclab.train import NonFiniteLossError
 
 # Claim criteria (quick-scale budget; see ``claims``)
 PLATEAU_FACTOR = 1.05  # every H < N ends at least this factor above L*
@@ -35,28 +48,28 @@ NEAR = 1.1  # "reaching" the floor: L <= 1.1 L*, for the speed comparison
 SLOWER = 1.5  # H = N needs at least this many times the steps of H = 64 to reach NEAR L*
 CONVERGED = 1.01  # H = 64 ends within 1% of L*
 
-SCALES = {"quick": {"H_values": [4, 16, 30, 64, 400], "steps": 2000, "lr": 1e-3, "seeds": 1},
-          "paper": {"H_values": [4, 8, 16, 30, 64, 128, 400], "steps": 20000, "lr": 1e-4, "seeds": 3}}
+
+@dataclass(frozen=True)
+class Settings(OneLayerSettings):
+    """Fig. 4: the data model and the one-layer training (inherited), the head counts and the runs."""
+
+    steps: int = param(2000, lo=1, doc="optimiser steps")
+    H_values: tuple[int, ...] = param((4, 16, 30, 64, 400), lo=1, doc="numbers of heads H, one point each")
+    runs: int = param(1, lo=1, doc="independent runs (dictionary, initialisation) per H")
+    scale: str = param("quick", choices=("quick", "paper"), doc=SCALE_DOC)
 
 
-def defaults(scale: str) -> dict:
-    one = {k: v for k, v in ONE_LAYER.items() if k not in ("H", "eval_every")}
-    return {**DATA, **one, **SCALES[scale]}
+SETTINGS = {"quick": Settings(),
+            "paper": Settings(H_values=(4, 8, 16, 30, 64, 128, 400), steps=20000, lr=1e-4, runs=3, scale="paper")}
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    p = merge(defaults(scale), overrides)
-    seeds = check_int("seeds", p["seeds"], lo=1)
-    base = {k: v for k, v in p.items() if k not in ("H_values", "seeds")}
-    base["scale"] = scale  # for the figure's footer
-    return [Point(validate({**base, "H": int(H), "eval_every": max(1, p["steps"] // 40)}), seeds)
-            for H in p["H_values"]]
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    base = {**data_config(s), "beta": s.beta, "optimizer": s.optimizer, "lr": s.lr, "gamma": s.gamma,
+            "loss": s.loss, "batch": s.batch, "steps": s.steps, "scale": s.scale}
+    return [Point({**base, "H": H, "eval_every": max(1, s.steps // 40)}, s.runs) for H in s.H_values]
 
 
 def compute(config: dict, seed: int) -> dict:
-    from iclab.experiments.yang2024_common import train_one_layer
-    from iclab.train import NonFiniteLossError
-
     try:
         return {**train_one_layer(config, seed), "diverged": 0}
     except NonFiniteLossError as err:
@@ -65,18 +78,14 @@ def compute(config: dict, seed: int) -> dict:
 
 def _ratios(df, H: int):
     """Per-seed (steps, L / L*) of the runs with H heads that did not diverge: list of (steps, ratio) arrays."""
-    import numpy as np
-
     sub = df[(df["H"] == H) & (df["diverged"] == 0)]
     return [(np.asarray(r["step"], float), np.asarray(r["population_loss"], float) / r["L_star"])
             for _, r in sub.iterrows()]
 
 
 def claims(df, scale: str) -> list[Claim]:
-    """Fig. 4's claims (``papers/yang2024.md`` §5): H < N plateaus above L*, H = N is slower than H = 64, H = 64
+    """Fig. 4's claims (Yang et al. 2024, Sec. 5, Fig. 4): H < N plateaus above L*, H = N is slower than H = 64, H = 64
     converges, H = 400 is unstable. Values are means over seeds of per-seed numbers (SE with >= 2 seeds)."""
-    import numpy as np
-
     N = int(df["N"].iloc[0])
     Hs = sorted(int(h) for h in df["H"].unique())
     out = []
@@ -129,12 +138,9 @@ def cost(config: dict) -> float:
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
 
-    from iclab.experiments.figures import save_figure
-
+    plt = pyplot()
     rows = []
     for H, sub in df.groupby("H"):
         ok = sub[sub["diverged"] == 0]
@@ -174,6 +180,6 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 EXPERIMENT = Experiment(id="yang2024-fig4", title="Yang et al. 2024 Fig. 4: 1-layer training loss for several H",
-                        points=points, compute=compute, plot=plot, claims=claims, kind="training",
+                        points=points, settings=SETTINGS, compute=compute, plot=plot, claims=claims, kind="training",
                         description="1-layer multi-head softmax attention: population loss against iterations "
                                     "for several H", cost=cost)

@@ -1,7 +1,7 @@
 """Yang et al. 2024, Figure 5: the 4-layer transformer baseline trained under an equal budget with different
 numbers of heads H; (a) final training and inference losses against H, (b) training curves. The paper gives
 every run 100 s of wall-clock, K = 200 and otherwise Fig. 3's settings (m = 100, tau = 0.01); its N is not
-stated (``papers/yang2024.md`` §5): N = 30 (Fig. 2's) here. It reports the smallest final training loss at
+stated (Sec. 5): N = 30 (Fig. 2's) here. It reports the smallest final training loss at
 H = 4 and slower progress for large H (fewer iterations in the budget).
 
 Budget. ``budget=flops`` (default): every run gets the same number of floating-point operations,
@@ -13,49 +13,72 @@ clock per run, compilation excluded; it depends on the machine and its load, so 
 Either way the run stops at a chunk boundary, so ``steps_done`` is what each H managed.
 
 Scales: quick: a narrow 4-layer stack (d_model = 32, d_ff = 64, batch 16, Adam lr 3e-3), H = 1, 4, 16, 32,
-the FLOPs of 600 steps at H = 1 per run (about 140 CPU-seconds), three seeds; paper: d_model = 256,
-d_ff = 512, batch 256, lr 1e-4, H = 1, 2, 4, 8, 16, 32, 64, 100 s of wall clock per run, three seeds.
-``--set`` keys: the data model (N, K, d, m, tau, basis, unit_norm, n_test), H_values, budget (flops | wall),
-budget_gflop, budget_s, d_model, d_ff, layers, lr, batch, chunk (steps per compiled chunk), seeds.
+the FLOPs of 600 steps at H = 1 per run (about 140 CPU-seconds), three runs; paper: d_model = 256,
+d_ff = 512, batch 256, lr 1e-4, H = 1, 2, 4, 8, 16, 32, 64, 100 s of wall clock per run, three runs.
+``--set`` keys: the fields of :class:`Settings`: the data model (N, K, d, m, tau, basis, unit_norm, n_test),
+H_values, budget (flops | wall), budget_gflop, budget_s, d_model, d_ff, layers, lr, batch, chunk (steps per
+compiled chunk), runs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
-from iclab.experiments.yang2024_common import DATA, FOUR_LAYER, FOUR_LAYER_TINY, four_layer_step_flops, merge, validate
-from iclab.validation import UserInputError, check_choice, check_int, check_positive
+from iclab.experiments.figures import pyplot, save_figure
+from iclab.experiments.yang2024_common import (
+    SCALE_DOC,
+    FourLayerSettings,
+    check_heads,
+    data_config,
+    four_layer_step_flops,
+    train_four_layer_budget,
+)
+from iclab.settings import param
 
 QUICK_STEPS_H1 = 600  # the quick budget: the FLOPs of this many steps at H = 1
-SCALES = {"quick": {"H_values": [1, 4, 16, 32], "budget": "flops", "budget_gflop": 0.0, "budget_s": 30.0,
-                    "d_model": FOUR_LAYER_TINY["d_model"], "d_ff": FOUR_LAYER_TINY["d_ff"],
-                    "lr": FOUR_LAYER_TINY["lr"], "batch": FOUR_LAYER_TINY["batch"], "chunk": 20, "seeds": 3},
-          "paper": {"H_values": [1, 2, 4, 8, 16, 32, 64], "budget": "wall", "budget_gflop": 0.0, "budget_s": 100.0,
-                    "d_model": FOUR_LAYER["d_model"], "d_ff": FOUR_LAYER["d_ff"], "lr": FOUR_LAYER["lr"],
-                    "batch": FOUR_LAYER["batch"], "chunk": 20, "seeds": 3}}
 SMALL_H, LARGE_H = 4, 16  # the claim compares the best H <= 4 with every H >= 16
 
 
-def defaults(scale: str) -> dict:
-    return {**DATA, "m": 100, "layers": FOUR_LAYER["layers"], **SCALES[scale]}
+@dataclass(frozen=True)
+class Settings(FourLayerSettings):
+    """Fig. 5: the data model (m = 100, Fig. 3's) and the 4-layer stack (inherited), the head counts, the budget
+    and the training."""
+
+    m: int = param(100, lo=1, doc="basis functions (size of a representation)")
+    d_model: int = param(32, lo=1, doc="model width (divisible by every H)")
+    d_ff: int = param(64, lo=1, doc="MLP width")
+    H_values: tuple[int, ...] = param((1, 4, 16, 32), lo=1, doc="numbers of heads H, one point each")
+    budget: str = param("flops", choices=("flops", "wall"),
+                        doc="equal FLOPs (budget_gflop) or equal wall-clock seconds (budget_s) per run")
+    budget_gflop: float = param(0.0, lo=0, doc=f"GFLOP per run; 0: those of {QUICK_STEPS_H1} steps at H = 1")
+    budget_s: float = param(30.0, lo=0, lo_open=True, doc="wall-clock seconds per run (budget=wall)")
+    lr: float = param(3e-3, lo=0, lo_open=True, doc="Adam learning rate")
+    batch: int = param(16, lo=1, doc="prompts per step")
+    chunk: int = param(20, lo=1, doc="steps per compiled chunk (and per training-curve record)")
+    runs: int = param(3, lo=1, doc="independent runs (dictionary, initialisation, prompts) per H")
+    scale: str = param("quick", choices=("quick", "paper"), doc=SCALE_DOC)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_heads(self.d_model, self.H_values)
 
 
-def points(scale: str, theory_only: bool, overrides: dict) -> list[Point]:
-    p = merge(defaults(scale), overrides)
-    seeds = check_int("seeds", p["seeds"], lo=1)
-    check_choice("budget", p["budget"], ("flops", "wall"))
-    check_positive("budget_s", p["budget_s"])
-    out = []
-    for H in p["H_values"]:
-        cfg = {k: v for k, v in p.items() if k not in ("H_values", "seeds", "chunk")}
-        cfg.update(H=int(H), eval_every=check_int("chunk", p["chunk"], lo=1), scale=scale)
-        validate(cfg)
-        if cfg["d_model"] % cfg["H"]:
-            raise UserInputError(f"d_model must be divisible by every H (got d_model {cfg['d_model']}, H {H})")
-        out.append(Point(cfg, seeds))
-    if p["budget"] == "flops" and p["budget_gflop"] == 0:  # default: the FLOPs of QUICK_STEPS_H1 steps at H = 1
+# quick: Fig. 5 runs 12 of these (4 H x 3 runs), so its quick stack is narrow and cheap; paper: the paper's stack
+SETTINGS = {"quick": Settings(),
+            "paper": Settings(H_values=(1, 2, 4, 8, 16, 32, 64), budget="wall", budget_s=100.0, d_model=256,
+                              d_ff=512, lr=1e-4, batch=256, scale="paper")}
+
+
+def points(s: Settings, theory_only: bool) -> list[Point]:
+    base = {**data_config(s), "layers": s.layers, "budget": s.budget, "budget_gflop": s.budget_gflop,
+            "budget_s": s.budget_s, "d_model": s.d_model, "d_ff": s.d_ff, "lr": s.lr, "batch": s.batch}
+    out = [Point({**base, "H": H, "eval_every": s.chunk, "scale": s.scale}, s.runs) for H in s.H_values]
+    if s.budget == "flops" and s.budget_gflop == 0:  # default: the FLOPs of QUICK_STEPS_H1 steps at H = 1
         gflop = QUICK_STEPS_H1 * four_layer_step_flops({**out[0].config, "H": 1}) / 1e9
         for pt in out:
             pt.config["budget_gflop"] = round(gflop, 3)
@@ -70,11 +93,9 @@ def budget_steps(config: dict) -> int:
 
 
 def compute(config: dict, seed: int) -> dict:
-    from iclab.experiments.yang2024_common import train_four_layer_budget
-
     if config["budget"] == "flops":
-        return train_four_layer_budget(config, seed, None, max_steps=budget_steps(config))
-    return train_four_layer_budget(config, seed, config["budget_s"])
+        return train_four_layer_budget(config, seed, max_steps=budget_steps(config))
+    return train_four_layer_budget(config, seed, budget_s=config["budget_s"])
 
 
 FINAL = {"final_train_loss": "training loss (last chunk)", "test_loss_in": "test loss (in domain)",
@@ -92,8 +113,6 @@ def claims(df, scale: str) -> list[Claim]:
     """Fig. 5(a): the smallest final training loss is at small H. Value: the gap between the lowest mean final
     training loss at H >= 16 and the lowest at H <= 4 (positive when small H wins); it holds when the gap exceeds
     twice its standard error (the SEs over seeds of the two means, in quadrature)."""
-    import numpy as np
-
     t = final_table(df).set_index("H")
     small, large = t[t.index <= SMALL_H], t[t.index >= LARGE_H]
     out = []
@@ -133,10 +152,7 @@ FLOPS_PER_CPU_S = 7.7e9
 
 
 def plot(df, out_dir: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    from iclab.experiments.figures import save_figure
-
+    plt = pyplot()
     final = final_table(df)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.3))
     for col, label in FINAL.items():
@@ -167,6 +183,6 @@ def plot(df, out_dir: Path) -> list[Path]:
 
 
 EXPERIMENT = Experiment(id="yang2024-fig5", title="Yang et al. 2024 Fig. 5: 4-layer losses against H, equal budget",
-                        points=points, compute=compute, plot=plot, claims=claims, kind="training",
+                        points=points, settings=SETTINGS, compute=compute, plot=plot, claims=claims, kind="training",
                         description="4-layer transformer trained with an equal FLOP (or wall-clock) budget for "
                                     "several H", cost=cost)

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import math
 
+import jax
+
+from iclab.models import MODELS, build_model
 from iclab.validation import UserInputError, check_int
 
 CPU_FLOPS = 18e9  # forward+backward FLOP/s of one core on these small models (calibration above)
@@ -39,14 +42,11 @@ def forward_flops(model: str, d: int, ell: int, **options) -> float:
     """Matmul FLOPs (2 per multiply-add) of one prompt's forward pass of model ``model`` (a :data:`MODELS` name
     with its keyword ``options``), counted from the dot_generals of its jaxpr at batch 1 (nothing is compiled).
 
-    For the softmax models (lu2024.md §8.2, width h, T = ell + 1 tokens of size d + 1) this is: embed 2T(d+1)h;
-    per block Q, K, V 6Th^2, scores and weighted sum 4T^2 h, linear MLP 2Th^2; the final block for the query
-    token only (K, V 4Th^2, Q and MLP 2h^2 each, scores and sum 4Th); readout 2h.
+    For the softmax models (the authors' model types of Lu et al. 2024, Figs. 5-6; width h, T = ell + 1 tokens
+    of size d + 1) this is: embed 2T(d+1)h; per block Q, K, V 6Th^2, scores and weighted sum 4T^2 h, linear MLP
+    2Th^2; the final block for the query token only (K, V 4Th^2, Q and MLP 2h^2 each, scores and sum 4Th);
+    readout 2h.
     """
-    import jax
-
-    from iclab.models import MODELS, build_model
-
     if model not in MODELS:
         raise UserInputError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
     d, ell = check_int("d", d, lo=1), check_int("ell", ell, lo=1)

@@ -1,17 +1,19 @@
-"""Training data streams: fresh prompts each step, or minibatches of a fixed pretraining set.
+"""Training data streams: fresh prompts each step, or minibatches of a stored pretraining set.
 
-A ``sample`` function maps the step key ``fold_in(data_key, t)`` to one batch (any PyTree). For a pretraining set
-that differs per seed, :func:`train_ensemble` takes a ``dataset`` builder and calls ``sample(key, data)``;
-:func:`minibatches` makes such a function.
+Samplers are ``jax.tree_util.Partial`` objects of module-level functions, so equal hyper-parameters give equal
+samplers and a second training run reuses the compiled program (see :mod:`iclab.train.loop`):
+
+- :func:`fresh_prompts`: ``sample(key)``, a new batch of a task's prompts every step (``train_fresh``);
+- :func:`minibatches`: ``sample(key, data)``, a minibatch of one seed's stored set (``train_fixed``);
+- :func:`fixed_sampler`: ``sample(key)`` over one set shared by every seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 from jax import Array
+from jax.tree_util import Partial
 
 from iclab.validation import UserInputError, check_choice, check_int
 
@@ -23,8 +25,17 @@ def _size(data) -> int:
     return sizes.pop()
 
 
-def minibatches(batch_size: int | None = None, *, replace: bool = False,
-                draw: str = "choice") -> Callable[[Array, object], object]:
+def fresh_prompts(task, batch: int) -> Partial:
+    """``sample(key) = task.sample(key, batch)``: ``batch`` fresh prompts of ``task`` (a task module such as
+    :class:`iclab.tasks.LinearRegression`, whose arrays are traced) per step."""
+    return Partial(_task_batch, task, check_int("batch", batch, lo=1))
+
+
+def _task_batch(task, batch: int, key: Array):
+    return task.sample(key, batch)
+
+
+def minibatches(batch_size: int | None = None, *, replace: bool = False, draw: str = "choice") -> Partial:
     """``sample(key, data)`` drawing ``batch_size`` examples of ``data`` (leading axis) from ``key``;
     ``batch_size=None`` gives the full batch (full-batch training: the key is unused).
 
@@ -36,28 +47,30 @@ def minibatches(batch_size: int | None = None, *, replace: bool = False,
     if batch_size is not None:
         check_int("batch_size", batch_size, lo=1)
     check_choice("draw", draw, ("choice", "feistel"))
-
-    def sample(key: Array, data):
-        n = _size(data)
-        if batch_size is None:
-            return data
-        if not replace and batch_size > n:
-            raise UserInputError(f"batch_size must be <= the dataset size {n} without replacement (got {batch_size})")
-        if draw == "feistel" and not replace:
-            idx = distinct_indices(key, n, batch_size)
-        else:
-            idx = jax.random.choice(key, n, (batch_size,), replace=replace)
-        return jax.tree_util.tree_map(lambda x: x[idx], data)
-
-    return sample
+    return Partial(_minibatch, batch_size, replace, draw)
 
 
-def fixed_sampler(data, batch_size: int | None = None, *, replace: bool = False,
-                  draw: str = "choice") -> Callable[[Array], object]:
+def _minibatch(batch_size: int | None, replace: bool, draw: str, key: Array, data):
+    n = _size(data)
+    if batch_size is None:
+        return data
+    if not replace and batch_size > n:
+        raise UserInputError(f"batch_size must be <= the dataset size {n} without replacement (got {batch_size})")
+    if draw == "feistel" and not replace:
+        idx = distinct_indices(key, n, batch_size)
+    else:
+        idx = jax.random.choice(key, n, (batch_size,), replace=replace)
+    return jax.tree_util.tree_map(lambda x: x[idx], data)
+
+
+def fixed_sampler(data, batch_size: int | None = None, *, replace: bool = False, draw: str = "choice") -> Partial:
     """``sample(key)`` over one fixed dataset shared by every seed (minibatch indices from the step key)."""
     _size(data)
-    pick = minibatches(batch_size, replace=replace, draw=draw)
-    return lambda key: pick(key, data)
+    return Partial(_shared_minibatch, minibatches(batch_size, replace=replace, draw=draw), data)
+
+
+def _shared_minibatch(pick, data, key: Array):
+    return pick(key, data)
 
 
 def _mix(x: Array) -> Array:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import jax
+
 from iclab.resources import check_memory
 
 FLOAT = 4
@@ -26,8 +28,6 @@ ACTIVATION_FACTOR = 16
 def training_bytes(init: Callable, *, d: int, ell: int, seeds: int, batch: int, n_train: int, n_test: int,
                    heads: int = 1) -> float:
     """Estimated peak bytes of training ``seeds`` models built by ``init(key)`` (see the module docstring)."""
-    import jax
-
     shapes = jax.eval_shape(init, jax.random.PRNGKey(0))
     n_params = sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes) if hasattr(x, "shape"))
     prompt = (ell + 1) * (d + 1)

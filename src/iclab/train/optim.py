@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import optax
 
 from iclab.validation import check_choice, check_int, check_nonnegative, check_positive
@@ -27,12 +29,16 @@ def schedule(lr: float, steps: int, *, kind: str = "constant", warmup: int = 0,
     return optax.warmup_cosine_decay_schedule(0.0, lr, max(warmup, 1), steps, end_value=final)
 
 
+@lru_cache(maxsize=64)
 def make_optimizer(name: str = "adamw", lr: float = 1e-3, *, steps: int = 1, schedule_kind: str = "constant",
                    warmup: int = 0, weight_decay: float = 1e-4, b1: float = 0.9, b2: float = 0.999,
                    momentum: float = 0.0, clip: float | None = None) -> optax.GradientTransformation:
-    """An optax optimiser. ``adamw`` defaults are the optax ones with weight decay 1e-4 (lu2024.md §8.3).
+    """An optax optimiser. ``adamw`` defaults are the optax ones with weight decay 1e-4 (the optimiser of Lu et
+    al. 2024's Transformer experiments, Figs. 5-6, in the authors' code).
 
     clip: optional global gradient-norm clipping (Ahn et al. clip at 1000).
+    Memoised: equal arguments return the same object, so the training programs compiled for it are reused
+    (:mod:`iclab.train.loop`).
     """
     name = check_choice("optimizer", name, OPTIMIZERS)
     sched = schedule(lr, steps, kind=schedule_kind, warmup=warmup)
