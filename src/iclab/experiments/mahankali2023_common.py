@@ -33,7 +33,8 @@ from iclab.estimators import gd_one_step
 from iclab.experiments import figures as F
 from iclab.models import LinearSelfAttention
 from iclab.settings import param
-from iclab.theory.mahankali2023 import make_cov, posterior_mean_predictions
+from iclab.theory.mahankali2023 import make_cov, posterior_mean_predictions, read_lsa
+from iclab.train import fresh_prompts, make_optimizer, train_fresh
 
 TEST_KEY_SEED = 20230707  # test prompts: fold_in(PRNGKey(TEST_KEY_SEED), n); training uses split(PRNGKey(seed))
 
@@ -107,9 +108,6 @@ def train_lsa(task, d: int, tcfg: dict[str, Any], seed: int) -> dict[str, Any]:
     Returns the stacked models and per-seed lists: eta_hat, offdiag, non_gd, final_train_loss, and gamma (S, d, d).
     """
     from jax.tree_util import Partial
-
-    from iclab.theory.mahankali2023 import read_lsa
-    from iclab.train import fresh_prompts, make_optimizer, train_fresh
 
     s = tcfg["seeds"]
     opt = make_optimizer("adam", tcfg["lr"], steps=tcfg["steps"], schedule_kind="cosine")

@@ -18,7 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from iclab.experiment import Point
+from iclab.experiments.solvable_points import simulate_point
 from iclab.explore.view import LOG_AXES, View
+from iclab.sweep.config import point_hash
+from iclab.sweep.engine import run as run_sweep
+from iclab.sweep.store import Store
 from iclab.validation import UserInputError, check_int
 
 STORE_NAME = "explore"
@@ -58,10 +62,7 @@ def sim_points(view: View, d: int, runs: int) -> list[Point]:
 
 def _run(store: str, points: list[Point]) -> None:
     """Child-process body: the sweep, cached in ``store`` under ``STORE_NAME``."""
-    from iclab import sweep
-    from iclab.experiments.solvable_points import simulate_point
-
-    sweep.run(simulate_point, points, name=STORE_NAME, store=store, executor="local", progress=False)
+    run_sweep(simulate_point, points, name=STORE_NAME, store=store, executor="local", progress=False)
 
 
 @dataclass
@@ -106,9 +107,6 @@ class Jobs:
 
     def status(self, job_id: str) -> dict:
         """``{"done", "total", "finished", "error", "label", "x", "mean", "std"}`` of one job (JSON-ready)."""
-        from iclab.sweep.config import point_hash
-        from iclab.sweep.store import Store
-
         job = self.get(job_id)
         finished = job.process is not None and not job.process.is_alive()
         by_hash = {point_hash(p.config): p for p in job.points}

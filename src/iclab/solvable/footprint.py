@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iclab.resources import check_memory
+from iclab.resources import check_memory, check_sweep_tasks, format_size, memory_limit
 from iclab.solvable.solve import MEM_LIMIT, choose_method
 from iclab.validation import check_positive
 
@@ -109,8 +109,6 @@ def check_simulations(axes, seeds: int) -> None:
     not built), then every point's memory. ``axes``: the value arrays of d, tau, alpha, kappa, rho, lam."""
     import itertools
 
-    from iclab.resources import check_sweep_tasks
-
     n_points = math.prod(len(a) for a in axes)
     check_sweep_tasks(n_points * seeds, f"the simulation grid ({n_points:,} points x {seeds} seeds)")
     for d, tau, _, kappa, rho, lam in itertools.product(*axes):
@@ -121,8 +119,6 @@ def dry_run_lines(configs) -> list[str]:
     """Lines for ``iclab sweep --dry-run``: the largest estimated peak memory of the simulations of the
     solvable model among ``configs`` (those with d, tau and kappa, of kind gamma or without a kind), whether it
     fits, and how many runs auto solves by matrix-free CG to stay in bounded memory. Empty if none."""
-    from iclab.resources import format_size, memory_limit
-
     fps = []
     for c in configs:
         if c.get("kind", "gamma") != "gamma" or not {"d", "tau", "kappa"} <= set(c):

@@ -30,6 +30,11 @@ from typing import Any
 
 import pandas as pd
 
+import iclab
+from iclab.claims import format_value, summary, verdict
+from iclab.experiments import REGISTRY, get_experiment
+from iclab.experiments.figures import AGREEMENT_COLUMNS
+from iclab.sweep.config import point_hash
 from iclab.sweep.store import Store
 from iclab.validation import UserInputError
 
@@ -79,8 +84,6 @@ def git_commit() -> str | None:
 
 def environment() -> dict[str, str]:
     """iclab version, git commit, date, platform, hardware and package versions, as shown in the report."""
-    import iclab
-
     env = {"iclab": iclab.__version__, "git commit": git_commit() or "unknown (not a git checkout)",
            "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
            "python": sys.version.split()[0], "platform": platform.platform(), "cpu": _cpu_model(),
@@ -102,8 +105,6 @@ def environment() -> dict[str, str]:
 def infer_scale(exp, sweep) -> str:
     """The scale whose points (full or theory-only) are exactly the sweep's, else ``"custom"`` (a run with
     ``--set`` overrides, or rows without a recorded sweep)."""
-    from iclab.sweep.config import point_hash
-
     if sweep is None:
         return "custom"
     ran = {(h, n) for h, n in sweep["points"]}
@@ -138,8 +139,6 @@ def _fmt(v, digits: int = 5) -> str:
 
 def claims_html(claims) -> str:
     """The claims table: verdict, claim id, statement, value ± uncertainty, target; failing rows flagged."""
-    from iclab.claims import format_value, summary, verdict
-
     css = {True: "ok", False: "bad", None: "undecided"}
     rows = "".join(f'<tr class="{css[c.holds]}"><td>{verdict(c.holds)}</td><td><code>{html.escape(c.id)}</code></td>'
                    f'<td class="text">{html.escape(c.statement)}</td>'
@@ -159,8 +158,6 @@ def normalise_agreement(table: pd.DataFrame) -> pd.DataFrame:
     """An agreement table with every column of :data:`iclab.experiments.figures.AGREEMENT_COLUMNS`; an older
     table (quantity, sim_mean, sim_sem, theory, z) gets reference "theory", severity |z|/3 and no d or runs.
     Sorted worst first (severity descending, undefined last)."""
-    from iclab.experiments.figures import AGREEMENT_COLUMNS
-
     t = table.copy()
     defaults = {"d": None, "runs": None, "reference": "theory", "excess_pct": math.nan, "z": math.nan}
     for col, value in defaults.items():
@@ -224,8 +221,6 @@ def _reference_table(t: pd.DataFrame, ref: str, shown: int) -> str:
 
 
 def _section(name: str, df: pd.DataFrame, n_failed: int, sweep, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    from iclab.experiments import REGISTRY, get_experiment
-
     compute_s = float(df["wall_time"].sum()) if "wall_time" in df else 0.0
     timing = {"experiment": name, "rows": len(df), "failed": n_failed, "compute (s)": compute_s,
               "last sweep elapsed (s)": None if sweep is None or sweep["elapsed"] is None else sweep["elapsed"]}
@@ -283,8 +278,6 @@ def write_report(store: str | Path, out_dir: str | Path) -> Path:
             text, timing = _section(name, df, n_failed, sweep, out_dir)
             sections.append(text)
             timings.append(timing)
-    from iclab.claims import summary
-
     env = pd.DataFrame(list(environment().items()), columns=["", "version"])
     every = [c for t in timings for c in (t["claims"] or [])]
     toc = "".join(f'<li><a href="#{html.escape(t["experiment"])}">{html.escape(t["experiment"])}</a>'

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from iclab import __version__
 from iclab.sweep.config import SCHEMA_VERSION, to_jsonable
-from iclab.validation import UserInputError
+from iclab.validation import UserInputError, check_choice
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -339,8 +339,6 @@ class Store:
         Parquet needs one type per column: see :func:`parquet_frame`. A column Parquet still cannot write is a
         bug of this export, never the user's input: it raises ``RuntimeError`` (a traceback), not ``ValueError``.
         """
-        from iclab.validation import check_choice
-
         check_choice("format", fmt, ("csv", "parquet"))
         df = self.to_frame(experiment)
         out = Path(out)
