@@ -31,7 +31,7 @@ TINY = {
                                 "batch_4layer": 4, "eval_every_4layer": 5}),
     "yang2024-fig4": ("quick", {**YANG, "H_values": [1, 12], "steps": 20}),
     "yang2024-fig5": ("quick", {**YANG, "H_values": [1, 2], "d_model": 8, "d_ff": 16, "batch": 4, "chunk": 5,
-                                "seeds": 2, "budget_gflop": 0.01}),
+                                "runs": 2, "budget_gflop": 0.01}),
     "letey2025-fig1": ("quick", {"d": 12, "alpha_tau": 6.0, "runs": 2, "kappa": [0.5, 1.0]}),
     "letey2025-spike": ("quick", {"d": 12, "runs": 2, "kappa": [0.5, 1.0, 2.1]}),
     "letey2025-test-scaling": ("quick", {"d": 12, "runs": 2, "n_alpha_test": 5}),
