@@ -330,6 +330,16 @@ def test_fig6_plot_with_dmmse(tmp_path):
     files = lu2024_fig6.plot(pd.concat([rows, dm], ignore_index=True), tmp_path)
     table = pd.read_csv(files[1])
     assert {"dmmse", "theory", "simulation", "closed form"} <= set(table["source"])
+    # the dMMSE rows above are synthetic (three pools per κ at 0.8/(1+κ) + {0, 0.01, 0.02}): in both panels the
+    # plotted point is their mean 0.8/(1+κ) + 0.01 and its error bar the standard error 0.01/sqrt(3)
+    dmmse = table[table["source"] == "dmmse"]
+    assert sorted(set(dmmse["panel"])) == ["lsa_reduced", "softmax_2block_mlp"] and len(dmmse) == 6
+    np.testing.assert_allclose(dmmse["y"], [0.8 / (1 + k) + 0.01 for k in dmmse["x"]], rtol=1e-9)
+    np.testing.assert_allclose(dmmse["yerr"], 0.01 / np.sqrt(3), rtol=1e-9)
+    # trained points: the means of 6 runs of the functions given above plus N(0, 0.01^2) noise (SE 0.004)
+    sim = table[table["source"].isin(["simulation", "closed form"])]
+    expect = np.where(sim["panel"] == "softmax_2block_mlp", 0.9 / (1 + 4 * sim["x"]), 0.5 / (1 + sim["x"]))
+    assert len(sim) == 18 and np.abs(sim["y"] - expect).max() < 0.015
 
 
 @pytest.mark.slow
