@@ -49,6 +49,10 @@ S = TypeVar("S")
 
 _META = "iclab"  # key of the field metadata that holds the range and doc
 
+#: the doc of a ``scale`` field: figures whose stored configs carry their scale keep it as a settings field, so
+#: that ``--set`` overrides never change the label (and so the stored hashes)
+SCALE_DOC = "the scale these settings start from (set by --scale; a label in the configs)"
+
 
 def param(default, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
           hi_open: bool = False, allow_inf: bool = False, choices: tuple[str, ...] | None = None,

@@ -31,7 +31,7 @@ from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
 from iclab.experiments.figures import pyplot
-from iclab.settings import param
+from iclab.settings import SCALE_DOC, param
 from iclab.theory import lu2024
 from iclab.validation import UserInputError
 
@@ -68,7 +68,7 @@ class Settings:
     taus_softmax1: tuple[float, ...] = param((0.4, 0.7, 1.0, 1.5, 2.2), **_TAU, doc="coarse τ grid, 1 softmax block")
     taus_softmax2: tuple[float, ...] = param((0.4, 0.7, 1.0, 1.5, 2.2), **_TAU,
                                              doc="coarse τ grid, 2 softmax blocks + MLP")
-    scale: str = param("quick", choices=("quick", "paper"), doc=T.SCALE_DOC)
+    scale: str = param("quick", choices=("quick", "paper"), doc=SCALE_DOC)
 
     def __post_init__(self):
         for m in self.model_list:

@@ -26,7 +26,7 @@ from iclab.experiment import Experiment, Point
 from iclab.experiments import lu2024_common as C
 from iclab.experiments import lu2024_transformers as T
 from iclab.experiments.solvable_points import dmmse_point
-from iclab.settings import json_number, param
+from iclab.settings import SCALE_DOC, json_number, param
 from iclab.tasks.lu2024 import pool_size
 from iclab.theory import lu2024
 from iclab.validation import UserInputError
@@ -60,7 +60,7 @@ class Settings:
     dmmse_n_test: int = param(4000, lo=1, doc="test prompts per dMMSE point")
     mlp: str = param("linear", choices=("linear", "gelu"), doc="MLP of softmax_2block_mlp: the authors' linear "
                                                                "layer or a GELU one")
-    scale: str = param("quick", choices=("quick", "paper"), doc=T.SCALE_DOC)
+    scale: str = param("quick", choices=("quick", "paper"), doc=SCALE_DOC)
 
     def __post_init__(self):
         if self.kappas is None:

@@ -55,7 +55,6 @@ LABELS = {"lsa_reduced": "linear attention, reduced (Γ)", "linear_attention": "
 RHO, ALPHA = 0.01, 1.0
 # the doc of Figs. 5-6's ``scale`` setting: the scale's name goes into every config (for the footer), so that a
 # run with --set overrides keeps the configs, and the stored results, of the scale it starts from
-SCALE_DOC = "the scale these settings start from (set by --scale; a label in the configs)"
 # Fig. 5's interpolation level: 3 decades below the largest final training loss of the (model, d, run) curve.
 # Above the threshold n = p of a least-squares fit the loss grows only like (n - p)/n (0.1% of its large-n value
 # one context past p at d = 16), so a 2-decade level lands a few contexts past p, beyond the test-error peak at

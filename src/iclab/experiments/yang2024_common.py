@@ -97,7 +97,6 @@ class FourLayerSettings(DataSettings):
 
 # the doc of each trained figure's ``scale`` field: the scale's name goes into every config (for the footer), so
 # that a run with --set overrides keeps the configs, and the stored results, of the scale it starts from
-SCALE_DOC = "the scale these settings start from (set by --scale; a label in the configs)"
 
 
 def data_config(s: DataSettings) -> dict[str, Any]:

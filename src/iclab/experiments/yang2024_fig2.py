@@ -25,7 +25,6 @@ from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments.figures import pyplot, save_figure
 from iclab.experiments.yang2024_common import (
-    SCALE_DOC,
     FourLayerSettings,
     OneLayerSettings,
     check_heads,
@@ -38,7 +37,7 @@ from iclab.experiments.yang2024_common import (
     train_one_layer,
 )
 from iclab.experiments.yang2024_fig4 import cost as one_layer_cost
-from iclab.settings import param
+from iclab.settings import SCALE_DOC, param
 
 FALL = 10.0  # the training and in-domain inference losses must fall at least this many times over the run
 CONVERGED = 1.01  # the 1-layer model ends within 1% of L*

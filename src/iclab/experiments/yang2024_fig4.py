@@ -31,7 +31,6 @@ from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments.figures import pyplot, save_figure
 from iclab.experiments.yang2024_common import (
-    SCALE_DOC,
     OneLayerSettings,
     data_config,
     mean_sem,
@@ -39,7 +38,7 @@ from iclab.experiments.yang2024_common import (
     steps_to_reach,
     train_one_layer,
 )
-from iclab.settings import param
+from iclab.settings import SCALE_DOC, param
 from iclab.train import NonFiniteLossError
 
 # Claim criteria (quick-scale budget; see ``claims``)

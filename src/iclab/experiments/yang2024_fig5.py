@@ -31,14 +31,13 @@ from iclab.claims import Claim, in_range
 from iclab.experiment import Experiment, Point
 from iclab.experiments.figures import pyplot, save_figure
 from iclab.experiments.yang2024_common import (
-    SCALE_DOC,
     FourLayerSettings,
     check_heads,
     data_config,
     four_layer_step_flops,
     train_four_layer_budget,
 )
-from iclab.settings import param
+from iclab.settings import SCALE_DOC, param
 
 QUICK_STEPS_H1 = 600  # the quick budget: the FLOPs of this many steps at H = 1
 SMALL_H, LARGE_H = 4, 16  # the claim compares the best H <= 4 with every H >= 16
