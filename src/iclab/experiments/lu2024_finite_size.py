@@ -34,6 +34,7 @@ from iclab.experiments.solvable_points import simulate_point
 from iclab.settings import from_json_number, json_number, param
 from iclab.solvable import realised_ratios
 from iclab.solvable.finite_size import extrapolate
+from iclab.solvable.solve import MEM_LIMIT
 from iclab.theory import lu2024
 from iclab.validation import UserInputError
 
@@ -42,14 +43,16 @@ METRICS = ("e_icl", "e_idg")
 EXCLUDED = (0.8, 1.25)  # τ window near the interpolation threshold left out of the acceptance criterion
 REL_TOL, N_SE = 0.01, 3.0
 
-# Run-to-run relative std × d of Γ*'s errors, max over e_ICL and e_IDG and over d ∈ {32, 64, 128} (3–10 runs
-# each, this session; the spread falls as 1/d, e.g. τ = 1.5, α = 10, ICL: 0.159, 0.057, 0.032 at d = 16, 32, 64).
-# Keys (τ, α, κ); points not listed use SPREAD_DEFAULT.
+# Run-to-run relative std × d of Γ*'s errors (its spread falls as 1/d), max over e_ICL and e_IDG, rounded up to
+# 0.1. The κ = 0.5 points at α ∈ {1, 10} and the κ = ∞ points: RMS over d ∈ {32, 48, 64, 96, 128} of the idle quick
+# run (16 batch means per d, 368–19,040 runs per d), e.g. τ = 0.5, α = 10: ICL 1.03, IDG 2.57 (the IDG error spreads
+# more: the pool of k = d/2 tasks is drawn afresh each run). α = 100: 3–10 runs each at d ∈ {32, 64, 128}.
+# Keys (τ, α, κ); points not listed (near τ = 1) use SPREAD_DEFAULT.
 SPREAD = {
-    (0.2, 1.0, KAPPA): 1.1, (0.5, 1.0, KAPPA): 2.1, (1.5, 1.0, KAPPA): 1.7, (2.0, 1.0, KAPPA): 1.5,
-    (0.2, 10.0, KAPPA): 3.3, (0.5, 10.0, KAPPA): 2.5, (1.5, 10.0, KAPPA): 2.0, (2.0, 10.0, KAPPA): 2.0,
+    (0.2, 1.0, KAPPA): 1.2, (0.5, 1.0, KAPPA): 1.5, (1.5, 1.0, KAPPA): 1.9, (2.0, 1.0, KAPPA): 1.2,
+    (0.2, 10.0, KAPPA): 2.0, (0.5, 10.0, KAPPA): 2.6, (1.5, 10.0, KAPPA): 1.9, (2.0, 10.0, KAPPA): 1.7,
     (0.2, 100.0, KAPPA): 2.9, (0.5, 100.0, KAPPA): 5.2, (1.5, 100.0, KAPPA): 3.7, (2.0, 100.0, KAPPA): 2.5,
-    (0.2, 10.0, math.inf): 0.8, (0.5, 10.0, math.inf): 1.0, (1.5, 10.0, math.inf): 2.1, (2.0, 10.0, math.inf): 1.3,
+    (0.2, 10.0, math.inf): 0.6, (0.5, 10.0, math.inf): 1.0, (1.5, 10.0, math.inf): 1.8, (2.0, 10.0, math.inf): 1.1,
 }
 SPREAD_DEFAULT = 3.0
 
@@ -71,6 +74,13 @@ class Settings:
     max_runs: int = param(8000, lo=1, doc="most runs per (point, d) (caps the cheap small-d ladders)")
     batches: int = param(16, lo=1,
                          doc="sweep tasks per (point, d); each runs ⌈runs / batches⌉ seeds and stores their mean")
+    rtol: float = param(1e-6, lo=0, lo_open=True, hi=1e-3,
+                        doc="relative residual of each CG solve of Γ* (τ > 1): 1e-6 moves the errors by ≤ 2e-5 of "
+                            "their value against 1e-8 (measured, d = 64–128, τ = 1.15–2), 150× below target_se, "
+                            "and costs 25–33% less")
+    cell_budget: float = param(math.inf, lo=0, lo_open=True, allow_inf=True,
+                               doc="CPU seconds (cost model) one (point, d) cell may take; a dearer cell is left "
+                                   "out, so that point's ladder stops at a smaller d (inf: every d)")
 
     def __post_init__(self):
         object.__setattr__(self, "ds", tuple(sorted(set(self.ds))))
@@ -81,11 +91,13 @@ class Settings:
 
 
 SETTINGS = {"quick": Settings(scale="quick", ds=(16, 24, 32, 48, 64, 96, 128), taus=(0.2, 0.5, 1.5, 2.0),
-                              alphas=(1.0, 10.0), near_taus=(), target_se=0.003, min_runs=16, max_runs=8000,
-                              batches=16),
+                              alphas=(1.0, 10.0), near_taus=(), target_se=0.003, min_runs=8, max_runs=8000,
+                              batches=16, rtol=1e-6, cell_budget=math.inf),
+            # every cell of the quick ladder, then d = 192 and 256 where a cell fits 400 CPU-s, and α = 100 and
+            # τ near 1 as far as that allows: 73 min on 2 idle cores by the cost model (the budget is 90)
             "paper": Settings(scale="paper", ds=(16, 24, 32, 48, 64, 96, 128, 192, 256), taus=(0.2, 0.5, 1.5, 2.0),
                               alphas=(1.0, 10.0, 100.0), near_taus=(0.85, 1.15), target_se=0.003, min_runs=8,
-                              max_runs=8000, batches=8)}
+                              max_runs=8000, batches=8, rtol=1e-6, cell_budget=400.0)}
 
 
 def runs_at(spread: float, d: int, s: Settings) -> tuple[int, int]:
@@ -111,9 +123,11 @@ def points(s: Settings, theory_only: bool) -> list[Point]:
     for d in s.ds:
         for tau, alpha, kappa in grid(s):
             batches, batch = runs_at(SPREAD.get((tau, alpha, kappa), SPREAD_DEFAULT), d, s)
+            if batches * batch * run_seconds(d, tau, s.rtol) > s.cell_budget:
+                continue
             out.append(Point({"kind": "gamma-batch", "scale": s.scale, "d": d, "tau": tau, "alpha": alpha,
-                              "kappa": json_number(kappa), "rho": RHO, "lam": LAM, "batch": batch},
-                             seeds=batches))
+                              "kappa": json_number(kappa), "rho": RHO, "lam": LAM, "rtol": s.rtol,
+                              "batch": batch}, seeds=batches))
     return out
 
 
@@ -125,11 +139,32 @@ def compute(config: dict[str, Any], seed: int) -> dict[str, Any]:
             "e_idg": float(np.mean([r["e_idg"] for r in runs])), "runs": m}
 
 
+def run_seconds(d: int, tau: float, rtol: float = 1e-8) -> float:
+    """CPU seconds of one Γ* run (sampling, solve, errors) on one core while a second worker runs beside it.
+
+    Fitted to the per-run wall times of the idle quick run (d = 48–128) and single runs at d = 192 and 256 (× 1.1,
+    the slow-down of two workers sharing memory bandwidth, measured at d = 128), within 15% from d = 64 to 256:
+    - n = τd² ≤ p = d(d + 1) and the float32 kernel fits the solver's 3 GiB: the kernel form, 6.6e-12 n³ (Cholesky)
+      + 1.2e-11 n² d (the kernel), e.g. 3.7 s at d = 128, τ = 0.5; 42 s at d = 192, τ = 0.5;
+    - otherwise CG, 9.8e-10 n p (1 + √r)/(1 − √r) with r = min(n, p)/max(n, p) (iterations ∝ √cond of the
+      Marchenko–Pastur bulk), × log(2/rtol)/log(2e8), e.g. 3.3 s at d = 128, τ = 2, rtol = 1e-8; 14× more for
+      n < p (the ridge-regularised null space slows CG: 11.8 s against the kernel form's 3.6 at d = 128, τ = 0.5);
+    - 7e-10 d⁴ (sampling the statistics, the exact errors) + 2e-3 s."""
+    n, p = tau * d * d, d * (d + 1.0)
+    if n <= p and 4 * n * n <= MEM_LIMIT:
+        solve = 6.6e-12 * n**3 + 1.2e-11 * n * n * d
+    else:
+        r = min(n, p) / max(n, p)
+        solve = (9.8e-10 * n * p * (1 + math.sqrt(r)) / max(1 - math.sqrt(r), 1e-3)
+                 * math.log(2 / rtol) / math.log(2e8))
+        solve *= 14.0 if n < p else 1.0
+    return solve + 7e-10 * float(d) ** 4 + 2e-3
+
+
 def cost(config: dict[str, Any]) -> float:
-    """CPU seconds of one batch on one core: about 4e-9 τ d⁴ per run (CG and dual solves; measured 0.12 s at
-    d = 64 and 1.5–2.4 s at d = 128, τ = 0.5–2), τ floored at 0.5 (the dual's n³ at τ = 0.5)."""
-    d, tau = float(config["d"]), float(config["tau"])
-    return int(config.get("batch", 1)) * (4e-9 * max(tau, 0.5) * d**4 + 1e-3)
+    """CPU seconds of one batch (:func:`run_seconds` × runs)."""
+    return int(config.get("batch", 1)) * run_seconds(int(config["d"]), float(config["tau"]),
+                                                     float(config.get("rtol", 1e-8)))
 
 
 # --------------------------------------------------------------------------------------------------------------
