@@ -28,11 +28,37 @@ def test_quick_points_cover_the_ladder_and_grid_with_runs_sized_for_the_target_s
         c = F.SPREAD[(p.config["tau"], p.config["alpha"], from_json_number(p.config["kappa"]))]
         runs = p.seeds * p.config["batch"]
         # relative SE c / (d sqrt(runs)) <= 0.3% (run counts computed by hand: c = 2, d = 64 -> 109 runs)
-        assert c / (p.config["d"] * math.sqrt(runs)) <= 0.003 + 1e-12 and runs >= 16
+        assert c / (p.config["d"] * math.sqrt(runs)) <= 0.003 + 1e-12 and runs >= 8
     quick = F.SETTINGS["quick"]
     assert F.runs_at(2.0, 64, quick) == (16, 7)
     assert F.runs_at(2.0, 128, quick) == (16, 2)  # 28 runs, two per batch
     assert {p.config["scale"] for p in pts} == {"quick"}
+
+
+def test_cost_model_reproduces_its_calibration_timings():
+    # per-run CPU seconds measured on 2 idle cores (two workers), stated in run_seconds' docstring
+    for d, tau, rtol, measured in [(128, 0.5, 1e-8, 3.725), (192, 0.5, 1e-8, 42.0), (128, 2.0, 1e-8, 3.33),
+                                   (96, 1.5, 1e-8, 1.27), (256, 0.2, 1e-8, 16.4)]:
+        assert F.run_seconds(d, tau, rtol) == pytest.approx(measured, rel=0.15), (d, tau)
+    # CG iterations scale with log(2 / rtol): 1e-6 costs 14.5/19.1 of 1e-8 in the solve
+    solve = [F.run_seconds(128, 2.0, r) - 7e-10 * 128**4 - 2e-3 for r in (1e-8, 1e-6)]
+    assert solve[1] / solve[0] == pytest.approx(math.log(2e6) / math.log(2e8), rel=1e-12)
+
+
+def test_paper_ladder_stops_where_a_cell_exceeds_its_budget():
+    s = F.SETTINGS["paper"]
+    pts = get_experiment("lu2024-finite-size").plan("paper", False, {})
+    cells = {(p.config["tau"], p.config["alpha"], p.config["kappa"], p.config["d"]): p for p in pts}
+    assert all(F.cost(p.config) * p.seeds <= s.cell_budget for p in pts)
+    assert (0.2, 10.0, 0.5, 256) in cells and (2.0, 10.0, "inf", 256) in cells
+    # τ = 0.5, α = 100 (spread 5.2) at d = 128: ⌈(5.2 / (0.003 · 128))²⌉ = 184 runs of ≈ 3.9 s, over 400 s
+    assert (0.5, 100.0, 0.5, 96) in cells and (0.5, 100.0, 0.5, 128) not in cells
+    assert F.runs_at(5.2, 128, s) == (8, 23)
+    # every point keeps the whole quick ladder
+    for key in {k[:3] for k in cells}:
+        assert {d for d in (16, 24, 32, 48, 64, 96) if key + (d,) in cells} == {16, 24, 32, 48, 64, 96}
+    unlimited = get_experiment("lu2024-finite-size").plan("paper", False, {"cell_budget": "inf"})
+    assert len(unlimited) == 9 * 18 > len(pts)
 
 
 def test_compute_is_the_mean_of_its_batch_of_seeds():
@@ -104,8 +130,10 @@ def test_bad_overrides_are_one_line_errors():
         exp.plan("quick", False, {"ds": "1,16"})
     with pytest.raises(ValueError, match="ds must be an integer"):
         exp.plan("quick", False, {"ds": "16.5,32"})
-    with pytest.raises(ValueError, match="min_runs must be <= max_runs = 8"):
-        exp.plan("quick", False, {"max_runs": 8})
+    with pytest.raises(ValueError, match="min_runs must be <= max_runs = 4"):
+        exp.plan("quick", False, {"max_runs": 4})
+    with pytest.raises(ValueError, match="cell_budget must be > 0"):
+        exp.plan("paper", False, {"cell_budget": 0})
     with pytest.raises(ValueError, match="taus must be > 0"):
         exp.plan("quick", False, {"taus": "0,1"})
     with pytest.raises(ValueError, match="--set key"):
