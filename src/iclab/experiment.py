@@ -43,9 +43,9 @@ class Experiment:
     points: Callable[..., list[Point]]
     compute: Callable[[dict[str, Any], int], dict[str, Any]]
     plot: Callable[[Any, Path], list[Path]]
-    # {scale: settings dataclass instance}; the first key is the default scale
-    settings: Mapping[str, Any] | None = None
-    scales: tuple[str, ...] = ("quick", "paper")
+    # {scale: settings dataclass instance}: its keys are the scales
+    settings: Mapping[str, Any]
+    scales: tuple[str, ...] = field(init=False)
     default_scale: str = "quick"
     supports_theory_only: bool = False
     agreement: Callable[[Any], Any] | None = None
@@ -58,8 +58,7 @@ class Experiment:
     notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.settings is not None:  # the scales are the keys of the settings table
-            object.__setattr__(self, "scales", tuple(self.settings))
+        object.__setattr__(self, "scales", tuple(self.settings))
 
     def resolve(self, scale: str, overrides: Mapping[str, Any] | None = None):
         """The typed settings of ``scale`` with the user's overrides applied (``UserInputError`` if invalid)."""
@@ -67,6 +66,4 @@ class Experiment:
 
     def plan(self, scale: str, theory_only: bool = False, overrides: Mapping[str, Any] | None = None) -> list[Point]:
         """The points of one run at ``scale`` with ``overrides`` (``--set``) applied."""
-        if self.settings is None:  # an experiment not yet moved to typed settings
-            return self.points(scale, theory_only, dict(overrides or {}))
         return self.points(self.resolve(scale, overrides), theory_only)

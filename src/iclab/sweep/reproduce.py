@@ -30,7 +30,18 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
         before_plot()
     out = Path(out_dir) / exp.id / subdir
     out.mkdir(parents=True, exist_ok=True)
-    files = exp.plot(df, out)
-    if exp.claims is not None:
-        files.append(write_claims(out / CLAIMS_FILE, exp.id, scale, exp.claims(df, scale)))
+    try:
+        files = exp.plot(df, out)
+        if exp.claims is not None:
+            files.append(write_claims(out / CLAIMS_FILE, exp.id, scale, exp.claims(df, scale)))
+    except Exception as e:
+        # a figure made from partial data may fail in a way that hides the cause (a KeyError on a missing
+        # column): when runs failed, the first failure's stored traceback is the error to read. The finished
+        # runs stay in the store.
+        failed = df.attrs.get("failed")
+        if not failed:
+            raise
+        config, seed, error = failed[0]
+        raise RuntimeError(f"{exp.id}: {len(failed)} runs failed, and the figure could not be made from the "
+                           f"rest; the first failure, seed {seed} of {config}:\n{error}") from e
     return files

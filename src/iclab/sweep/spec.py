@@ -222,11 +222,10 @@ def resolve(spec: dict[str, Any]) -> Sweep:
                                  "are its settings (e.g. fixed: {runs: 10})")
         exp = get_experiment(exp_ref)
         scale = check_choice("scale", spec.get("scale") or exp.default_scale, exp.scales)
-        if exp.settings is not None:  # (else the figure's own points function checks them)
-            known = sorted(field_specs(exp.settings[scale]))
-            for k in seen:
-                if k not in known:
-                    raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(known)})")
+        known = sorted(field_specs(exp.settings[scale]))
+        for k in seen:
+            if k not in known:
+                raise UserInputError(f"parameter {k!r} is unknown for {exp_ref} (known: {', '.join(known)})")
         points = _figure_points(exp, scale, [{**fixed, **combo} for combo in _combinations(grid, groups)])
         check_sweep_tasks(sum(p.seeds for p in points), f"the sweep ({len(points)} points of {exp_ref})")
         compute, name = exp.compute, exp.id
