@@ -299,24 +299,6 @@ def test_fig5_claims_true_and_false():
 
 # ---- the FLOP count of the Fig. 5 budget -------------------------------------------------------------------------
 
-def _dot_flops(jaxpr) -> int:
-    """Brute force: 2 x (output size) x (contracted size) summed over every dot_general of a jaxpr, recursing
-    into sub-jaxprs (pjit, custom_jvp, ...)."""
-    import math
-
-    total = 0
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "dot_general":
-            (contract, _), _ = eqn.params["dimension_numbers"]
-            lhs = eqn.invars[0].aval.shape
-            total += 2 * math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[i] for i in contract)
-        for param in eqn.params.values():
-            sub = getattr(param, "jaxpr", param)
-            if hasattr(sub, "eqns"):
-                total += _dot_flops(sub)
-    return total
-
-
 def _grad_fn(T, n_in, D, F, L, H, b):
     import equinox as eqx
     import jax
@@ -335,10 +317,11 @@ def test_matmul_flops_match_a_brute_force_count(H):
     import jax
 
     from iclab.experiments.yang2024_common import matmul_flops
+    from iclab.train.cost import jaxpr_matmul_flops  # the jaxpr count against the hand formula
 
     T, n_in, D, F, L, b = 12, 5, 8, 16, 2, 3
     fn, params = _grad_fn(T, n_in, D, F, L, H, b)
-    assert matmul_flops(T, n_in, D, F, L, b) == _dot_flops(jax.make_jaxpr(fn)(params).jaxpr)
+    assert matmul_flops(T, n_in, D, F, L, b) == jaxpr_matmul_flops(jax.make_jaxpr(fn)(params).jaxpr)
 
 
 def test_step_flops_heads_term_matches_xla_cost_analysis():

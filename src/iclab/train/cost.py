@@ -52,10 +52,11 @@ def forward_flops(model: str, d: int, ell: int, **options) -> float:
     d, ell = check_int("d", d, lo=1), check_int("ell", ell, lo=1)
     xs, ys, xq = (jax.ShapeDtypeStruct(s, "float32") for s in ((1, ell, d), (1, ell), (1, d)))
     net = jax.eval_shape(lambda: build_model(model, d, key=jax.random.PRNGKey(0), **options))
-    return float(_dot_flops(jax.make_jaxpr(lambda m, a, b, c: m(a, b, c))(net, xs, ys, xq).jaxpr))
+    return float(jaxpr_matmul_flops(jax.make_jaxpr(lambda m, a, b, c: m(a, b, c))(net, xs, ys, xq).jaxpr))
 
 
-def _dot_flops(jaxpr) -> int:
+def jaxpr_matmul_flops(jaxpr) -> int:
+    """2 × (output size) × (contracted size) summed over every dot_general of a jaxpr, nested calls included."""
     total = 0
     for eq in jaxpr.eqns:
         if eq.primitive.name == "dot_general":
@@ -66,7 +67,7 @@ def _dot_flops(jaxpr) -> int:
             for sub in param if isinstance(param, (list, tuple)) else [param]:
                 inner = getattr(sub, "jaxpr", sub)
                 if hasattr(inner, "eqns"):
-                    total += _dot_flops(inner)
+                    total += jaxpr_matmul_flops(inner)
     return total
 
 
