@@ -149,15 +149,15 @@ def run_seconds(d: int, tau: float, rtol: float = 1e-8) -> float:
     - otherwise CG, 9.8e-10 n p (1 + √r)/(1 − √r) with r = min(n, p)/max(n, p) (iterations ∝ √cond of the
       Marchenko–Pastur bulk), × log(2/rtol)/log(2e8), e.g. 3.3 s at d = 128, τ = 2, rtol = 1e-8; 14× more for
       n < p (the ridge-regularised null space slows CG: 11.8 s against the kernel form's 3.6 at d = 128, τ = 0.5);
-    - 7e-10 d⁴ (sampling the statistics, the exact errors) + 2e-3 s."""
+    - 7e-10 d⁴ (sampling the statistics, the exact errors) + 2e-3 s, and per-call overheads that matter only at
+      small d (1 ms per kernel-form solve, 1 ms per CG iteration unit above), e.g. 0.031 s at d = 32, τ = 1.5."""
     n, p = tau * d * d, d * (d + 1.0)
     if n <= p and 4 * n * n <= MEM_LIMIT:
-        solve = 6.6e-12 * n**3 + 1.2e-11 * n * n * d
+        solve = 6.6e-12 * n**3 + 1.2e-11 * n * n * d + 1e-3
     else:
         r = min(n, p) / max(n, p)
-        solve = (9.8e-10 * n * p * (1 + math.sqrt(r)) / max(1 - math.sqrt(r), 1e-3)
-                 * math.log(2 / rtol) / math.log(2e8))
-        solve *= 14.0 if n < p else 1.0
+        iterations = (1 + math.sqrt(r)) / max(1 - math.sqrt(r), 1e-3) * math.log(2 / rtol) / math.log(2e8)
+        solve = (9.8e-10 * n * p + 1e-3) * iterations * (14.0 if n < p else 1.0)
     return solve + 7e-10 * float(d) ** 4 + 2e-3
 
 
