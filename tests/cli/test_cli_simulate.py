@@ -93,10 +93,14 @@ def test_extrapolate_prints_each_d_and_the_fit_at_realised_ratios(capsys):
                      ["e_idg"] for s in range(3)])
     assert float(rows[1]["e_idg_mean"]) == pytest.approx(runs.mean(), rel=1e-12)
     assert float(rows[1]["e_idg_se"]) == pytest.approx(runs.std(ddof=1) / np.sqrt(3), rel=1e-10)
-    # the d = inf row: the weighted fit of the three printed excesses (a/d only: AICc needs 5 dimensions for b/d²)
+    # the d = inf row: the weighted fit of the three printed excesses (a/d only: AICc needs 5 dimensions for b/d²),
+    # each d weighted by the SE of one relative spread c/d pooled over the three (3 runs, 2 dof each)
     d = np.array([6.0, 8.0, 12.0])
-    x = np.array([float(r["e_icl_mean"]) - float(r["e_icl_theory_d"]) for r in rows[:3]])
-    w = 1 / np.array([float(r["e_icl_se"]) for r in rows[:3]]) ** 2
+    m = np.array([float(r["e_icl_mean"]) for r in rows[:3]])
+    x = m - np.array([float(r["e_icl_theory_d"]) for r in rows[:3]])
+    se = np.array([float(r["e_icl_se"]) for r in rows[:3]])
+    c = np.sqrt(np.mean((se * np.sqrt(3) * d / m) ** 2))
+    w = 1 / (c * m / (d * np.sqrt(3))) ** 2
     X = np.stack([np.ones(3), 1 / d], 1)
     cov = np.linalg.inv(X.T @ (w[:, None] * X))
     c0 = (cov @ X.T @ (w * x))[0]

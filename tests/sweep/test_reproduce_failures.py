@@ -1,8 +1,8 @@
 """run_experiment when runs fail: the figure's own error is chained to the first failed run's traceback."""
 
-import pytest
-
 from dataclasses import dataclass
+
+import pytest
 
 from iclab.experiment import Experiment, Point
 from iclab.settings import param

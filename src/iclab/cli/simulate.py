@@ -112,10 +112,11 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
                              *, store: Path | None = None, name: str = STORE_NAME, **engine) -> list[dict]:
     """Per point of the (τ, α, κ, ρ, λ) grid: one row per d (mean ± SE over ``seeds`` runs, the theory at that d's
     realised ratios ``theory_d`` and at d -> inf), then a row with d = inf holding e_inf ± SE extrapolated in 1/d
-    (:func:`iclab.solvable.finite_size.extrapolate`) next to the d -> inf theory."""
+    (:func:`iclab.solvable.finite_size.extrapolate`, weighted by :func:`~iclab.solvable.finite_size.pooled_se`)
+    next to the d -> inf theory."""
     from iclab.experiments.solvable_points import point_ratios
     from iclab.settings import from_json_number
-    from iclab.solvable.finite_size import extrapolate
+    from iclab.solvable.finite_size import extrapolate, pooled_se
     from iclab.theory import lu2024
 
     seeds = check_int("seeds", seeds, lo=2)
@@ -144,8 +145,11 @@ def lu2024_extrapolated_rows(d: str, tau: str, alpha: str, kappa: str, rho: str,
         inf_row = {"d": math.inf, **base, "seeds": sum(x["seeds"] for x in per_d)}
         fits = []
         for m in METRICS:
-            ex = extrapolate([x["d"] for x in per_d], [x[f"{m}_mean"] for x in per_d],
-                             [x[f"{m}_se"] for x in per_d], [x[f"{m}_theory_d"] for x in per_d], float(theory[m]))
+            ds, means = [x["d"] for x in per_d], [x[f"{m}_mean"] for x in per_d]
+            # the fit weighs each d by the SE of one spread c/d pooled over the ladder: each d's own SE (printed
+            # in its row) comes from a handful of runs and is itself uncertain
+            se, _ = pooled_se(ds, means, [x[f"{m}_se"] for x in per_d], [x["seeds"] for x in per_d])
+            ex = extrapolate(ds, means, se, [x[f"{m}_theory_d"] for x in per_d], float(theory[m]))
             inf_row |= {f"{m}_mean": ex.e_inf, f"{m}_se": ex.e_inf_se, f"{m}_theory_d": float(theory[m]),
                         f"{m}_theory": float(theory[m])}
             fits.append(f"{'a/d' if ex.fit.order == 1 else 'a/d+b/d²'} χ²={ex.fit.chi2:.2g}/{ex.fit.dof}")

@@ -9,10 +9,7 @@ discrete pool prior, by Monte Carlo) is drawn in both panels: a model that memor
 training point is one model at one d with every (κ, run) member in one compiled program; a run's members share
 nested task pools (the first k tasks of one pool). Outputs: ``fig6.png`` and its CSV.
 
-Quick scale: d ∈ {6, 8}, τ = 4, 24 runs, 1500 full-batch AdamW steps. The runs are sized for the 25% error bars
-at κ ≥ 1/4: the softmax model's g_task spreads by about 0.1 from run to run at κ = 8 (its value 0.09–0.10; the
-4000 test prompts add only 0.02), and the reduced model's by 2.5 at κ = 1/3, d = 6 (value 2.7), so 12 runs left
-the worst points at 27–31% (measured). Paper scale: d ∈ {20, 40, 80}, τ = 10, the
+Quick scale: d ∈ {6, 8}, τ = 4, 6 runs, 1500 full-batch AdamW steps. Paper scale: d ∈ {20, 40, 80}, τ = 10, the
 k lists of the authors' Fig. 6 runs, 10 runs, 10⁴ steps (the authors: 10⁵ iterations at lr 1e-4).
 """
 
@@ -51,7 +48,7 @@ class Settings:
 
     d: tuple[int, ...] = param((6, 8), lo=1, doc="token dimensions, one trained point per model each")
     tau: float = param(4.0, **_POS, doc="pretraining set size n = τ d²")
-    runs: int = param(24, lo=1, doc="independent runs (pretraining set, pool, initialisation) per κ")
+    runs: int = param(6, lo=1, doc="independent runs (pretraining set, pool, initialisation) per κ")
     steps: int = param(1500, lo=1, doc="full-batch AdamW steps")
     n_test: int = param(4000, lo=1, doc="test prompts for e_ICL and e_IDG (softmax model)")
     lr: float = param(1e-2, **_POS, doc="learning rate of the softmax model (cosine decay)")

@@ -8,8 +8,12 @@ every d of a ladder, the excess simulation − theory(realised ℓ/d, k/d, n/d²
 
 Runs per (point, d) are sized so that each mean's standard error is ``target_se`` of its value: the run-to-run
 relative spread of Γ*'s errors falls as c/d (measured, :data:`SPREAD`), so R(d) = (c / (target_se d))², fewer at
-large d. Runs are computed in batches (one sweep task = ``batch`` consecutive seeds, metric = their mean) and the
-standard error of each d's mean comes from the spread of its ``batches`` batch means.
+large d. Runs are computed in batches (one sweep task = ``batch`` consecutive seeds, metric = their mean); each
+d's standard error is measured from the spread of its batch means, and the fit weighs the d by the SE of one
+spread c/d pooled over the point's ladder (:func:`iclab.solvable.finite_size.pooled_se`).
+
+Paper scale continues the ladder to d = 192 and 256 where one (point, d) cell costs at most ``cell_budget`` CPU
+seconds by :func:`run_seconds` (64 min on 2 cores, measured), and adds α = 100 and τ ∈ {0.85, 1.15}.
 
 Outputs: ``lu2024-finite-size.png``, ``lu2024-finite-size.csv`` (one row per point and metric: e_inf, e_inf_se,
 theory, rel_dev, z, the fit), ``lu2024-finite-size-ladder.csv`` (one row per point, metric and d) and
@@ -33,7 +37,7 @@ from iclab.experiments.figures import agreement_frame, agreement_row, pyplot
 from iclab.experiments.solvable_points import simulate_point
 from iclab.settings import from_json_number, json_number, param
 from iclab.solvable import realised_ratios
-from iclab.solvable.finite_size import extrapolate
+from iclab.solvable.finite_size import extrapolate, pooled_se
 from iclab.solvable.solve import MEM_LIMIT
 from iclab.theory import lu2024
 from iclab.validation import UserInputError
@@ -172,8 +176,9 @@ def cost(config: dict[str, Any]) -> float:
 
 
 def ladder_table(df):
-    """One row per (point, metric, d): mean, se (from the batch means), runs, theory at the realised ratios
-    (theory_d), nominal theory, excess = mean − theory_d. Empty frame without simulation rows."""
+    """One row per (point, metric, d): mean, se (from the batch means), runs, batches, theory at the realised
+    ratios (theory_d), nominal theory, excess = mean − theory_d, and se_pooled (the SE from the spread c/d pooled
+    over the point's ladder, spread_c = c), which the fit uses. Empty frame without simulation rows."""
     # pandas and matplotlib are imported in the functions that use them: the sweep workers import this module for
     # ``compute`` and never need them (pandas alone: 0.9 s of each worker's start-up)
     import pandas as pd
@@ -197,10 +202,18 @@ def ladder_table(df):
             v = g[m].astype(float).to_numpy()
             se = float(v.std(ddof=1) / math.sqrt(b)) if b > 1 else math.nan
             rows.append({"metric": m, "tau": tau, "alpha": alpha, "kappa": kappa, "rho": rho, "lam": lam,
-                         "d": int(d), "runs": runs, "mean": float(v.mean()), "se": se,
+                         "d": int(d), "runs": runs, "batches": b, "mean": float(v.mean()), "se": se,
                          "theory_d": float(th_d[m]), "theory": float(th[m]),
                          "excess": float(v.mean()) - float(th_d[m])})
-    return pd.DataFrame(rows)
+    lad = pd.DataFrame(rows)
+    # the SE the fit uses: one spread c/d pooled over each point's ladder (iclab.solvable.finite_size.pooled_se;
+    # an SE from 8 batch means is itself off by ±25%)
+    lad["se_pooled"], lad["spread_c"] = math.nan, math.nan
+    for _, g in lad.groupby(["metric", "tau", "alpha", "kappa", "rho", "lam"]):
+        if (g["batches"] > 1).any():
+            s, c = pooled_se(g["d"], g["mean"], g["se"], g["runs"], dof=g["batches"] - 1)
+            lad.loc[g.index, "se_pooled"], lad.loc[g.index, "spread_c"] = s, c
+    return lad
 
 
 def extrapolation_table(df):
@@ -216,18 +229,18 @@ def extrapolation_table(df):
     rows = []
     for key, g in lad.groupby(["metric", "tau", "alpha", "kappa", "rho", "lam"], sort=False):
         g = g.sort_values("d")
-        ok = np.isfinite(g["se"]) & (g["se"] > 0)
+        ok = np.isfinite(g["se_pooled"]) & (g["se_pooled"] > 0)
         base = dict(zip(("metric", "tau", "alpha", "kappa", "rho", "lam"), key, strict=True))
         theory = float(g["theory"].iloc[0])
         if ok.sum() < 2:
             rows.append(base | {"e_inf": math.nan, "e_inf_se": math.nan, "theory": theory})
             continue
         g = g[ok]
-        ex = extrapolate(g["d"], g["mean"], g["se"], g["theory_d"], theory)
+        ex = extrapolate(g["d"], g["mean"], g["se_pooled"], g["theory_d"], theory)
         counted = not (EXCLUDED[0] <= base["tau"] <= EXCLUDED[1])
         rows.append(base | {
             "e_inf": ex.e_inf, "e_inf_se": ex.e_inf_se, "theory": theory, "rel_dev": ex.rel_dev, "z": ex.z,
-            "order": ex.fit.order, "chi2": ex.fit.chi2, "dof": ex.fit.dof,
+            "order": ex.fit.order, "chi2": ex.fit.chi2, "dof": ex.fit.dof, "spread_c": float(g["spread_c"].iloc[0]),
             "slope_a": float(ex.fit.coefficients[1]),
             "quad_b": float(ex.fit.coefficients[2]) if ex.fit.order == 2 else 0.0,
             "ds": " ".join(str(int(d)) for d in g["d"]), "runs": " ".join(str(int(r)) for r in g["runs"]),
@@ -282,6 +295,7 @@ def _series_label(alpha, kappa):
     return f"α = {alpha:g}, κ = {'∞' if math.isinf(kappa) else f'{kappa:g}'}"
 
 
+LADDER_LABEL = "mean ± SE at d (spread c/d pooled over the ladder); fit a/d [+ b/d²]"
 E_INF_LABEL, THEORY_LABEL = "e_∞ ± SE (fit at 1/d = 0)", "theory d → ∞ (zero excess)"
 
 
@@ -312,8 +326,8 @@ def plot(df, out_dir: Path) -> list[Path]:
                 x = 1.0 / g["d"].to_numpy(float)
                 # each mark carries the label of the legend entry that explains it (colour: the series; marker
                 # and line style: the metric, in the proxy entries below)
-                label = f"{MARKERS[metric][2]}: mean ± SE at d; fit a/d [+ b/d²]"
-                ax.errorbar(x, 100 * g["excess"] / th, yerr=100 * g["se"] / th, fmt=marker, color=color, ms=4,
+                label = f"{MARKERS[metric][2]}: {LADDER_LABEL}"
+                ax.errorbar(x, 100 * g["excess"] / th, yerr=100 * g["se_pooled"] / th, fmt=marker, color=color, ms=4,
                             capsize=2, mfc=color if metric == "e_icl" else "white", label=label)
                 if len(t) and np.isfinite(t["e_inf"].iloc[0]):
                     r = t.iloc[0]
@@ -331,7 +345,7 @@ def plot(df, out_dir: Path) -> list[Path]:
         ax.set_xlim(left=-0.003)
     handles = [Line2D([], [], color=c, lw=2, label=_series_label(a, k)) for (a, k), c in colors.items()]
     handles += [Line2D([], [], color="grey", marker=m, ls=ls, mfc="grey" if met == "e_icl" else "white",
-                       label=f"{name}: mean ± SE at d; fit a/d [+ b/d²]") for met, (m, ls, name) in MARKERS.items()]
+                       label=f"{name}: {LADDER_LABEL}") for met, (m, ls, name) in MARKERS.items()]
     handles += [Line2D([], [], color="grey", marker="*", ls="", ms=9, label=E_INF_LABEL),
                 Line2D([], [], color="black", lw=0.8, label=THEORY_LABEL)]
     if taus:

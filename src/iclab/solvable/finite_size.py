@@ -11,6 +11,12 @@ of u = 1/d:
                                 AICc = χ² + 2k + 2k(k+1)/(m−k−1) for k parameters and m dimensions, Hurvich &
                                 Tsai 1989; with the s_j known, −2 log L = χ² up to a constant)
 
+The weights need standard errors s_j that are themselves precise. A ladder sized for equal relative SE at every d
+has few runs (or batches of runs) at large d, where an SE estimated from 8 batch means is off by ±25% (and one
+measured 4.5× below its neighbours, pinning the whole fit to that d). :func:`pooled_se` therefore replaces the
+per-d estimates by one run-to-run spread pooled over the ladder, using the measured law that Γ*'s relative spread
+falls as c/d: s_j = c |m_j| / (d_j √n_j), c² the dof-weighted mean of the per-d estimates (s_j √n_j d_j / |m_j|)².
+
 The intercept c0 is the excess at d = inf, so e_inf = theory_inf + c0 with SE(c0). Parameter covariances are
 (XᵀWX)⁻¹, scaled by the Birge ratio χ²/dof when it exceeds 1 (an under-fitted or under-estimated-noise ladder
 widens the error bar; a good fit is not narrowed). Measured coverage on synthetic ladders is in the tests.
@@ -27,7 +33,7 @@ import numpy as np
 
 from iclab.validation import UserInputError
 
-__all__ = ["ExcessFit", "Extrapolation", "extrapolate", "fit_excess", "mean_and_se"]
+__all__ = ["ExcessFit", "Extrapolation", "extrapolate", "fit_excess", "mean_and_se", "pooled_se"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,28 @@ def extrapolate(d, mean, se, theory_realised, theory, *, max_order: int = 2) -> 
     """
     mean, tr = np.asarray(mean, dtype=float), np.asarray(theory_realised, dtype=float)
     return Extrapolation(fit_excess(d, mean - tr, se, max_order=max_order), float(theory))
+
+
+def pooled_se(d, mean, se, n, dof=None) -> tuple[np.ndarray, float]:
+    """Standard errors of a ladder's means from one relative spread c/d pooled over it (module docstring):
+    (s (m,), c) with s_j = c |mean_j| / (d_j √n_j).
+
+    d, mean, se: (m,) each d's mean and its SE as measured; n: (m,) the runs behind each mean; dof: (m,) the degrees
+    of freedom of each SE estimate (default n − 1, one value per run; batches − 1 when the SE comes from batch
+    means). Dimensions whose SE is not finite (one run) or has no dof are left out of the pool but get the pooled s.
+    """
+    d, mean, se, n = (np.asarray(v, dtype=float).ravel() for v in (d, mean, se, n))
+    dof = n - 1 if dof is None else np.asarray(dof, dtype=float).ravel()
+    if not (len(d) == len(mean) == len(se) == len(n) == len(dof)):
+        raise UserInputError("d, mean, se, n and dof must have the same length")
+    if np.any(n < 1) or np.any(d <= 0):
+        raise UserInputError("n must be >= 1 and d > 0 at every dimension")
+    ok = np.isfinite(se) & (dof > 0) & (mean != 0)
+    if not ok.any():
+        raise UserInputError("se must be finite, with dof > 0, at one dimension at least (2 runs)")
+    c2 = (se[ok] * np.sqrt(n[ok]) * d[ok] / np.abs(mean[ok])) ** 2
+    c = float(np.sqrt(np.sum(dof[ok] * c2) / np.sum(dof[ok])))
+    return c * np.abs(mean) / (d * np.sqrt(n)), c
 
 
 def mean_and_se(d, values) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
