@@ -58,14 +58,14 @@ def _runs(configs: list[dict], seeds: int, store: Path | None, name: str, **engi
     from iclab import sweep
     from iclab.experiment import Point
     from iclab.experiments.solvable_points import simulate_point
+    from iclab.sweep.engine import first_failure
 
     df = sweep.run(simulate_point, [Point(c, seeds) for c in configs], name=name,
                    store=None if store is None else str(store), progress=False, **engine)
     failed = df.attrs.get("failed")
     if failed:
-        config, seed, error = failed[0]
-        raise RuntimeError(f"{len(failed)} of {len(configs) * seeds} simulation runs failed; the first, seed {seed} "
-                           f"of {config}:\n{error}")
+        raise RuntimeError(f"{len(failed)} of {len(configs) * seeds} simulation runs failed; the first, "
+                           f"{first_failure(failed)}")
     return df
 
 

@@ -122,6 +122,13 @@ def run(compute: Callable[[dict[str, Any], int], dict[str, Any]], points: Sequen
     return df
 
 
+def first_failure(failed: list) -> str:
+    """"seed S of CONFIG:" and the stored error (with its traceback) of the first of a table's failed runs
+    (``df.attrs["failed"]``), for the error that a caller needing every run raises."""
+    config, seed, error = failed[0]
+    return f"seed {seed} of {config}:\n{error}"
+
+
 def _table(st: Store, name: str, points: list[Point], hashes: list[str],
            seeds: list[int]) -> tuple[pd.DataFrame, list]:
     """The rows of ``points`` from the store, in order; and the failed (config, seed, error) triples."""

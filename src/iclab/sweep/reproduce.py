@@ -8,7 +8,7 @@ from typing import Any
 
 from iclab.claims import CLAIMS_FILE, write_claims
 from iclab.experiments import get_experiment
-from iclab.sweep.engine import run
+from iclab.sweep.engine import first_failure, run
 from iclab.validation import UserInputError, check_choice
 
 
@@ -41,7 +41,6 @@ def run_experiment(exp_id: str, *, scale: str | None = None, theory_only: bool =
         failed = df.attrs.get("failed")
         if not failed:
             raise
-        config, seed, error = failed[0]
         raise RuntimeError(f"{exp.id}: {len(failed)} runs failed, and the figure could not be made from the "
-                           f"rest; the first failure, seed {seed} of {config}:\n{error}") from e
+                           f"rest; the first failure, {first_failure(failed)}") from e
     return files
