@@ -178,6 +178,22 @@ def test_threshold_cell_brackets_the_crossing():
     assert (lo, hi) == (1.0, 1.5) and lo < star < hi
     # level 3 decades below 0.3 = 3e-4: in log-log, from (log 1, -9) to (log 1.5, -2) -> crossing at 1.5^(5.48/7)
     assert star == pytest.approx(1.5 ** ((9 + math.log10(3e-4)) / 7), rel=1e-9)
+    # an unconverged member below the threshold pokes above the level and the next falls back: the threshold is
+    # the last crossing (the K, Q, V linear attention run of d = 4 measured after 2,500 steps, log10 losses)
+    tau = np.array([0.5, 0.9, 1.3, 1.5, 1.8, 2.0, 2.125, 2.25, 2.5])
+    loss = 10.0 ** np.array([-13.2, -11.5, -10.3, -11.6, -4.1, -7.9, -3.5, -3.3, -2.0])
+    assert T.threshold_cell(tau, loss, min_decades=3)[:2] == (2.0, 2.125)  # the first crossing: (1.5, 1.8)
+    # a curve that ends below the level has no threshold in the grid
+    assert math.isnan(T.threshold_cell(tau, loss * np.r_[np.ones(8), 1e-9], min_decades=3)[2])
+
+
+def test_size_groups_split_a_padded_round_in_two():
+    # coarse τ = 0.5, 0.9, 1.3, 1.8, 2.5 at d = 16: one program pads every member to 640 contexts (3,200 rows);
+    # the best split {128, 230, 332} | {460, 640} costs 3 x 332 + 2 x 640 = 2,276 rows, 29% less
+    assert T.size_groups([460, 128, 640, 230, 332]) == [[1, 3, 4], [0, 2]]
+    assert T.size_groups([128, 230, 332, 460, 640], min_saving=0.3) == [[0, 1, 2, 3, 4]]
+    assert T.size_groups([32, 57, 83, 115, 160]) == [[0, 1, 2, 3, 4]]  # below min_rows: one compilation
+    assert T.size_groups([300, 310, 320, 330]) == [[0, 1, 2, 3]]  # nothing to save
 
 
 def test_bootstrap_mean_against_the_standard_error():
@@ -259,7 +275,7 @@ def test_peak_is_the_run_median_s_not_one_outlier_s():
             for r in range(4) for t, e in zip(taus, curve, strict=True)]
     _, per_d, _ = T.thresholds(pd.DataFrame(rows), n_boot=50)
     assert per_d["tau_peak"].iloc[0] == 2.0  # the run mean would put it at 2.5 (27 against 10.15)
-    assert per_d["peak_lo"].iloc[0] == 1.75 and per_d["peak_hi"].iloc[0] == 2.25
+    assert per_d["peak_lo"].iloc[0] == 1.5 and per_d["peak_hi"].iloc[0] == 2.5  # bracketed by its neighbours
 
 
 def test_refine_taus_targets_the_threshold_and_the_peak():
@@ -275,6 +291,21 @@ def test_refine_taus_targets_the_threshold_and_the_peak():
     # a run that still interpolates at the top extends the grid upwards
     up = {"x_tau": tau, "run": [0] * 5, "train_loss": [1e-9] * 5, "e_icl": [1, 2, 3, 4, 5]}
     assert round(max(T.refine_taus(d, up)) * d * d) == round(1.6 * 3.0 * d * d)
+
+
+def test_a_small_round_reuses_the_last_program_s_shapes():
+    tau = [0.5, 1.0, 1.5, 2.0, 3.0]
+    members = {"x_tau": tau * 2, "run": [0] * 5 + [1] * 5,
+               "train_loss": [1e-9, 1e-9, 0.05, 0.1, 0.3] + [1e-9, 1e-9, 1e-9, 0.1, 0.3],
+               "e_icl": [1, 3, 9, 2, 1] * 2}
+    # d = 8: the last program held 5 τ values on 192 contexts (< SPLIT_MIN_ROWS): 4 threshold points give 6 new
+    # τ values (n = 77, 80, 90, 102, 112, 115), too many; 2 give n = 80, 85, 107, 112, padded to 5 x 192
+    new, pad = T._next_round(8, members, 4, tau)
+    assert [round(t * 64) for t in new] == [80, 85, 107, 112] and pad == {"n_pad": 192, "x_pad": 5}
+    # d = 10: 300 contexts, compute-bound: the plain refinement, no padding
+    assert T._next_round(10, members, 4, tau) == (T.refine_taus(10, members, 4), {})
+    # chunks of equal length (each distinct length is one more compilation)
+    assert [T._chunk(s, 500) for s in (600, 2500, 10000, 300, 2503)] == [300, 500, 500, 300, 2503]
 
 
 def test_exact_search_finds_the_reduced_threshold_and_peak():

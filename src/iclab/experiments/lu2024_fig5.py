@@ -188,14 +188,14 @@ def threshold_claims(per_d, fits) -> list[Claim]:
         out.append(all_of(
             f"peak_{model}",
             f"Fig. 5: the test error of {T.LABELS[model]} peaks at its interpolation threshold (at every d; the peak of the median over runs)", parts,
-            target=f"peak τ (± half a grid cell) overlaps the threshold's interval (95% bootstrap CI over runs "
+            target=f"peak τ (bracketed by its neighbouring grid points) overlaps the threshold's interval (95% bootstrap CI over runs "
                    f"joined with the runs' crossing cells) at all {len(parts)} d"
                    + (f"; misses at {', '.join(misses)}" if misses else "")))
     return out
 
 
 def _peak_claim(row) -> Claim:
-    """Whether the test-error peak of one (model, d), resolved to half a grid cell each side, overlaps the
+    """Whether the test-error peak of one (model, d), bracketed by its neighbouring grid points, overlaps the
     threshold's interval (bootstrap CI joined with the crossing cells; undecided when either is missing)."""
     lo, hi = row["thr_lo"], row["thr_hi"]
     value = row["tau_peak"]

@@ -145,7 +145,9 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     """Train every (x, run) member of one point; metrics are lists in member order (x-major, run-minor).
 
     config: model, d, alpha, rho, taus and kappas (equal-length lists: the members' x values, one of the two
-    constant), runs, steps, lr, n_test, batch (0: full batch), model_options (dict), lam_star (Γ* ridge).
+    constant), runs, steps, lr, n_test, batch (0: full batch), model_options (dict), lam_star (Γ* ridge); n_pad
+    and x_pad (optional): pad every set to at least n_pad contexts and the program to x_pad x values, so that a
+    program of these shapes compiled before is reused.
     """
     model_name = check_choice("model", config["model"], MODELS)
     d = check_int("d", config["d"], lo=1)
@@ -160,11 +162,16 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     n_test = check_int("n_test", config["n_test"], lo=1)
     batch = check_int("batch", config.get("batch", 0), lo=0)
     options = dict(config.get("model_options") or {})
+    # x_pad: extra copies of the last x fill the program up to x_pad members per run, so that it has the shapes
+    # of one compiled before; they train and are dropped
+    n_out = len(taus) * runs
+    extra = max(0, int(config.get("x_pad", 0)) - len(taus))
+    taus, kappas = taus + taus[-1:] * extra, kappas + kappas[-1:] * extra
 
     ns = np.array([pretraining_size(t, d) for t in taus])
     # k = round(κ d) as the authors' Transformer code; 0 marks κ = ∞ (fresh tasks) in the traced array
     ks = np.array([pool_size(d, k, rounding="nearest") or 0 for k in kappas])
-    n_max, k_max = int(ns.max()), max(1, int(ks.max()))
+    n_max, k_max = max(int(ns.max()), int(config.get("n_pad", 0))), max(1, int(ks.max()))
     # members: x-major, run-minor; a run's members share the dataset key (nested sets), not the init key
     member_n = np.repeat(ns, runs)
     member_k = np.repeat(ks, runs)
@@ -177,7 +184,7 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     optimizer = make_optimizer("adamw", float(config["lr"]), steps=steps,
                                schedule_kind=config.get("schedule", "cosine"))
     res = train_fixed(Partial(_init_model, model_name, d, options), masked_mse, data, Partial(_member_batch, batch),
-                      seeds=members, steps=steps, optimizer=optimizer, chunk=min(steps, int(config.get("chunk", 500))),
+                      seeds=members, steps=steps, optimizer=optimizer, chunk=_chunk(steps, int(config.get("chunk", 500))),
                       evaluate=_member_errors, eval_every=steps,
                       progress=f"{model_name} d={d}" if config.get("progress", False) else None)
     out = {"x_tau": np.repeat(taus, runs).tolist(),
@@ -189,7 +196,15 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     out["g_task"] = (res.history["e_icl"][:, -1] - res.history["e_idg"][:, -1]).tolist()
     if model_name == "lsa_reduced":
         out.update(_gamma_star_errors(res, data, ell, rho, float(config.get("lam_star", 1e-8))))
-    return out
+    return {k: v[:n_out] if isinstance(v, list) else v for k, v in out.items()}
+
+
+def _chunk(steps: int, most: int) -> int:
+    """Steps per compiled chunk: equal chunks of at most ``most`` steps, or one chunk of all of them when no
+    divisor fits, because every distinct chunk length is one more compilation (3.5 s for one softmax block at
+    d = 4, measured: 600 steps in chunks of 500 + 100 compiled twice)."""
+    parts = -(-steps // most)
+    return steps // parts if steps % parts == 0 else steps
 
 
 def _gamma_star_errors(res, data, ell: int, rho: float, lam: float) -> dict[str, list[float]]:
@@ -309,10 +324,55 @@ def refine_taus(d: int, members: dict[str, list], n_threshold: int = 4) -> list[
     return [n / d**2 for n in sorted(new - have) if n >= 1]
 
 
+def _next_round(d: int, members: dict[str, list], refine: int, last_taus: list[float]) -> tuple[list[float], dict]:
+    """The next round's τ values and the padding of its program ({} or n_pad, x_pad for :func:`train_point`).
+
+    A small last program (fewer than SPLIT_MIN_ROWS contexts) is compile-bound: a softmax block at d <= 8 trains a
+    round in ~1-15 s and compiles it in ~15 s (measured). Then the round takes at most as many τ values as that
+    program had (the most that fit, with at most ``refine`` threshold points) and is padded to its shapes, so that
+    every compiled program is reused. The rule depends on sizes only, never on timings, so the τ grid of a search
+    is reproducible."""
+    new = refine_taus(d, members, refine)
+    n_last = max(pretraining_size(t, d) for t in last_taus)
+    if not new or n_last >= SPLIT_MIN_ROWS:
+        return new, {}
+    fits = [t for t in (refine_taus(d, members, k) for k in range(refine, 0, -1))
+            if 0 < len(t) <= len(last_taus) and max(pretraining_size(v, d) for v in t) <= n_last]
+    if not fits:
+        return new, {}
+    return max(fits, key=len), {"n_pad": n_last, "x_pad": len(last_taus)}  # the most points; ties: the most k
+
+
+# Splitting a round's members in two by set size (:func:`size_groups`) costs a second compilation (5-10 CPU-s), so
+# it is done only for sets of at least this many contexts (~10 CPU-s of padding saved at d = 10, 2,500 steps)
+SPLIT_MIN_ROWS = 200
+SPLIT_MIN_SAVING = 0.25
+
+
+def size_groups(ns, *, min_rows: int = SPLIT_MIN_ROWS, min_saving: float = SPLIT_MIN_SAVING) -> list[list[int]]:
+    """Indices of ``ns`` (the members' set sizes, one per τ) in one or two groups of neighbouring sizes, each
+    trained as its own program.
+
+    Why: all members of a program hold arrays of its largest set and mask the rest, so one program over a coarse
+    grid τ = 0.5..2.5 spends 44% of its row-steps on padding. Two groups (the split that minimises
+    Σ_group size x largest n) are used when they save at least ``min_saving`` of the row-steps and the largest set
+    has ``min_rows`` contexts or more (smaller programs cost less than their second compilation).
+    """
+    order = sorted(range(len(ns)), key=lambda i: ns[i])
+    sizes = [ns[i] for i in order]
+    one = len(sizes) * sizes[-1] if sizes else 0
+    if len(sizes) < 2 or sizes[-1] < min_rows:
+        return [order]
+    k = min(range(1, len(sizes)), key=lambda k: k * sizes[k - 1] + (len(sizes) - k) * sizes[-1])
+    two = k * sizes[k - 1] + (len(sizes) - k) * sizes[-1]
+    return [order[:k], order[k:]] if two <= (1 - min_saving) * one else [order]
+
+
 def search_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     """Adaptive τ search of one (model, d) for Fig. 5: the coarse grid ``taus``, then ``rounds`` refinement
-    rounds (:func:`refine_taus`, ``refine`` threshold points each), every round training all its (τ, run)
-    members at once (:func:`train_point`, or :func:`exact_point` when ``solver`` is ``"exact"``). Returns the
+    rounds (:func:`refine_taus`, ``refine`` threshold points each), every round training its (τ, run)
+    members at once, in one or two programs by set size (:func:`size_groups`; :func:`train_point`, or
+    :func:`exact_point` when ``solver`` is ``"exact"``). Returns the
     members of all rounds in :func:`train_point`'s layout, with ``round`` per member, and ``cpu_s``, ``wall_s``
     of the whole search (what ``Experiment.cost`` is calibrated on)."""
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -323,18 +383,22 @@ def search_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     new = sorted(float(check_positive("tau", t)) for t in config["taus"])
     merged: dict[str, Any] = {}
     rates = []
+    pad: dict[str, int] = {}  # the next round's padding to the last program's shapes
     for r in range(rounds + 1):
-        part = evaluate({**config, "taus": new, "kappas": ["inf"] * len(new)}, seed)
-        part["round"] = [r] * len(part["train_loss"])
-        for key, value in part.items():
-            if isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-            else:
-                merged[key] = value
-        rates.append(part["steps_per_s"])
+        groups = ([new] if evaluate is exact_point  # the closed form pads nothing
+                  else [[new[i] for i in g] for g in size_groups([pretraining_size(t, d) for t in new])])
+        for taus in groups:
+            part = evaluate({**config, "taus": taus, "kappas": ["inf"] * len(taus), **pad}, seed)
+            part["round"] = [r] * len(part["train_loss"])
+            for key, value in part.items():
+                if isinstance(value, list):
+                    merged.setdefault(key, []).extend(value)
+                else:
+                    merged[key] = value
+            rates.append(part["steps_per_s"])
         if r == rounds:
             break
-        new = refine_taus(d, merged, refine)
+        new, pad = _next_round(d, merged, refine, taus)
         if not new:
             break
     merged["steps_per_s"] = float(np.mean(rates))
@@ -356,9 +420,17 @@ def _log_curve(x, loss):
 
 
 def threshold_cell(x, loss, *, level: float | None = None, min_decades: float = 2.0) -> tuple[float, float, float]:
-    """(x_lo, x_hi, x*): the grid cell in which the final training loss first rises through the interpolation
-    level, and the crossing x* interpolated linearly in (log x, log loss) inside it. All NaN when there is no
-    crossing in the grid (see :func:`interpolation_threshold` for the level)."""
+    """(x_lo, x_hi, x*): the grid cell in which the final training loss rises through the interpolation level
+    for the last time (the start of the final stretch above it), and the crossing x* interpolated linearly in
+    (log x, log loss) inside it. All NaN when there is no crossing in the grid (see
+    :func:`interpolation_threshold` for the level).
+
+    Why the last crossing: below n = p the loss is zero only once the optimiser has converged, and convergence is
+    slowest near p, so an unconverged member a few contexts below p can poke above the level and the next one
+    fall back below it; that is an optimisation failure, not the threshold. Above p the residual of the best fit
+    is positive, so the loss never returns below the level. (Measured: K, Q, V linear attention, d = 4, one run
+    after 2,500 steps: loss 10^-4.1 at τ = 1.8, 10^-7.9 at 2.0, 10^-3.5 at 2.125; its parameter-count threshold
+    is n = 33, τ = 2.06.)"""
     lx, ll = _log_curve(x, loss)
     nan = (math.nan, math.nan, math.nan)
     if ll.size < 2 or ll.max() - ll.min() < min_decades:
@@ -366,10 +438,10 @@ def threshold_cell(x, loss, *, level: float | None = None, min_decades: float = 
     lev = ll.max() - min_decades if level is None else math.log10(level)
     if ll[0] > lev:
         return nan
-    above = np.flatnonzero((ll[1:] > lev) & (ll[:-1] <= lev))
-    if above.size == 0:
+    below = np.flatnonzero(ll <= lev)
+    if below[-1] == ll.size - 1:  # the curve ends below the level: no threshold inside the grid
         return nan
-    i = int(above[0]) + 1
+    i = int(below[-1]) + 1
     frac = (lev - ll[i - 1]) / (ll[i] - ll[i - 1])
     return float(10 ** lx[i - 1]), float(10 ** lx[i]), float(10 ** (lx[i - 1] + frac * (lx[i] - lx[i - 1])))
 
@@ -380,7 +452,7 @@ def interpolation_threshold(x, loss, *, level: float | None = None, min_decades:
     Works on log10 loss. The level is ``min_decades`` decades below the largest loss unless given: above the
     threshold the least-squares residual grows like (1 - p/n) times an O(1) error, so it crosses any such level
     within a fraction of a percent of n = p, while runs below the threshold that have not fully converged (their
-    loss decays slowly near n = p) stay below it. The threshold is the first upward crossing of the level,
+    loss decays slowly near n = p) mostly stay below it. The threshold is the last upward crossing of the level,
     interpolated linearly in (log x, log loss). NaN when the losses span fewer than ``min_decades`` decades (no
     transition in the grid) or when the first point is already above the level (the threshold lies below the
     grid).
@@ -529,8 +601,7 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
     Returns (per_run: model, d, run, tau_star, cell_lo, cell_hi (its grid cell), tau_star_cumsum, n_star;
     per_d: model, d, runs, tau_star (run mean), tau_se, tau_lo, tau_hi (bootstrap 95% CI over runs), thr_lo,
     thr_hi (that CI joined with the runs' cells: the threshold's interval), n_star,
-    tau_peak (argmax of the run-median test error), peak_lo, peak_hi (its resolution: half the grid cell on each
-    side);
+    tau_peak (argmax of the run-median test error), peak_lo, peak_hi (its bracket: the neighbouring grid points);
     fits: model, a, se_a, se_boot, se_fit, b, c (the shift s of n* = e^b (d + s)^a), a_plain, se_plain (s = 0),
     n_d)."""
     import pandas as pd  # lazily: `iclab reproduce list` imports every figure module (pandas: +0.5 s measured)
@@ -551,16 +622,17 @@ def thresholds(members, *, n_boot: int = 2000) -> tuple[Any, Any, Any]:
         err = m.groupby("tau")["e_icl"].median()
         j = int(np.argmax(err.to_numpy()))
         grid = err.index.to_numpy()
-        half_lo = (grid[j] - grid[j - 1]) / 2 if j > 0 else 0.0  # the peak is resolved to half a cell each side
-        half_hi = (grid[j + 1] - grid[j]) / 2 if j + 1 < grid.size else 0.0
+        # the peak's bracket: a unimodal curve whose largest sample is at grid[j] has its maximum between the
+        # neighbouring samples, not within half a cell (that holds only for a peak symmetric about its maximum)
+        peak_lo = grid[j - 1] if j > 0 else grid[j]
+        peak_hi = grid[j + 1] if j + 1 < grid.size else grid[j]
         # the threshold is known only to within its grid cell: its interval is the bootstrap CI joined with the
         # runs' crossing cells (at integer resolution the loss is 0 at n = p and > 0 at p + 1, nothing between)
         thr_lo, thr_hi = np.nanmin([b["lo"], g["cell_lo"].min()]), np.nanmax([b["hi"], g["cell_hi"].max()])
         per_d.append({"model": model, "d": d, "runs": b["n"], "tau_star": b["mean"], "tau_se": b["se"],
                       "tau_lo": b["lo"], "tau_hi": b["hi"], "thr_lo": thr_lo, "thr_hi": thr_hi,
                       "n_star": b["mean"] * d * d,
-                      "tau_peak": float(grid[j]), "peak_lo": float(grid[j] - half_lo),
-                      "peak_hi": float(grid[j] + half_hi)})
+                      "tau_peak": float(grid[j]), "peak_lo": float(peak_lo), "peak_hi": float(peak_hi)})
     fits = []
     for model, g in per_run.groupby("model"):
         full, plain = fit_exponent_runs(g), fit_exponent_runs(g, correction=False)
