@@ -60,8 +60,8 @@ class Settings:
     runs: int = param(4, lo=1, doc="independent runs (pretraining set, initialisation) per τ")
     # why linear attention trains 5x longer: at 600 steps its runs just below n = p have not reached
     # interpolation (loss 1e-4 at d = 8, τ = 1.0-1.25), which pulled its thresholds ~0.3 in τ below its test-error
-    # peak; at 3,000 steps they interpolate to 1e-10 up to the cell before the peak (d = 8 and 16, measured); 2,500 keeps the
-    # quick figure within 15 min
+    # peak; at 3,000 steps they interpolate to 1e-10 up to the cell before the peak (d = 8 and 16, measured);
+    # 2,500 keeps the quick figure within 15 min (14 min 24 s on 2 cores, measured)
     steps_linear: int = param(2500, lo=1, doc="full-batch AdamW steps of K, Q, V linear attention")
     steps_softmax: int = param(600, lo=1, doc="full-batch AdamW steps of the softmax models")
     rounds: int = param(1, lo=1, doc="refinement rounds of the τ search (the reduced model: at least 3)")
@@ -116,29 +116,38 @@ def points(s: Settings, theory_only: bool) -> list[Point]:
 # --------------------------------------------------------------------------------------------------------------
 # cost of one point (one search, all its runs), for `reproduce --dry-run`
 
-# CPU microseconds per (training context x step) at d = 8, full batch, measured on this project's 2-core EPYC
-# under load (search_point's cpu_s over its member-rows x steps, quick scale). The arithmetic of a context grows
-# like d³ (ℓ = d tokens of width h = d), but small d are dominated by per-op overhead: the measured growth from
-# d = 8 to the 30–40 µs per context of the 2-block model at d = 20 (notes on training throughput) is d^1.5.
-US_PER_ROW_STEP_D8 = {"linear_attention": 1.0, "softmax_1block": 6.0, "softmax_2block_mlp": 9.0}
+# CPU microseconds per (training context x step) at d = 8, full batch, and CPU seconds per compiled program
+# (start-up, data, compilation and evaluation), fitted to search_point's cpu_s at quick scale on this project's
+# 2-core EPYC under load (cpu_s = programs x COMPILE_S + row-steps x US_PER_ROW_STEP_D8 (d/8)^1.5). The arithmetic
+# of a context grows like d³ (ℓ = d tokens of width h = d), but small d are dominated by per-op overhead: the
+# measured growth from d = 8 to the 30–40 µs per context of the 2-block model at d = 20 (notes on training
+# throughput) is d^1.5.
+US_PER_ROW_STEP_D8 = {"linear_attention": 2.4, "softmax_1block": 9.0, "softmax_2block_mlp": 24.0}
+COMPILE_S = {"linear_attention": 6.0, "softmax_1block": 14.0, "softmax_2block_mlp": 20.0}
 D_EXPONENT = 1.5
-COMPILE_S = 8.0  # CPU seconds of one round's start-up and compilation (measured: 5–10 s)
 EXACT_S_D16 = 11.0  # CPU seconds of a closed-form search at d = 16 (4 runs, ~21 sizes each); grows like d⁴
 
 
 def cost(config: dict) -> float:
-    """Estimated CPU seconds of one search (one (model, d), all runs): coarse round plus refinement rounds, each
-    training runs x (its τ count) members on the round's largest set for ``steps`` full-batch steps."""
-    d, runs = int(config["d"]), int(config["runs"])
+    """Estimated CPU seconds of one search (one (model, d), all runs), as :func:`T.search_point` runs it: the coarse
+    round in one or two programs by set size (:func:`T.size_groups`), then refinement rounds of ``refine`` + 2
+    τ values in a narrow bracket at the grid's median, each a new program unless the last one was small enough to
+    be reused (:func:`T._next_round`)."""
+    d, runs, model = int(config["d"]), int(config["runs"]), config["model"]
     if config.get("solver") == "exact":
         return EXACT_S_D16 * (runs / 4) * (d / 16) ** 4 + 0.1
-    taus = [float(t) for t in config["taus"]]
-    n_max = T.pretraining_size(max(taus), d)
-    per_row = US_PER_ROW_STEP_D8[config["model"]] * 1e-6 * (d / 8) ** D_EXPONENT
-    coarse = runs * len(taus) * n_max
-    refine = runs * (int(config.get("refine", 4)) + 2) * T.pretraining_size(np.median(taus), d)  # a narrow bracket
-    rounds = int(config.get("rounds", 1))
-    return (rounds + 1) * COMPILE_S + int(config["steps"]) * per_row * (coarse + rounds * refine)
+    ns = sorted(T.pretraining_size(float(t), d) for t in config["taus"])
+    groups = [[ns[i] for i in g] for g in T.size_groups(ns)]
+    programs = len(groups)
+    rows = sum(len(g) * max(g) for g in groups)
+    for _ in range(int(config.get("rounds", 1))):
+        if max(groups[-1]) < T.SPLIT_MIN_ROWS:  # padded to the last program: no new compilation
+            rows += len(groups[-1]) * max(groups[-1])
+        else:
+            programs += 1
+            rows += (int(config.get("refine", 4)) + 2) * T.pretraining_size(float(np.median(config["taus"])), d)
+    per_row = US_PER_ROW_STEP_D8[model] * 1e-6 * (d / 8) ** D_EXPONENT
+    return programs * COMPILE_S[model] + int(config["steps"]) * runs * rows * per_row
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -165,7 +174,8 @@ def threshold_claims(per_d, fits) -> list[Claim]:
             f"exponent_{model}",
             f"Fig. 5D: the interpolation threshold of {T.LABELS[model]} scales as n* ∝ d² (exponent a of "
             f"n* = e^b (d + s)^a, s = {f['c']:.2f}: a parameter count c2 d² + c1 d + c0 up to O(1), fitted to "
-            f"run-mean thresholds at d = {_d_text(per_d, model)}; plain log-log slope (s = 0): {f['a_plain']:.3f} ± {f['se_plain']:.3f})",
+            f"run-mean thresholds at d = {_d_text(per_d, model)}; plain log-log slope (s = 0): "
+            f"{f['a_plain']:.3f} ± {f['se_plain']:.3f})",
             f["a"], f["se_a"], 2.0, n_se=2.0, max_se=EXPONENT_MAX_SE,
             target=f"|a - 2| <= 2 SE, SE <= {EXPONENT_MAX_SE:g} (SE: bootstrap over runs ⊕ fit residuals)"))
     g = per_d[per_d["model"] == "lsa_reduced"]
@@ -187,8 +197,10 @@ def threshold_claims(per_d, fits) -> list[Claim]:
         misses = [f"d={int(r['d'])}" for (_, r), p in zip(g.iterrows(), parts, strict=True) if p.holds is False]
         out.append(all_of(
             f"peak_{model}",
-            f"Fig. 5: the test error of {T.LABELS[model]} peaks at its interpolation threshold (at every d; the peak of the median over runs)", parts,
-            target=f"peak τ (bracketed by its neighbouring grid points) overlaps the threshold's interval (95% bootstrap CI over runs "
+            f"Fig. 5: the test error of {T.LABELS[model]} peaks at its interpolation threshold (at every d; the "
+            f"peak of the median over runs)", parts,
+            target=f"peak τ (bracketed by its neighbouring grid points) overlaps the threshold's interval (95% "
+                   f"bootstrap CI over runs "
                    f"joined with the runs' crossing cells) at all {len(parts)} d"
                    + (f"; misses at {', '.join(misses)}" if misses else "")))
     return out

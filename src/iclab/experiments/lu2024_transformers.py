@@ -184,7 +184,8 @@ def train_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
     optimizer = make_optimizer("adamw", float(config["lr"]), steps=steps,
                                schedule_kind=config.get("schedule", "cosine"))
     res = train_fixed(Partial(_init_model, model_name, d, options), masked_mse, data, Partial(_member_batch, batch),
-                      seeds=members, steps=steps, optimizer=optimizer, chunk=_chunk(steps, int(config.get("chunk", 500))),
+                      seeds=members, steps=steps, optimizer=optimizer,
+                      chunk=_chunk(steps, int(config.get("chunk", 500))),
                       evaluate=_member_errors, eval_every=steps,
                       progress=f"{model_name} d={d}" if config.get("progress", False) else None)
     out = {"x_tau": np.repeat(taus, runs).tolist(),
