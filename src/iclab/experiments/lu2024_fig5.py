@@ -141,7 +141,7 @@ def cost(config: dict) -> float:
     programs = len(groups)
     rows = sum(len(g) * max(g) for g in groups)
     for _ in range(int(config.get("rounds", 1))):
-        if max(groups[-1]) < T.SPLIT_MIN_ROWS:  # padded to the last program: no new compilation
+        if T.compile_bound(max(groups[-1])):  # padded to the last program: no new compilation
             rows += len(groups[-1]) * max(groups[-1])
         else:
             programs += 1

@@ -325,29 +325,37 @@ def refine_taus(d: int, members: dict[str, list], n_threshold: int = 4) -> list[
     return [n / d**2 for n in sorted(new - have) if n >= 1]
 
 
+# A program on fewer contexts than this is compile-bound: its compilation and set-up (6 CPU-s for linear
+# attention, 14-20 for the softmax models, measured) cost more than the padding that would avoid a second one. So
+# such a round is not split by set size (:func:`size_groups`), and the round after it reuses its shapes
+# (:func:`_next_round`); at d = 10, 2,500 steps, a split of the coarse round saves ~10 CPU-s of padding.
+SPLIT_MIN_ROWS = 200
+SPLIT_MIN_SAVING = 0.25
+
+
+def compile_bound(n_max: int) -> bool:
+    """Whether a program whose largest set has ``n_max`` contexts costs less to train than to compile."""
+    return n_max < SPLIT_MIN_ROWS
+
+
 def _next_round(d: int, members: dict[str, list], refine: int, last_taus: list[float]) -> tuple[list[float], dict]:
     """The next round's τ values and the padding of its program ({} or n_pad, x_pad for :func:`train_point`).
 
-    A small last program (fewer than SPLIT_MIN_ROWS contexts) is compile-bound: a softmax block at d <= 8 trains a
-    round in ~1-15 s and compiles it in ~15 s (measured). Then the round takes at most as many τ values as that
+    A small last program is compile-bound (:func:`compile_bound`): a softmax block at d <= 8 trains a round in
+    ~1-15 s and compiles it in ~15 s (measured). Then the round takes at most as many τ values as that
     program had (the most that fit, with at most ``refine`` threshold points) and is padded to its shapes, so that
     every compiled program is reused. The rule depends on sizes only, never on timings, so the τ grid of a search
     is reproducible."""
     new = refine_taus(d, members, refine)
     n_last = max(pretraining_size(t, d) for t in last_taus)
-    if not new or n_last >= SPLIT_MIN_ROWS:
+    if not new or not compile_bound(n_last):
         return new, {}
-    fits = [t for t in (refine_taus(d, members, k) for k in range(refine, 0, -1))
+    fewer = (refine_taus(d, members, k) for k in range(refine - 1, 0, -1))
+    fits = [t for t in (new, *fewer)
             if 0 < len(t) <= len(last_taus) and max(pretraining_size(v, d) for v in t) <= n_last]
     if not fits:
         return new, {}
     return max(fits, key=len), {"n_pad": n_last, "x_pad": len(last_taus)}  # the most points; ties: the most k
-
-
-# Splitting a round's members in two by set size (:func:`size_groups`) costs a second compilation (5-10 CPU-s), so
-# it is done only for sets of at least this many contexts (~10 CPU-s of padding saved at d = 10, 2,500 steps)
-SPLIT_MIN_ROWS = 200
-SPLIT_MIN_SAVING = 0.25
 
 
 def size_groups(ns, *, min_rows: int = SPLIT_MIN_ROWS, min_saving: float = SPLIT_MIN_SAVING) -> list[list[int]]:
@@ -361,9 +369,9 @@ def size_groups(ns, *, min_rows: int = SPLIT_MIN_ROWS, min_saving: float = SPLIT
     """
     order = sorted(range(len(ns)), key=lambda i: ns[i])
     sizes = [ns[i] for i in order]
-    one = len(sizes) * sizes[-1] if sizes else 0
-    if len(sizes) < 2 or sizes[-1] < min_rows:
+    if len(sizes) < 2 or sizes[-1] < min_rows:  # compile-bound at the default min_rows
         return [order]
+    one = len(sizes) * sizes[-1]
     k = min(range(1, len(sizes)), key=lambda k: k * sizes[k - 1] + (len(sizes) - k) * sizes[-1])
     two = k * sizes[k - 1] + (len(sizes) - k) * sizes[-1]
     return [order[:k], order[k:]] if two <= (1 - min_saving) * one else [order]
@@ -399,7 +407,7 @@ def search_point(config: dict[str, Any], seed: int) -> dict[str, Any]:
             rates.append(part["steps_per_s"])
         if r == rounds:
             break
-        new, pad = _next_round(d, merged, refine, taus)
+        new, pad = _next_round(d, merged, refine, taus)  # taus: the round's last (largest) program
         if not new:
             break
     merged["steps_per_s"] = float(np.mean(rates))
